@@ -1,0 +1,77 @@
+"""Composition root: the aiohttp application and what ``jifen run`` starts."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from sqlalchemy import text
+
+from config.policy_loader import load_policy
+from config.settings import Settings
+from core.db import Database
+from core.migrate import upgrade
+from core.policy import Policy
+
+log = logging.getLogger("jifen")
+
+DB_KEY = web.AppKey("db", Database)
+SETTINGS_KEY = web.AppKey("settings", Settings)
+POLICY_KEY = web.AppKey("policy", Policy)
+MAX_BODY = 1024 * 1024  # SPEC section 6: request bodies above 1 MiB are refused
+
+
+async def healthz(request: web.Request) -> web.Response:
+    db = request.app[DB_KEY]
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        db_state = "ok"
+    except Exception as exc:  # noqa: BLE001 - health must report, not raise
+        db_state = f"error: {type(exc).__name__}"
+    settings = request.app[SETTINGS_KEY]
+    body = {
+        "status": "ok" if db_state == "ok" else "degraded",
+        "database": db_state,
+        "platforms": {
+            "wecom": "configured" if settings.wecom_enabled else "off",
+            "dingtalk": "configured" if settings.dingtalk_enabled else "off",
+            "playground": "on" if settings.playground_enabled else "off",
+        },
+    }
+    return web.json_response(body, status=200 if db_state == "ok" else 503)
+
+
+def load_effective_policy(settings: Settings) -> Policy:
+    """The policy file, with the time zone taken from ``JIFEN_TIMEZONE``."""
+    policy = load_policy(settings.policy_file)
+    return policy.model_copy(update={"timezone": settings.timezone})
+
+
+def create_app(settings: Settings, db: Database, policy: Policy) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS_KEY] = settings
+    app[DB_KEY] = db
+    app[POLICY_KEY] = policy
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def build(settings: Settings) -> web.Application:
+    """Migrate, then assemble the app (used by ``jifen run`` and the tests)."""
+    policy = load_effective_policy(settings)
+    await upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    app = create_app(settings, db, policy)
+
+    async def _close(_app: web.Application) -> None:
+        await db.dispose()
+
+    app.on_cleanup.append(_close)
+    return app
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log.info("jifen starting on http://%s:%s", settings.http_host, settings.http_port)
+    web.run_app(build(settings), host=settings.http_host, port=settings.http_port, print=None)

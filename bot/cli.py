@@ -1,0 +1,69 @@
+"""The ``jifen`` command line (SPEC section 6). Bad input exits 1 with one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn
+
+from config.policy_loader import PolicyError
+from config.settings import Settings
+from core.errors import CoreError
+
+
+class UserError(Exception):
+    """A mistake of the person at the keyboard: printed as one line, exit code 1."""
+
+
+Command = Callable[[argparse.Namespace, Settings], Awaitable[int] | int]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    def deco(fn: Command) -> Command:
+        COMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2 with a usage block
+        self.exit(1, f"jifen: {message} (see 'jifen --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bot.cli_parser import add_commands
+
+    parser = _Parser(prog="jifen", description="jifen 积分 — points and welfare bot")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import bot.cli_commands  # noqa: F401  - registers the commands
+
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        fn = COMMANDS[args.handler]
+        result: Any = fn(args, settings)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except (UserError, PolicyError) as exc:
+        print(f"jifen: {exc}", file=sys.stderr)
+        return 1
+    except CoreError as exc:
+        print(f"jifen: {exc.code}: {', '.join(f'{k}={v}' for k, v in exc.params.items())}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Double-entry ledger service (SPEC section 3)."""
+
+from core.ledger.service import (
+    Balance,
+    HistoryLine,
+    balance,
+    credit,
+    debit,
+    employee_account,
+    expire_due,
+    history,
+    refund,
+    system_account,
+    transfer,
+)
+
+__all__ = [
+    "Balance", "HistoryLine", "balance", "credit", "debit", "employee_account", "expire_due",
+    "history", "refund", "system_account", "transfer",
+]

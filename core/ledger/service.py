@@ -1,0 +1,298 @@
+"""Posting, spending, refunding and expiring points.
+
+Every function takes the session first and keyword-only arguments, never commits, and is
+idempotent by ``key``: a repeated key returns the first transaction and changes nothing.
+An employee's account row is locked before its lots are read or changed, so concurrent spends
+of one employee serialize and balances never go negative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import errors
+from core.models import Account, Employee, Entry, LedgerTransaction, Lot
+from core.policy import Policy
+from core.timeutil import default_expiry
+
+SYSTEM_ACCOUNTS = ("issuance", "escrow", "redeemed", "expired", "adjustment")
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: Account
+    amount: int
+    lot_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Balance:
+    employee_id: str
+    balance: int
+    next_expiry_amount: int
+    next_expiry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    at: datetime
+    amount: int
+    kind: str
+    reason: str
+    ref: str | None
+
+
+async def system_account(session: AsyncSession, name: str) -> Account:
+    if name not in SYSTEM_ACCOUNTS:
+        raise ValueError(f"unknown system account {name}")
+    acc = await session.scalar(select(Account).where(Account.code == f"system:{name}"))
+    if acc is None:  # seeded by migration 0001; re-created if someone deleted it
+        acc = Account(code=f"system:{name}", kind="system", balance=0)
+        session.add(acc)
+        await session.flush()
+    return acc
+
+
+async def employee_account(session: AsyncSession, employee_id: str, *, lock: bool = False) -> Account:
+    """The employee's account, created on first use; ``lock`` takes a row lock (FOR UPDATE)."""
+    stmt = select(Account).where(Account.employee_id == employee_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    acc = await session.scalar(stmt)
+    if acc is None:
+        if await session.get(Employee, employee_id) is None:
+            raise errors.UnknownEmployee(who=employee_id)
+        # A concurrent twin creating the same account fails on the unique code; Database.run retries.
+        acc = Account(code=f"emp:{employee_id}", kind="employee", employee_id=employee_id, balance=0)
+        session.add(acc)
+        await session.flush()
+        if lock:
+            acc = (await session.scalars(stmt)).one()
+    return acc
+
+
+async def find_transaction(session: AsyncSession, key: str) -> LedgerTransaction | None:
+    return await session.scalar(
+        select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
+    )
+
+
+async def _open(
+    session: AsyncSession, *, key: str, kind: str, actor: str, reason: str, ref: str | None,
+    now: datetime,
+) -> LedgerTransaction:
+    tx = LedgerTransaction(idempotency_key=key, kind=kind, actor=actor, reason=reason[:500],
+                           ref=ref, created_at=now)
+    session.add(tx)
+    await session.flush()
+    return tx
+
+
+async def _add_legs(session: AsyncSession, tx: LedgerTransaction, legs: list[Leg]) -> None:
+    if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
+        raise AssertionError(f"unbalanced posting {tx.idempotency_key}")
+    session.add_all(
+        Entry(transaction_id=tx.id, account_id=leg.account.id, amount=leg.amount, lot_id=leg.lot_id)
+        for leg in legs
+    )
+    for leg in legs:
+        if leg.account.kind == "employee":
+            await session.execute(
+                update(Account).where(Account.id == leg.account.id)
+                .values(balance=Account.balance + leg.amount)
+                .execution_options(synchronize_session=False)
+            )
+    await session.flush()
+    await session.refresh(tx, ["entries"])
+
+
+async def _post(
+    session: AsyncSession, *, key: str, kind: str, actor: str, reason: str, ref: str | None,
+    now: datetime, legs: list[Leg],
+) -> LedgerTransaction:
+    tx = await _open(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now)
+    await _add_legs(session, tx, legs)
+    return tx
+
+
+async def credit(
+    session: AsyncSession, *, employee_id: str, amount: int, key: str, kind: str, actor: str,
+    reason: str, now: datetime, policy: Policy, source: str = "issuance",
+    expires_at: datetime | None = None, ref: str | None = None,
+) -> LedgerTransaction:
+    """Move ``amount`` from ``system:<source>`` to the employee as a new lot."""
+    if amount <= 0:
+        raise errors.InvalidAmount(amount=amount)
+    if (existing := await find_transaction(session, key)) is not None:
+        return existing
+    acc = await employee_account(session, employee_id, lock=True)
+    src = await system_account(session, source)
+    tx = await _open(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now)
+    lot = await _new_lot(session, acc, tx, amount, expires_at or default_expiry(now, policy), now)
+    await _add_legs(session, tx, [Leg(src, -amount), Leg(acc, amount, lot.id)])
+    return tx
+
+
+async def _new_lot(
+    session: AsyncSession, acc: Account, tx: LedgerTransaction, amount: int, expires_at: datetime,
+    now: datetime,
+) -> Lot:
+    lot = Lot(account_id=acc.id, transaction_id=tx.id, amount=amount, remaining=amount,
+              expires_at=expires_at, created_at=now)
+    session.add(lot)
+    await session.flush()
+    return lot
+
+
+async def _spendable_lots(session: AsyncSession, acc: Account, now: datetime) -> list[Lot]:
+    rows = await session.scalars(
+        select(Lot).where(Lot.account_id == acc.id, Lot.remaining > 0, Lot.expires_at > now)
+        .order_by(Lot.expires_at, Lot.id)
+    )
+    return list(rows)
+
+
+async def debit(
+    session: AsyncSession, *, employee_id: str, amount: int, key: str, kind: str, actor: str,
+    reason: str, now: datetime, to: str = "escrow", ref: str | None = None,
+) -> LedgerTransaction:
+    """Move ``amount`` from the employee to ``system:<to>``, soonest-expiring lots first.
+
+    Raises InsufficientPoints (changing nothing) if the unexpired lots do not cover it.
+    """
+    if amount <= 0:
+        raise errors.InvalidAmount(amount=amount)
+    if (existing := await find_transaction(session, key)) is not None:
+        return existing
+    acc = await employee_account(session, employee_id, lock=True)
+    lots = await _spendable_lots(session, acc, now)
+    available = sum(lot.remaining for lot in lots)
+    if available < amount:
+        raise errors.InsufficientPoints(balance=available, need=amount)
+    legs: list[Leg] = []
+    left = amount
+    for lot in lots:
+        take = min(left, lot.remaining)
+        lot.remaining -= take
+        legs.append(Leg(acc, -take, lot.id))
+        left -= take
+        if left == 0:
+            break
+    legs.append(Leg(await system_account(session, to), amount))
+    return await _post(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now,
+                       legs=legs)
+
+
+async def refund(
+    session: AsyncSession, *, original_key: str, key: str, actor: str, reason: str,
+    now: datetime, policy: Policy, source: str = "escrow",
+) -> LedgerTransaction | None:
+    """Reverse a debit: points go back from ``system:<source>`` to the lots they came from.
+
+    A lot that has expired meanwhile is refunded as a new lot expiring
+    ``expiry.refund_lot_days`` after now. Returns None if ``original_key`` was never posted.
+    """
+    if (existing := await find_transaction(session, key)) is not None:
+        return existing
+    original = await find_transaction(session, original_key)
+    if original is None:
+        return None
+    spent = [e for e in original.entries if e.amount < 0 and e.lot_id is not None]
+    if not spent:
+        return None
+    acc = await session.get(Account, spent[0].account_id)
+    assert acc is not None
+    acc = await employee_account(session, acc.employee_id or "", lock=True)
+    src = await system_account(session, source)
+    tx = await _open(session, key=key, kind="refund", actor=actor, reason=reason, ref=original.ref,
+                     now=now)
+    legs: list[Leg] = []
+    for entry in spent:
+        lot = await session.get(Lot, entry.lot_id, with_for_update=True)
+        assert lot is not None
+        if lot.expires_at <= now:
+            lot = await _new_lot(session, acc, tx, -entry.amount,
+                                 now + timedelta(days=policy.expiry.refund_lot_days), now)
+        else:
+            lot.remaining += -entry.amount
+        legs.append(Leg(acc, -entry.amount, lot.id))
+    legs.insert(0, Leg(src, sum(e.amount for e in spent)))
+    await _add_legs(session, tx, legs)
+    return tx
+
+
+async def transfer(
+    session: AsyncSession, *, source: str, to: str, amount: int, key: str, kind: str,
+    actor: str, reason: str, now: datetime, ref: str | None = None,
+) -> LedgerTransaction:
+    """Move points between two system accounts (e.g. escrow → redeemed on fulfilment)."""
+    if (existing := await find_transaction(session, key)) is not None:
+        return existing
+    legs = [Leg(await system_account(session, source), -amount),
+            Leg(await system_account(session, to), amount)]
+    return await _post(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now,
+                       legs=legs)
+
+
+async def expire_lot(session: AsyncSession, *, lot: Lot, now: datetime) -> LedgerTransaction | None:
+    """Move a due lot's remainder to ``system:expired`` (key ``expire:<lot id>``)."""
+    key = f"expire:{lot.id}"
+    if (existing := await find_transaction(session, key)) is not None:
+        return existing
+    acc = await session.scalar(select(Account).where(Account.id == lot.account_id).with_for_update())
+    assert acc is not None
+    await session.refresh(lot)
+    if lot.remaining <= 0 or lot.expires_at > now:
+        return None
+    amount = lot.remaining
+    lot.remaining = 0
+    return await _post(session, key=key, kind="expire", actor="system", reason="积分过期",
+                       ref=None, now=now,
+                       legs=[Leg(acc, -amount, lot.id),
+                             Leg(await system_account(session, "expired"), amount)])
+
+
+async def due_lot_ids(session: AsyncSession, *, now: datetime, limit: int = 1000) -> list[int]:
+    rows = await session.scalars(
+        select(Lot.id).where(Lot.remaining > 0, Lot.expires_at <= now).order_by(Lot.id).limit(limit)
+    )
+    return list(rows)
+
+
+async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> int:
+    """Expire up to ``limit`` due lots; returns the points expired. Callers loop in batches."""
+    total = 0
+    for lot_id in await due_lot_ids(session, now=now, limit=limit):
+        lot = await session.get(Lot, lot_id)
+        if lot is not None and (tx := await expire_lot(session, lot=lot, now=now)) is not None:
+            total += sum(e.amount for e in tx.entries if e.amount > 0)
+    return total
+
+
+async def balance(session: AsyncSession, *, employee_id: str, now: datetime) -> Balance:
+    """Spendable points (unexpired lots) and the soonest expiry."""
+    acc = await employee_account(session, employee_id)
+    lots = await _spendable_lots(session, acc, now)
+    total = sum(lot.remaining for lot in lots)
+    nxt = lots[0].expires_at if lots else None
+    nxt_amount = sum(lot.remaining for lot in lots if lot.expires_at == nxt) if nxt else 0
+    return Balance(employee_id, total, nxt_amount, nxt)
+
+
+async def history(session: AsyncSession, *, employee_id: str, limit: int = 10) -> list[HistoryLine]:
+    """Net change per transaction for the employee, newest first."""
+    acc = await employee_account(session, employee_id)
+    rows = await session.execute(
+        select(LedgerTransaction.created_at, func.sum(Entry.amount), LedgerTransaction.kind,
+               LedgerTransaction.reason, LedgerTransaction.ref)
+        .join(Entry, Entry.transaction_id == LedgerTransaction.id)
+        .where(Entry.account_id == acc.id)
+        .group_by(LedgerTransaction.id)
+        .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc())
+        .limit(limit)
+    )
+    return [HistoryLine(at, int(amount), kind, reason, ref) for at, amount, kind, reason, ref in rows]

@@ -1,0 +1,34 @@
+"""Employee directory."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, UTCDateTime, utcnow
+
+
+class Employee(Base):
+    __tablename__ = "employees"
+
+    employee_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    department: Mapped[str] = mapped_column(String(100), default="")
+    manager_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    roles: Mapped[str] = mapped_column(String(200), default="")  # "|"-separated, as in the CSV
+    wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    dingtalk_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    hire_date: Mapped[date | None] = mapped_column(Date)
+    birthday: Mapped[str | None] = mapped_column(String(5))  # MM-DD; the year is not needed
+    locale: Mapped[str] = mapped_column(String(8), default="zh")
+    mobile: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def role_set(self) -> set[str]:
+        return {r for r in self.roles.split("|") if r} | {"employee"}

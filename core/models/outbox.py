@@ -1,0 +1,33 @@
+"""Transactional outbox: a push is a row written in the same transaction as the change it reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, UTCDateTime, utcnow
+
+
+class OutboxMessage(Base):
+    """``recipient`` is ``employee:<id>`` or ``target:<broadcast name>``; the bot picks the platform.
+
+    ``kind`` names the notification (award_received, approval_request, expiry_reminder, …) and
+    ``payload`` holds its JSON data; rendering happens at send time, not in the core.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    recipient: Mapped[str] = mapped_column(String(200), index=True)
+    platform: Mapped[str | None] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,35 @@
+"""The HTTP surface through a real aiohttp server on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient
+
+from bot.app import build
+from config.settings import Settings
+
+
+async def test_healthz_reports_database_and_platforms(tmp_path: Path, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/j.db", _env_file=None)  # type: ignore[call-arg]
+    client: TestClient = await aiohttp_client(await build(settings))
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["database"] == "ok"
+    assert body["platforms"] == {"wecom": "off", "dingtalk": "off", "playground": "on"}
+
+
+async def test_oversized_body_is_refused(tmp_path: Path, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/j.db", _env_file=None)  # type: ignore[call-arg]
+    app = await build(settings)
+
+    async def echo(request):  # type: ignore[no-untyped-def]
+        from aiohttp import web
+
+        return web.Response(text=str(len(await request.read())))
+
+    app.router.add_post("/echo", echo)
+    client: TestClient = await aiohttp_client(app)
+    assert (await client.post("/echo", data=b"x" * 1024)).status == 200
+    assert (await client.post("/echo", data=b"x" * (1024 * 1024 + 1))).status == 413

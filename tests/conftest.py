@@ -1,0 +1,100 @@
+"""Database fixtures: every test that takes ``db`` runs on SQLite and, when
+``JIFEN_TEST_POSTGRES_URL`` is set, on PostgreSQL too (in a database of its own for this run)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from config.policy_loader import load_policy
+from core.db import Database
+from core.migrate import upgrade
+from core.models import Base
+from core.policy import Policy
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgres"]
+
+
+async def _admin_exec(url: str, *statements: str) -> None:
+    import asyncpg
+
+    u = make_url(url)
+    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username,
+                                 password=u.password, database=u.database)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh database for this test run, dropped at the end (the ``test`` database is shared)."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL variant: set JIFEN_TEST_POSTGRES_URL to run it")
+    name = f"jifen_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin_exec(PG_URL, f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(upgrade(url))
+        yield url
+    finally:
+        asyncio.run(_admin_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "jifen.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _reset_postgres(db: Database) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await conn.execute(text(
+            "INSERT INTO accounts (code, kind, balance) SELECT 'system:' || n, 'system', 0 FROM "
+            "unnest(ARRAY['issuance','escrow','redeemed','expired','adjustment']) AS n"
+        ))
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    template = request.getfixturevalue("sqlite_template")
+    path = tmp_path / "jifen.db"
+    shutil.copy(template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    if not database.is_sqlite:
+        await _reset_postgres(database)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return load_policy(ROOT / "config" / "policy.yaml")
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 3, 15, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
