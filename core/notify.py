@@ -1,0 +1,46 @@
+"""Pushes as outbox rows, written in the caller's transaction: a rolled-back change notifies nobody,
+and a committed one is never lost. The bot renders and sends them (per platform) after commit."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import OutboxMessage
+
+
+async def push(
+    session: AsyncSession, *, employee_id: str, kind: str, payload: dict[str, Any], now: datetime,
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Queue a notification for an employee. With ``dedupe_key`` a repeat queues nothing."""
+    return await _queue(session, recipient=f"employee:{employee_id}", kind=kind, payload=payload,
+                        now=now, dedupe_key=dedupe_key)
+
+
+async def broadcast(
+    session: AsyncSession, *, target: str, kind: str, payload: dict[str, Any], now: datetime,
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Queue a message for a broadcast target named in the policy file."""
+    return await _queue(session, recipient=f"target:{target}", kind=kind, payload=payload,
+                        now=now, dedupe_key=dedupe_key)
+
+
+async def _queue(
+    session: AsyncSession, *, recipient: str, kind: str, payload: dict[str, Any], now: datetime,
+    dedupe_key: str | None,
+) -> OutboxMessage | None:
+    if dedupe_key is not None:
+        found = await session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+        if found is not None:
+            return None
+    msg = OutboxMessage(recipient=recipient, kind=kind, dedupe_key=dedupe_key, created_at=now,
+                        next_attempt_at=now, payload=json.dumps(payload, ensure_ascii=False, default=str))
+    session.add(msg)
+    await session.flush()
+    return msg
