@@ -1,20 +1,63 @@
-"""Implementations of the ``jifen`` sub-commands; each opens the database, runs one unit of work."""
+"""Implementations of the ``jifen`` sub-commands; each opens the database and runs units of work."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
 
-from bot.cli import command
+from bot.cli import UserError, command
 from config.settings import Settings
 from core.db import Database
 from core.ledger.verify import verify
 from core.migrate import upgrade
+from core.models import utcnow
+from core.policy import Policy
+
+
+def _policy(settings: Settings) -> Policy:
+    from bot.app import load_effective_policy
+
+    return load_effective_policy(settings)
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    await upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+def _read(path: str) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        return p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+
+
+def _parse_now(text: str | None) -> datetime:
+    if not text:
+        return utcnow()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--now {text!r}: not an ISO-8601 time") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @command("run")
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import run
 
+    _policy(settings)  # a wrong policy file stops here with one line, before anything starts
     run(settings)
     return 0
 
@@ -28,14 +71,108 @@ async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("ledger_verify")
 async def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
-    await upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        async with db.uow() as session:
-            problems = await verify(session)
-    finally:
-        await db.dispose()
+    async with _database(settings) as db, db.uow() as session:
+        problems = await verify(session)
     for line in problems:
         print(f"VIOLATION {line}")
     print("ledger OK" if not problems else f"{len(problems)} violation(s)")
     return 0 if not problems else 2
+
+
+@command("employees_import")
+async def cmd_employees_import(args: argparse.Namespace, settings: Settings) -> int:
+    from core.directory.importer import import_employees, parse_directory_csv
+
+    rows = parse_directory_csv(_read(args.file))
+    async with _database(settings) as db:
+        report = await db.run(lambda s: import_employees(
+            s, rows=rows, dry_run=args.dry_run, deactivate_missing=args.deactivate_missing,
+            now=utcnow()))
+    prefix = "dry run: would have " if args.dry_run else ""
+    print(f"{prefix}created {len(report.created)}, updated {len(report.updated)}, "
+          f"unchanged {len(report.unchanged)}, deactivated {len(report.deactivated)}")
+    return 0
+
+
+@command("catalog_import")
+async def cmd_catalog_import(args: argparse.Namespace, settings: Settings) -> int:
+    from core.catalog.importer import import_items, parse_catalog
+
+    suffix = Path(args.file).suffix.lower()
+    if suffix not in (".yaml", ".yml", ".csv"):
+        raise UserError(f"{args.file}: expected a .yaml, .yml or .csv file")
+    policy = _policy(settings)
+    items = parse_catalog(_read(args.file), fmt="csv" if suffix == ".csv" else "yaml")
+    async with _database(settings) as db:
+        report = await db.run(lambda s: import_items(s, items=items, now=utcnow(), policy=policy))
+    print(f"created {report.created}, updated {report.updated}, codes added {report.codes_added}")
+    return 0
+
+
+@command("grant")
+async def cmd_grant(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli_grant import grant_file, grant_one
+
+    policy = _policy(settings)
+    async with _database(settings) as db:
+        if args.file:
+            if args.employee_id or args.points is not None:
+                raise UserError("give either --file or EMPLOYEE_ID POINTS, not both")
+            return await grant_file(db, policy, _read(args.file))
+        return await grant_one(db, policy, args)
+
+
+@command("jobs_run")
+async def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.jobs import run_job
+
+    now = _parse_now(args.now)
+    policy = _policy(settings)
+    async with _database(settings) as db:
+        print(await run_job(args.job, db=db, policy=policy, now=now))
+    return 0
+
+
+@command("report")
+async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli_report import print_report
+
+    policy = _policy(settings)
+    async with _database(settings) as db:
+        await print_report(db, policy, month=args.month, csv_path=args.csv)
+    return 0
+
+
+@command("outbox")
+async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from core import outbox
+
+    async with _database(settings) as db:
+        if args.retry:
+            n = await db.run(lambda s: outbox.requeue_failed(s, now=utcnow()))
+            print(f"re-queued {n} failed message(s)")
+        async with db.uow() as s:
+            rows = await outbox.list_messages(s, failed_only=args.failed, limit=args.limit)
+            totals = await outbox.counts(s)
+    for m in rows:
+        err = f"  error: {m.last_error}" if m.last_error else ""
+        print(f"#{m.id} {m.status:<8} {m.kind:<20} {m.recipient:<24} attempts={m.attempts}{err}")
+    print(", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "outbox is empty")
+    return 0
+
+
+@command("demo")
+async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import load_demo
+
+    policy = _policy(settings)
+    async with _database(settings) as db:
+        print(await load_demo(db, policy, now=utcnow()))
+    return 0
+
+
+def parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{what} {text!r}: expected YYYY-MM-DD") from None

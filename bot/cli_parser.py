@@ -1,9 +1,11 @@
-"""Argument definitions for every ``jifen`` sub-command."""
+"""Argument definitions for every ``jifen`` sub-command (SPEC section 6)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants")
 
 
 def _one_line_error(self: argparse.ArgumentParser, message: str) -> None:
@@ -17,13 +19,50 @@ def _cmd(sub: Any, name: str, handler: str, help_text: str) -> argparse.Argument
     return p
 
 
+def _group(sub: Any, name: str, help_text: str, dest: str) -> Any:
+    p = _cmd(sub, name, name, help_text)
+    return p.add_subparsers(dest=dest, required=True, metavar="ACTION")
+
+
 def add_commands(sub: Any) -> None:
     _cmd(sub, "run", "run", "migrate, then serve HTTP, platform connections, scheduler and outbox")
+    _cmd(_group(sub, "db", "database maintenance", "db_command"), "upgrade", "db_upgrade",
+         "apply migrations")
+    _cmd(sub, "demo", "demo", "load a demo organisation, catalog and some history into an empty database")
 
-    db = _cmd(sub, "db", "db", "database maintenance")
-    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    _cmd(dbsub, "upgrade", "db_upgrade", "apply migrations")
+    emp = _cmd(_group(sub, "employees", "employee directory", "emp_command"), "import",
+               "employees_import", "upsert the directory from a CSV file")
+    emp.add_argument("file", help="directory CSV (SPEC section 6 columns)")
+    emp.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    emp.add_argument("--deactivate-missing", action="store_true",
+                     help="deactivate employees that are not in the file")
 
-    ledger = _cmd(sub, "ledger", "ledger", "ledger checks")
-    lsub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
-    _cmd(lsub, "verify", "ledger_verify", "check every invariant; non-zero exit on a violation")
+    cat = _cmd(_group(sub, "catalog", "catalog items", "cat_command"), "import", "catalog_import",
+               "upsert catalog items (and code pools) from YAML or CSV")
+    cat.add_argument("file", help="FILE.yaml or FILE.csv")
+
+    grant = _cmd(sub, "grant", "grant", "HR grant of points, idempotent by key")
+    grant.add_argument("employee_id", nargs="?")
+    grant.add_argument("points", nargs="?", type=int)
+    grant.add_argument("--reason", help="why (shown to the employee)")
+    grant.add_argument("--expires-at", help="YYYY-MM-DD; default from the policy")
+    grant.add_argument("--key", help="idempotency key; the same key never grants twice")
+    grant.add_argument("--file", help="grants CSV: employee_id,points,reason[,key][,expires_at]")
+
+    jobs = _cmd(_group(sub, "jobs", "scheduled jobs", "jobs_command"), "run", "jobs_run",
+                "run one scheduled job now")
+    jobs.add_argument("job", choices=JOBS)
+    jobs.add_argument("--now", help="ISO-8601 time to pretend it is (default: the real clock)")
+
+    _cmd(_group(sub, "ledger", "ledger checks", "ledger_command"), "verify", "ledger_verify",
+         "check every invariant; non-zero exit on any violation")
+
+    report = _cmd(sub, "report", "report", "issued / redeemed / expired, top items, departments")
+    report.add_argument("--month", help="YYYY-MM (default: this month)")
+    report.add_argument("--csv", help="also write the report to this CSV file")
+
+    outbox = _cmd(sub, "outbox", "outbox", "inspect and retry outgoing messages")
+    outbox.add_argument("--failed", action="store_true", help="show only failed messages")
+    outbox.add_argument("--retry", action="store_true", help="re-queue failed messages")
+    outbox.add_argument("--limit", type=int, default=50)
+

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from config.policy_loader import load_policy
-from core.db import Database
+from core.db import Database, admin_execute
 from core.migrate import upgrade
 from core.models import Base
 from core.policy import Policy
@@ -26,32 +26,19 @@ PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
 
 
-async def _admin_exec(url: str, *statements: str) -> None:
-    import asyncpg
-
-    u = make_url(url)
-    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username,
-                                 password=u.password, database=u.database)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh database for this test run, dropped at the end (the ``test`` database is shared)."""
     if not PG_URL:
         pytest.skip("PostgreSQL variant: set JIFEN_TEST_POSTGRES_URL to run it")
     name = f"jifen_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin_exec(PG_URL, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_execute(PG_URL, f'CREATE DATABASE "{name}"'))
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     try:
         asyncio.run(upgrade(url))
         yield url
     finally:
-        asyncio.run(_admin_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_execute(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

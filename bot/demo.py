@@ -1,0 +1,67 @@
+"""A demo organisation (10 people, two of them named 王伟), a catalog and some history."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import config
+from bot.cli import UserError
+from core.db import Database
+from core.models import Employee
+from core.policy import Policy
+
+DEMO_DIR = Path(config.__file__).resolve().parent / "demo"
+WELCOME = 500
+
+
+async def is_empty(db: Database) -> bool:
+    async with db.uow() as s:
+        return not await s.scalar(select(func.count()).select_from(Employee))
+
+
+async def _org(s: AsyncSession, policy: Policy, now: datetime) -> None:
+    from core.catalog.importer import import_items, parse_catalog
+    from core.directory.importer import import_employees, parse_directory_csv
+
+    rows = parse_directory_csv((DEMO_DIR / "directory.csv").read_text(encoding="utf-8"))
+    await import_employees(s, rows=rows, now=now)
+    items = parse_catalog((DEMO_DIR / "catalog.yaml").read_text(encoding="utf-8"), fmt="yaml")
+    await import_items(s, items=items, now=now, policy=policy)
+
+
+async def _history(s: AsyncSession, policy: Policy, now: datetime) -> None:
+    from core.awards.service import give
+    from core.hr.service import grant
+    from core.orders.service import confirm, start_redemption
+
+    ids = list(await s.scalars(select(Employee.employee_id).order_by(Employee.employee_id)))
+    for emp in ids:
+        await grant(s, actor_id="cli", employee_id=emp, amount=WELCOME, reason="欢迎使用积分商城",
+                    key=f"demo:welcome:{emp}", now=now - timedelta(days=20), policy=policy)
+    await give(s, giver_id="E003", recipient_ids=["E004", "E006"], amount=20,
+               reason="上线支持辛苦了 #团队合作", key="demo:award:1", now=now - timedelta(days=3),
+               policy=policy)
+    await give(s, giver_id="E007", recipient_ids=["E008"], amount=30, reason="发布会筹备很出色 #追求卓越",
+               key="demo:award:2", now=now - timedelta(days=2), policy=policy)
+    await give(s, giver_id="E004", recipient_ids=["E006"], amount=60, reason="帮忙排查线上故障",
+               key="demo:award:3", now=now - timedelta(days=1), policy=policy)  # waits for 赵磊
+    pending = await start_redemption(s, employee_id="E006", sku="CUP01", qty=1, now=now, policy=policy)
+    await confirm(s, employee_id="E006", code=pending.code, now=now, policy=policy)
+
+
+async def load_demo(db: Database, policy: Policy, *, now: datetime) -> str:
+    """Load the demo into an empty database; refuses (UserError) if anyone is enrolled already."""
+    if not await is_empty(db):
+        raise UserError("the database already has employees; the demo loads only into an empty one")
+
+    async def _all(s: AsyncSession) -> None:
+        await _org(s, policy, now)
+        await _history(s, policy, now)
+
+    await db.run(_all)
+    return ("demo loaded: 10 employees (E001 admin 陈静, E002 HR 林芳, managers E003 赵磊 and "
+            "E007 孙悦), 7 catalog items, 500 welcome points each, a few awards and an order")

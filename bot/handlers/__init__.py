@@ -1,0 +1,13 @@
+"""One router per feature, composed here in one visible order (first registration wins)."""
+
+from __future__ import annotations
+
+from bot.handlers import account, approvals, awards, hr, shop
+from bot.runtime.router import Router
+
+
+def build_router() -> Router:
+    root = Router()
+    for feature in (account, awards, approvals, shop, hr):
+        root.include(feature.router)
+    return root

@@ -1,0 +1,55 @@
+"""Managers' queue (审批) and decisions (同意 / 拒绝, or the card buttons)."""
+
+from __future__ import annotations
+
+from bot.messages import t
+from bot.runtime.commands import Command
+from bot.runtime.context import Ctx
+from bot.runtime.events import CardAction
+from bot.runtime.router import Router
+from cards import builders
+from core.approvals import service as approvals
+from core.models import Employee
+
+router = Router()
+SHOWN = 5  # cards per 审批 reply; the rest are counted
+
+
+@router.on("approvals")
+async def queue(ctx: Ctx, cmd: Command) -> None:
+    pending = await approvals.pending_for(ctx.session, employee_id=ctx.me)
+    if not pending:
+        ctx.say_key("approvals_none")
+        return
+    ctx.say_key("approvals_count", n=len(pending))
+    for req in pending[:SHOWN]:
+        requester = await ctx.session.get(Employee, req.requester_id)
+        ctx.card(builders.approval_request(req.public_id, req.kind, requester.name if requester else "",
+                                           req.amount, req.summary, ctx.locale))  # type: ignore[arg-type]
+
+
+@router.on("approve", "reject")
+async def decide(ctx: Ctx, cmd: Command) -> None:
+    target = str(cmd.args.get("target") or "")
+    if cmd.error or not target:
+        ctx.say_key("usage_target", example="同意 A12" if ctx.lang == "zh" else "approve A12")
+        return
+    decision = await approvals.decide(
+        ctx.session, approval_id=target, actor_id=ctx.me, approve=cmd.intent == "approve",
+        comment=str(cmd.args.get("note") or "") or None, now=ctx.now, policy=ctx.policy)
+    card = builders.approval_decided(decision.public_id, _shown_status(decision.status),
+                                     decision.decided_by_name, decision.comment, ctx.locale)  # type: ignore[arg-type]
+    if isinstance(ctx.event, CardAction):
+        ctx.card_update = card  # the clicked card shows the outcome instead of its buttons
+    if decision.final:
+        ctx.card(card)
+    else:
+        ctx.say_key("approval_forwarded", id=decision.public_id)
+
+
+def _shown_status(status: str) -> str:
+    return status if status in ("approved", "rejected") else "approved"
+
+
+def decided_line(ctx: Ctx, name: str) -> str:
+    return t("already_decided", ctx.lang, by=name)

@@ -1,0 +1,43 @@
+"""Helpers shared by handlers: resolving recipients, formatting points and times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.runtime.context import Ctx
+from bot.runtime.dispatcher import event_key
+from bot.runtime.events import IncomingText
+from core.directory import service as directory
+from core.timeutil import tz
+
+
+async def resolve_all(ctx: Ctx, tokens: list[str]) -> list[str]:
+    """Employee ids for the ``<who…>`` tokens plus any platform @mentions, in order, once each.
+
+    Raises UnknownEmployee / AmbiguousName (with candidates) for the first token that fails.
+    """
+    ids: list[str] = []
+    mentioned = ctx.event.mentions if isinstance(ctx.event, IncomingText) else ()
+    for user_id in mentioned:
+        emp = await directory.by_platform_id(ctx.session, platform=ctx.event.source.platform,
+                                             user_id=user_id)
+        if emp is not None and emp.employee_id not in ids:
+            ids.append(emp.employee_id)
+    for token in tokens:
+        emp = await directory.resolve(ctx.session, token)
+        if emp.employee_id not in ids:
+            ids.append(emp.employee_id)
+    return ids
+
+
+def key(ctx: Ctx, suffix: str = "") -> str:
+    """An idempotency key derived from the event, so a redelivery maps to the same change."""
+    return event_key(ctx.event) + (f":{suffix}" if suffix else "")
+
+
+def local_time(ctx: Ctx, at: datetime) -> str:
+    return at.astimezone(tz(ctx.policy)).strftime("%m-%d %H:%M")
+
+
+def signed(n: int) -> str:
+    return f"+{n}" if n > 0 else str(n)

@@ -1,0 +1,64 @@
+"""The four jobs of SPEC section 6, runnable from the CLI (``--now``) and the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import ledger
+from core.db import Database
+from core.policy import Policy
+
+JobFn = Callable[[Database, Policy, datetime], Awaitable[str]]
+
+
+async def _expire(db: Database, policy: Policy, now: datetime) -> str:
+    async def batch(session: AsyncSession) -> tuple[int, int]:
+        ids = await ledger.service.due_lot_ids(session, now=now, limit=500)
+        return len(ids), await ledger.expire_due(session, now=now, limit=500)
+
+    total = lots = 0
+    while True:  # batches keep each transaction (and its locks) short
+        n, points = await db.run(batch)
+        lots += n
+        total += points
+        if n < 500:
+            return f"expired {total} points in {lots} lots"
+
+
+async def _expiry_reminders(db: Database, policy: Policy, now: datetime) -> str:
+    from core.reminders.service import expiry_reminders
+
+    res = await db.run(lambda s: expiry_reminders(s, now=now, policy=policy))
+    return f"queued {res.pushes} expiry reminders ({res.lots_marked} lots marked)"
+
+
+async def _approval_reminders(db: Database, policy: Policy, now: datetime) -> str:
+    from core.approvals.service import remind_and_escalate
+
+    res = await db.run(lambda s: remind_and_escalate(s, now=now, policy=policy))
+    return f"reminded {res.reminded} approval steps, escalated {res.escalated}"
+
+
+async def _auto_grants(db: Database, policy: Policy, now: datetime) -> str:
+    from core.rules.service import run_auto_grants
+
+    grants = await db.run(lambda s: run_auto_grants(s, now=now, policy=policy))
+    fresh = [g for g in grants if not g.duplicate]
+    return f"granted {sum(g.points for g in fresh)} points in {len(fresh)} automatic grants"
+
+
+JOBS: dict[str, JobFn] = {
+    "expire": _expire,
+    "expiry-reminders": _expiry_reminders,
+    "approval-reminders": _approval_reminders,
+    "auto-grants": _auto_grants,
+}
+JOB_NAMES = tuple(JOBS)
+
+
+async def run_job(name: str, *, db: Database, policy: Policy, now: datetime) -> str:
+    """Run one job now and return a one-line summary."""
+    return await JOBS[name](db, policy, now)

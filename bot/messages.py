@@ -1,0 +1,123 @@
+"""Every user-facing chat string, Chinese and English, and the map from core error codes to text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import CoreError
+
+TEXTS: dict[str, tuple[str, str]] = {
+    # (zh, en)
+    "not_enrolled": ("你还没有加入积分系统，请联系 HR 开通。", "You are not enrolled yet; please ask HR to add you."),
+    "internal_error": ("系统繁忙，请稍后再试。", "Something went wrong; please try again later."),
+    "unknown_command": ("没看懂这条指令。发送「帮助」查看可用指令。", "I did not understand that. Send \"help\" for the commands."),
+    "help": (
+        "可用指令：\n积分 — 余额与额度\n明细 [n] — 最近记录\n赞 @同事 10分 理由 — 送积分\n"
+        "商城 [分类] — 积分商城\n兑换 SKU [数量] — 兑换\n订单 — 我的订单\n取消订单 订单号\n"
+        "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|本季|今年] [部门]\n"
+        "HR：发放 / 扣除 / 发货 / 广播 / 报表",
+        "Commands:\nbalance — points and allowance\nhistory [n] — latest entries\n"
+        "give @colleague 10 reason — thank someone\ncatalog [category] — the shop\n"
+        "redeem SKU [qty]\norders — my orders\ncancel ORDER-NO\napply N reason — ask for points\n"
+        "approvals — waiting for me\napprove A12 / reject A12 [reason]\n"
+        "leaderboard [month|quarter|year]\nHR: grant / deduct / fulfill / broadcast / report",
+    ),
+    "usage_give": ("用法：赞 @同事 10分 理由（至少 4 个字）", "Usage: give @colleague 10 reason"),
+    "usage_grant": ("用法：发放 @同事 100 理由", "Usage: grant @colleague 100 reason"),
+    "usage_deduct": ("用法：扣除 @同事 50 理由", "Usage: deduct @colleague 50 reason"),
+    "usage_apply": ("用法：申请 50 理由与证明", "Usage: apply 50 reason and evidence"),
+    "usage_redeem": ("用法：兑换 SKU [数量]", "Usage: redeem SKU [qty]"),
+    "usage_target": ("缺少编号，例如：{example}", "Missing the id, e.g. {example}"),
+    "usage_history": ("用法：明细 [条数]", "Usage: history [n]"),
+    "usage_broadcast": ("用法：广播 [@群名] 内容", "Usage: broadcast [@target] text"),
+    "usage_report": ("用法：报表 [YYYY-MM]", "Usage: report [YYYY-MM]"),
+    "forbidden_hr": ("只有 HR 可以使用这条指令。", "Only HR can use this command."),
+    # replies
+    "pts": ("分", " pts"),
+    "history_empty": ("还没有积分记录。", "No entries yet."),
+    "history_title": ("最近 {n} 条积分记录：", "Your latest {n} entries:"),
+    "leaderboard_title": ("{period}排行榜{department}", "Leaderboard, {period}{department}"),
+    "leaderboard_empty": ("还没有人上榜。", "Nobody on the board yet."),
+    "period_month": ("本月", "this month"), "period_quarter": ("本季", "this quarter"),
+    "period_year": ("今年", "this year"),
+    "award_done": ("点赞成功！本月剩余额度 {left}", "Sent! Allowance left this month: {left}"),
+    "award_sent": ("{name} 收到 {n} 分", "{name} received {n}"),
+    "award_pending": ("{name} 的 {n} 分需审批（{id}）", "{name}: {n} waits for approval ({id})"),
+    "applied": ("已提交积分申请 {n} 分，等待审批（{id}）", "Applied for {n} points; waiting for approval ({id})"),
+    "approvals_none": ("没有待你审批的事项。", "Nothing is waiting for your approval."),
+    "approvals_count": ("待你审批：{n} 项", "Waiting for you: {n}"),
+    "approval_forwarded": ("已同意 {id}，已转下一位审批人。", "Approved {id}; it moves to the next approver."),
+    "catalog_empty": ("商城暂时没有可兑换的商品。", "Nothing to redeem right now."),
+    "catalog_stock": ("（剩 {n}）", " ({n} left)"),
+    "catalog_title": ("积分商城{category}", "Catalog{category}"),
+    "catalog_hint": ("回复「兑换 SKU [数量]」兑换", "Reply \"redeem SKU [qty]\" to redeem"),
+    "redeem_cancelled": ("已取消兑换 {code}", "Redemption {code} cancelled"),
+    "orders_none": ("你还没有订单。", "You have no orders yet."),
+    "orders_title": ("我的订单（最近 {n} 个）：", "My orders (latest {n}):"),
+    "status_pending_approval": ("待审批", "waiting for approval"),
+    "status_placed": ("待发货", "placed"), "status_fulfilled": ("已完成", "fulfilled"),
+    "status_cancelled": ("已取消", "cancelled"), "status_rejected": ("已拒绝", "rejected"),
+    "grant_done": ("发放完成：", "Granted:"), "deduct_done": ("扣除完成：", "Deducted:"),
+    "grant_line": ("{who} +{n}，余额 {balance}", "{who} +{n}, balance {balance}"),
+    "deduct_line": ("{who} -{n}，余额 {balance}", "{who} -{n}, balance {balance}"),
+    "broadcast_unknown": ("没有名为 {target} 的广播目标。可用：{targets}", "No broadcast target {target}. Known: {targets}"),
+    "broadcast_none": ("还没有配置广播目标（policy.yaml 的 broadcast.targets）。", "No broadcast targets configured (broadcast.targets in policy.yaml)."),
+    "broadcast_queued": ("已发送到 {n} 个群：{targets}", "Sent to {n} target(s): {targets}"),
+    "report_title": ("{month} 积分报表", "Points report {month}"),
+    "report_flows": ("发放 {issued} · 兑换 {redeemed} · 过期 {expired}", "issued {issued} · redeemed {redeemed} · expired {expired}"),
+    "report_awards": ("点赞 {n} 次，共 {points} 分", "{n} awards, {points} points"),
+    "report_expiring": ("未来 30 天将过期 {n} 分（{people} 人）", "{n} points expire in the next 30 days ({people} people)"),
+    # core error codes
+    "invalid_amount": ("积分数量必须是正整数。", "The amount must be a positive whole number."),
+    "insufficient_points": ("积分不足：余额 {balance}，需要 {need}", "Not enough points: balance {balance}, need {need}"),
+    "insufficient_allowance": ("本月点赞额度不足：剩余 {left}，需要 {need}", "Not enough giving allowance this month: {left} left, {need} needed"),
+    "unknown_employee": ("找不到同事：{who}", "No colleague found: {who}"),
+    "ambiguous_name": ("有多位同事叫 {who}，请用工号指定：{candidates}", "Several people are called {who}; use an id: {candidates}"),
+    "inactive_employee": ("{who} 已不在职，不能接收积分。", "{who} is no longer active."),
+    "self_award": ("不能给自己点赞。", "You cannot award yourself."),
+    "reason_too_short": ("理由至少需要 {min} 个字。", "The reason needs at least {min} characters."),
+    "pair_limit": ("今天已给 {who} 点赞 {limit} 次，明天再来吧。", "You already awarded {who} {limit} times today."),
+    "value_required": ("请带上一个价值观标签，例如 {values}", "Add a company-value hashtag, e.g. {values}"),
+    "unknown_value": ("没有这个价值观标签：#{value}", "Unknown value hashtag: #{value}"),
+    "not_approver": ("你不是这条审批的当前审批人。", "You are not the current approver of this request."),
+    "already_decided": ("已由 {by} 处理", "Already handled by {by}"),
+    "unknown_approval": ("找不到审批单 {id}", "No approval {id}"),
+    "no_approver": ("找不到审批人，请联系 HR。", "No approver found; please contact HR."),
+    "unknown_item": ("商城里没有 {sku}", "No item {sku} in the catalog"),
+    "not_available": ("{sku} 当前不在兑换时间内。", "{sku} is not available right now."),
+    "out_of_stock": ("{sku} 库存不足。", "{sku} is out of stock."),
+    "limit_reached": ("{sku} 每人每月限兑 {limit} 件，你已兑换 {used} 件。", "{sku}: limit {limit} per month, you have {used}."),
+    "codes_exhausted": ("{sku} 的券码已兑完。", "{sku} has no codes left."),
+    "unknown_confirmation": ("找不到待确认的兑换 {code}", "No pending redemption {code}"),
+    "confirmation_expired": ("兑换确认已过期，请重新兑换。", "The confirmation expired; please redeem again."),
+    "unknown_order": ("找不到订单 {order_no}", "No order {order_no}"),
+    "bad_order_state": ("订单当前状态为 {status}，不能这样操作。", "The order is {status}; that is not possible now."),
+    "forbidden": ("你没有权限做这件事。", "You are not allowed to do that."),
+    "invalid_input": ("输入有误：{message}", "Invalid input: {message}"),
+}
+
+
+def lang_of(locale: str | None) -> str:
+    return "en" if (locale or "").lower().startswith("en") else "zh"
+
+
+class _Defaults(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def t(key: str, lang: str, **params: Any) -> str:
+    """The text for ``key`` in ``lang`` ("zh"/"en"), with ``params`` filled in (missing ones blank)."""
+    zh, en = TEXTS[key]
+    return (en if lang == "en" else zh).format_map(_Defaults(params))
+
+
+def error_text(exc: CoreError, lang: str) -> str:
+    """One short line for a refused action."""
+    params = dict(exc.params)
+    if "candidates" in params:
+        params["candidates"] = "；".join(
+            f"{c.name}（{c.department}，{c.employee_id}）" for c in params["candidates"])
+    if exc.code in TEXTS:
+        return t(exc.code, lang, **params)
+    return t("invalid_input", lang, message=exc.code)

@@ -1,0 +1,76 @@
+"""Decrypted WeCom callback XML → neutral events (wire model stays here, never leaks out).
+
+We read the raw XML fields rather than ``wechatpy.enterprise.parse_message``: wechatpy turns
+``template_card_event`` into ``UnknownMessage`` anyway (platforms.md §3.11), and one dict-based
+path for both kinds keeps the entity refusal in :func:`crypto.parse_xml` in front of every parse.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.platforms.wecom.crypto import MalformedError, parse_xml
+from bot.runtime.events import CardAction, Event, IncomingText, Source
+
+log = logging.getLogger("jifen.wecom")
+
+PLATFORM = "wecom"
+
+
+def parse_event(xml: str) -> Event | None:
+    """Neutral event for a text message or a card click; ``None`` for anything else.
+
+    Raises :class:`MalformedError` when the XML is not a WeCom message at all.
+    """
+    fields = parse_xml(xml)
+    msg_type = _text(fields, "MsgType")
+    if msg_type == "text":
+        return _incoming_text(fields)
+    event = _text(fields, "Event") if msg_type == "event" else None
+    if event == "template_card_event":
+        return _card_action(fields)
+    log.info("wecom: ignoring MsgType=%s Event=%s", msg_type, event)
+    return None
+
+
+def _incoming_text(fields: dict[str, Any]) -> IncomingText:
+    return IncomingText(
+        source=_source(fields),
+        message_id=_required(fields, "MsgId"),  # dedupe key (platforms.md §3.4)
+        text=_text(fields, "Content") or "",
+    )
+
+
+def _card_action(fields: dict[str, Any]) -> CardAction:
+    user = _required(fields, "FromUserName")
+    create_time = _required(fields, "CreateTime")
+    key = _required(fields, "EventKey")
+    # Events carry no MsgId; WeCom says dedupe them on FromUserName+CreateTime (§3.4).
+    return CardAction(
+        source=_source(fields),
+        event_id=f"{user}:{create_time}:{key}",
+        action=key,
+        card_ref=_text(fields, "TaskId"),
+        response_code=_text(fields, "ResponseCode"),  # single use, 72 h (§3.5)
+    )
+
+
+def _source(fields: dict[str, Any]) -> Source:
+    return Source(platform=PLATFORM, user_id=_required(fields, "FromUserName"))
+
+
+def _text(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):  # nested element where a scalar belongs
+        raise MalformedError(f"<{name}> is not text")
+    return value
+
+
+def _required(fields: dict[str, Any], name: str) -> str:
+    value = _text(fields, name)
+    if not value:
+        raise MalformedError(f"missing <{name}>")
+    return value

@@ -1,0 +1,1 @@
+"""Platform-neutral chat runtime: events, replies, dispatcher, middlewares."""

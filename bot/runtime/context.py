@@ -1,0 +1,50 @@
+"""What a handler gets: one typed context per event, inside the event's unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import t
+from bot.runtime.events import Event
+from cards.builders import message
+from cards.model import Card
+from config.settings import Settings
+from core.models import Employee
+from core.policy import Policy
+
+
+@dataclass
+class Ctx:
+    session: AsyncSession
+    event: Event
+    employee: Employee
+    roles: set[str]
+    lang: str
+    policy: Policy
+    settings: Settings
+    now: datetime
+    replies: list[Card] = field(default_factory=list)
+    card_update: Card | None = None  # replaces the clicked card in place (after a decision)
+
+    @property
+    def me(self) -> str:
+        return self.employee.employee_id
+
+    @property
+    def locale(self) -> str:
+        return "en" if self.lang == "en" else "zh"
+
+    def say(self, title: str, *lines: str) -> None:
+        self.replies.append(message(title, list(lines), self.locale))  # type: ignore[arg-type]
+
+    def say_key(self, key: str, **params: object) -> None:
+        self.say(t(key, self.lang, **params))
+
+    def card(self, card: Card) -> None:
+        self.replies.append(card)
+
+    def is_hr(self) -> bool:
+        return bool({"hr", "admin"} & self.roles)
