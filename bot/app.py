@@ -57,12 +57,18 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> web.Applicat
     return app
 
 
-async def build(settings: Settings) -> web.Application:
-    """Migrate, then assemble the app (used by ``jifen run`` and the tests)."""
+async def build(settings: Settings, *, background: bool = True) -> web.Application:
+    """Migrate, then assemble the app: routes per configured platform, outbox worker, scheduler.
+
+    ``background=False`` (tests) leaves the worker and scheduler off so a test drives them.
+    """
+    from bot.assembly import assemble
+
     policy = load_effective_policy(settings)
     await upgrade(settings.database_url)
     db = Database(settings.database_url)
     app = create_app(settings, db, policy)
+    await assemble(app, settings, db, policy, background=background)
 
     async def _close(_app: web.Application) -> None:
         await db.dispose()

@@ -176,3 +176,10 @@ def parse_date(text: str, what: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise UserError(f"{what} {text!r}: expected YYYY-MM-DD") from None
+
+
+@command("chat")
+async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.platforms.playground.terminal import run_chat
+
+    return await run_chat(settings, args.as_employee)

@@ -42,17 +42,11 @@ async def grant_one(db: Database, policy: Policy, args: argparse.Namespace) -> i
 
 
 async def grant_file(db: Database, policy: Policy, text: str) -> int:
-    from core.hr.service import grant, parse_grants_csv
+    from core.hr.service import grant_rows, parse_grants_csv
 
     rows = parse_grants_csv(text)
     now = utcnow()
-
-    async def _all(session):  # type: ignore[no-untyped-def]
-        return [await grant(session, actor_id="cli", employee_id=r.employee_id, amount=r.points,
-                            reason=r.reason, key=r.key, now=now, policy=policy,
-                            expires_at=r.expires_at) for r in rows]
-
-    results = await db.run(_all)
+    results = await db.run(lambda s: grant_rows(s, actor_id="cli", rows=rows, now=now, policy=policy))
     fresh = [r for r in results if not r.duplicate]
     print(f"granted {sum(r.amount for r in fresh)} points in {len(fresh)} grants "
           f"({len(results) - len(fresh)} already done)")

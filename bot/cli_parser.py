@@ -66,3 +66,5 @@ def add_commands(sub: Any) -> None:
     outbox.add_argument("--retry", action="store_true", help="re-queue failed messages")
     outbox.add_argument("--limit", type=int, default=50)
 
+    chat = _cmd(sub, "chat", "chat", "terminal chat through the real dispatcher")
+    chat.add_argument("--as", dest="as_employee", required=True, metavar="EMPLOYEE_ID")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from core.db import Database
@@ -26,5 +27,5 @@ async def print_report(db: Database, policy: Policy, *, month: str | None, csv_p
     for dept in s.by_department:
         print(f"  department {dept.department or '-'}: issued {dept.issued}, redeemed {dept.redeemed}")
     if csv_path:
-        Path(csv_path).write_text(summary_csv(s), encoding="utf-8")
+        await asyncio.to_thread(Path(csv_path).write_text, summary_csv(s), encoding="utf-8")
         print(f"written {csv_path}")

@@ -67,6 +67,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "report_flows": ("发放 {issued} · 兑换 {redeemed} · 过期 {expired}", "issued {issued} · redeemed {redeemed} · expired {expired}"),
     "report_awards": ("点赞 {n} 次，共 {points} 分", "{n} awards, {points} points"),
     "report_expiring": ("未来 30 天将过期 {n} 分（{people} 人）", "{n} points expire in the next 30 days ({people} people)"),
+    "push_points_granted": ("你获得了 {n} 积分", "You received {n} points"),
+    "push_points_deducted": ("你的积分被扣除 {n} 分", "{n} points were deducted"),
+    "push_approval_reminder": ("提醒：这条审批已等待超过 24 小时", "Reminder: this request has been waiting over 24 h"),
+    "push_approval_escalated": ("已升级给你：原审批人 {escalated_from_name} 超过 72 小时未处理", "Escalated to you: {escalated_from_name} did not decide within 72 h"),
     # core error codes
     "invalid_amount": ("积分数量必须是正整数。", "The amount must be a positive whole number."),
     "insufficient_points": ("积分不足：余额 {balance}，需要 {need}", "Not enough points: balance {balance}, need {need}"),

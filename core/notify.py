@@ -18,7 +18,7 @@ async def push(
     dedupe_key: str | None = None,
 ) -> OutboxMessage | None:
     """Queue a notification for an employee. With ``dedupe_key`` a repeat queues nothing."""
-    return await _queue(session, recipient=f"employee:{employee_id}", kind=kind, payload=payload,
+    return await queue(session, recipient=f"employee:{employee_id}", kind=kind, payload=payload,
                         now=now, dedupe_key=dedupe_key)
 
 
@@ -27,14 +27,15 @@ async def broadcast(
     dedupe_key: str | None = None,
 ) -> OutboxMessage | None:
     """Queue a message for a broadcast target named in the policy file."""
-    return await _queue(session, recipient=f"target:{target}", kind=kind, payload=payload,
+    return await queue(session, recipient=f"target:{target}", kind=kind, payload=payload,
                         now=now, dedupe_key=dedupe_key)
 
 
-async def _queue(
+async def queue(
     session: AsyncSession, *, recipient: str, kind: str, payload: dict[str, Any], now: datetime,
-    dedupe_key: str | None,
+    dedupe_key: str | None = None,
 ) -> OutboxMessage | None:
+    """Queue any outgoing message; ``recipient`` is an address the bot's delivery understands."""
     if dedupe_key is not None:
         found = await session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
         if found is not None:

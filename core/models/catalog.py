@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, UTCDateTime, utcnow
@@ -38,7 +38,11 @@ class CatalogItem(Base):
 
 
 class CodeEntry(Base):
-    """One redeemable code of a ``code`` item; ``order_no`` set once handed out."""
+    """One redeemable code of a ``code`` item; ``order_no`` set once reserved for an order.
+
+    An order of qty N holds N codes, so ``order_no`` is not unique; a code is reserved when the
+    order is placed (even while it waits for approval) and released again on cancel / reject.
+    """
 
     __tablename__ = "code_pool"
     __table_args__ = (UniqueConstraint("sku", "code"),)
@@ -46,7 +50,7 @@ class CodeEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sku: Mapped[str] = mapped_column(ForeignKey("catalog_items.sku"), index=True)
     code: Mapped[str] = mapped_column(String(200))
-    order_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    order_no: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class Confirmation(Base):
@@ -79,7 +83,7 @@ class Order(Base):
     points: Mapped[int] = mapped_column(Integer)  # total escrowed
     status: Mapped[str] = mapped_column(String(24), index=True)
     month: Mapped[str] = mapped_column(String(7), index=True)  # local YYYY-MM, for monthly limits
-    code: Mapped[str | None] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(Text)  # handed-out codes, one per line
     note: Mapped[str | None] = mapped_column(String(500))
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 14:32:03.583992
+Create Date: 2026-11-24 14:37:25.634371
 """
 from alembic import op
 import sqlalchemy as sa
@@ -65,7 +65,7 @@ def upgrade() -> None:
 
     op.create_table('idempotency_keys',
     sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('result', sa.String(length=4000), nullable=False),
+    sa.Column('result', sa.Text(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_idempotency_keys'))
     )
@@ -154,10 +154,10 @@ def upgrade() -> None:
     sa.Column('order_no', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['sku'], ['catalog_items.sku'], name=op.f('fk_code_pool_sku_catalog_items')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_code_pool')),
-    sa.UniqueConstraint('order_no', name=op.f('uq_code_pool_order_no')),
     sa.UniqueConstraint('sku', 'code', name=op.f('uq_code_pool_sku'))
     )
     with op.batch_alter_table('code_pool', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_code_pool_order_no'), ['order_no'], unique=False)
         batch_op.create_index(batch_op.f('ix_code_pool_sku'), ['sku'], unique=False)
 
     op.create_table('confirmations',
@@ -262,7 +262,7 @@ def upgrade() -> None:
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('month', sa.String(length=7), nullable=False),
-    sa.Column('code', sa.String(length=200), nullable=True),
+    sa.Column('code', sa.Text(), nullable=True),
     sa.Column('note', sa.String(length=500), nullable=True),
     sa.Column('approval_id', sa.Integer(), nullable=True),
     sa.Column('created_at', UTCDateTime(), nullable=False),
@@ -371,6 +371,7 @@ def downgrade() -> None:
     op.drop_table('confirmations')
     with op.batch_alter_table('code_pool', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_code_pool_sku'))
+        batch_op.drop_index(batch_op.f('ix_code_pool_order_no'))
 
     op.drop_table('code_pool')
     with op.batch_alter_table('approval_requests', schema=None) as batch_op:

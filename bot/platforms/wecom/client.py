@@ -99,6 +99,11 @@ class WeComClient:
     async def send_text(self, touser: str | Sequence[str], content: str) -> dict[str, Any]:
         return await self._send(touser, "text", {"content": content})
 
+    async def send(self, touser: str | Sequence[str], msgtype: str,
+                   payload: dict[str, Any]) -> dict[str, Any]:
+        """message/send with any ``msgtype`` body (as rendered by cards.render_wecom)."""
+        return await self._send(touser, msgtype, payload)
+
     async def send_markdown(self, touser: str | Sequence[str], content: str) -> dict[str, Any]:
         return await self._send(touser, "markdown", {"content": content})
 

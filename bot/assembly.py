@@ -1,0 +1,75 @@
+"""Wires the runtime into the aiohttp app: dispatcher, platforms, outbox worker, scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bot.delivery import RATE_LIMITS, Deliverer, PlaygroundInbox
+from bot.handlers import build_router
+from bot.outbox import OutboxWorker, RateLimiter
+from bot.runtime.dispatcher import Dispatcher
+from bot.scheduler import Scheduler
+from bot.wiring import outbox_sink
+from config.settings import Settings
+from core.db import Database
+from core.policy import Policy
+
+log = logging.getLogger("jifen")
+DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
+WORKER_KEY = web.AppKey("outbox_worker", OutboxWorker)
+INBOX_KEY = web.AppKey("playground_inbox", PlaygroundInbox)
+
+
+async def assemble(app: web.Application, settings: Settings, db: Database, policy: Policy, *,
+                   background: bool) -> None:
+    dispatcher = Dispatcher(db=db, policy=policy, settings=settings, router=build_router(),
+                            sink=outbox_sink)
+    app[DISPATCHER_KEY] = dispatcher
+    inbox = PlaygroundInbox() if settings.playground_enabled else None
+    wecom_client = None
+    if settings.wecom_enabled:
+        from bot.platforms import wecom
+
+        wecom_client = wecom.client_from_settings(settings)
+        wecom.setup_routes(app, crypto=wecom.crypto_from_settings(settings), feed=dispatcher.feed)
+        app.on_cleanup.append(lambda _app: wecom_client.close())  # type: ignore[union-attr]
+    if inbox is not None:
+        app[INBOX_KEY] = inbox
+        await _playground(app, settings, db, policy, dispatcher, inbox)
+    deliverer = Deliverer(db, policy, wecom=wecom_client, playground=inbox)
+    worker = OutboxWorker(db, deliverer.send, rate_key=deliverer.rate_key,
+                          limiter=RateLimiter(RATE_LIMITS))
+    app[WORKER_KEY] = worker
+    if background:
+        _start_background(app, worker, Scheduler(db, policy))
+
+
+async def _playground(app: web.Application, settings: Settings, db: Database, policy: Policy,
+                      dispatcher: Dispatcher, inbox: PlaygroundInbox) -> None:
+    from bot.demo import is_empty, load_demo
+    from bot.platforms.playground import setup_routes
+    from core.models import utcnow
+
+    # With no platform configured, an empty database gets the demo so the first run shows jifen.
+    if not (settings.wecom_enabled or settings.dingtalk_enabled) and await is_empty(db):
+        log.info(await load_demo(db, policy, now=utcnow()))
+    setup_routes(app, dispatcher=dispatcher, inbox=inbox, db=db)
+
+
+def _start_background(app: web.Application, worker: OutboxWorker, scheduler: Scheduler) -> None:
+    async def _start(_app: web.Application) -> None:
+        _app["outbox_task"] = asyncio.create_task(worker.run())
+        scheduler.start()
+
+    async def _stop(_app: web.Application) -> None:
+        worker.stop()
+        await scheduler.stop()
+        task = _app.get("outbox_task")
+        if task is not None:
+            await asyncio.wait_for(task, timeout=10)
+
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop)

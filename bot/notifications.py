@@ -1,0 +1,76 @@
+"""Outbox pushes from the core (kind + JSON payload) rendered as neutral cards at send time,
+in the recipient's locale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.messages import t
+from cards import builders
+from cards.model import Card
+from cards.texts import Locale
+
+Render = Callable[[dict[str, Any], Locale, str], Card]
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    dt = datetime.fromisoformat(str(value))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _order(p: dict[str, Any], loc: Locale, for_hr: bool = False) -> Card:
+    codes = p.get("codes") or []
+    return builders.order_status(p["order_no"], p["name"], int(p["qty"]), int(p["points"]),
+                                 p["status"], ", ".join(codes) or None, p.get("note") or p.get("comment"),
+                                 loc, for_hr=for_hr)
+
+
+def _approval(p: dict[str, Any], loc: Locale, note_key: str | None = None) -> Card:
+    card = builders.approval_request(p["approval_id"], p["kind"], p.get("requester_name", ""),
+                                     int(p.get("amount", 0)), p.get("summary", ""), loc)
+    if note_key is None:
+        return card
+    return replace(card, lines=[t(note_key, loc, **p), *card.lines])
+
+
+def _points(key: str) -> Render:
+    def render(p: dict[str, Any], loc: Locale, tz: str) -> Card:
+        return builders.message(t(key, loc, n=p["amount"]), [str(p.get("reason", ""))], loc)
+
+    return render
+
+
+RENDERERS: dict[str, Render] = {
+    "award_received": lambda p, loc, tz: builders.award_received(
+        p.get("giver_name", ""), int(p["amount"]), p.get("reason", ""), loc),
+    "approval_request": lambda p, loc, tz: _approval(p, loc),
+    "approval_reminder": lambda p, loc, tz: _approval(p, loc, "push_approval_reminder"),
+    "approval_escalated": lambda p, loc, tz: _approval(p, loc, "push_approval_escalated"),
+    "approval_decided": lambda p, loc, tz: builders.approval_decided(
+        p["approval_id"], p["status"] if p["status"] in ("approved", "rejected", "cancelled") else "approved",
+        p.get("decided_by_name", ""), p.get("comment"), loc),
+    "order_placed": lambda p, loc, tz: _order(p, loc),
+    "order_fulfilled": lambda p, loc, tz: _order(p, loc),
+    "order_cancelled": lambda p, loc, tz: _order(p, loc),
+    "order_rejected": lambda p, loc, tz: _order(p, loc),
+    "new_physical_order": lambda p, loc, tz: _order(p, loc, for_hr=True),
+    "expiry_reminder": lambda p, loc, tz: builders.expiry_reminder(
+        int(p["amount"]), _when(p["expires_at"]), int(p["days"]), loc, tz=tz),  # type: ignore[arg-type]
+    "points_granted": _points("push_points_granted"),
+    "points_deducted": _points("push_points_deducted"),
+    "promotion": lambda p, loc, tz: builders.promotion(p["text"], p.get("sku"), p.get("link"), loc),
+}
+
+
+def render_push(kind: str, payload: dict[str, Any], locale: str, tz: str) -> Card:
+    """The card for an outbox row; unknown kinds become a plain message rather than being lost."""
+    loc: Locale = "en" if locale == "en" else "zh"
+    fn = RENDERERS.get(kind)
+    if fn is None:
+        return builders.message(kind, [str(payload)], loc)
+    return fn(payload, loc, tz)

@@ -1,0 +1,1 @@
+"""积分申请: employees ask for points with evidence; the approval chain decides."""

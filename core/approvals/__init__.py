@@ -1,0 +1,1 @@
+"""Approval chains for awards, applications and redemptions (SPEC section 3)."""

@@ -1,0 +1,25 @@
+"""Read types returned by the approval service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Decision:
+    request_id: int
+    public_id: str
+    kind: str
+    subject_id: str
+    requester_id: str
+    amount: int
+    status: str  # pending (moved to the next step) | approved | rejected
+    final: bool
+    decided_by_name: str
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class ReminderResult:
+    reminded: int
+    escalated: int

@@ -1,0 +1,44 @@
+"""Pure award rules: hashtag parsing and reason/value checks (no database)."""
+
+from __future__ import annotations
+
+import re
+
+from core import errors
+from core.policy import AwardPolicy
+
+# ``\w`` covers CJK, so "#团队合作，谢谢" yields 团队合作 and stops at the full-width comma.
+_HASHTAG = re.compile(r"[#＃](\w+)")
+
+
+def hashtags(reason: str) -> list[str]:
+    """Distinct hashtags in order of appearance, without the ``#``."""
+    seen: list[str] = []
+    for tag in _HASHTAG.findall(reason):
+        if tag not in seen:
+            seen.append(tag)
+    return seen
+
+
+def reason_text(reason: str) -> str:
+    """The reason without its hashtags, for the minimum-length rule."""
+    return " ".join(_HASHTAG.sub(" ", reason).split())
+
+
+def check_reason(reason: str, policy: AwardPolicy) -> list[str]:
+    """Validate the reason and return its company-value hashtags (canonical spelling).
+
+    Raises ReasonTooShort, ValueRequired or UnknownValue.
+    """
+    if len(reason_text(reason)) < policy.min_reason_length:
+        raise errors.ReasonTooShort(min=policy.min_reason_length)
+    tags = hashtags(reason)
+    if policy.require_value and not tags:
+        raise errors.ValueRequired(values=" ".join(f"#{v}" for v in policy.values))
+    if not policy.values:
+        return tags
+    known = {v.casefold(): v for v in policy.values}
+    for tag in tags:
+        if tag.casefold() not in known:
+            raise errors.UnknownValue(value=tag, values=" ".join(f"#{v}" for v in policy.values))
+    return [known[t.casefold()] for t in tags]

@@ -1,0 +1,194 @@
+"""Peer awards: validation, the monthly allowance, immediate credit or an approval chain.
+
+An award is paid from the giver's monthly allowance, never from their balance. Small awards are
+credited at once; larger ones hold their allowance until the approval chain ends, when
+``finalize`` credits (allowance spent) or releases it. Concurrent gives by one giver serialize
+on the giver's directory row, so two of them can never both spend the last of the allowance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import errors
+from core.approvals.service import open_request
+from core.awards.rules import check_reason
+from core.awards.schemas import AllowanceStatus, AwardResult, AwardView
+from core.directory.service import get as get_employee
+from core.directory.service import get_active, roles_of
+from core.idempotency import recall, remember
+from core.ledger.service import credit
+from core.models import AllowanceUse, Award, Employee
+from core.notify import push
+from core.policy import Policy
+from core.timeutil import day_key, month_key
+
+__all__ = ["AllowanceStatus", "AwardResult", "AwardView", "allowance_status", "finalize", "give"]
+
+COUNTED = ("held", "spent")  # released allowance is free again
+LIVE_AWARDS = ("pending", "approved")  # rejected awards do not count towards the pair limit
+
+
+async def _limit(session: AsyncSession, giver: Employee, policy: Policy) -> int:
+    roles = await roles_of(session, giver)
+    by_role = [n for role, n in policy.allowance.by_role.items() if role in roles]
+    return max(by_role) if by_role else policy.allowance.monthly
+
+
+async def allowance_status(
+    session: AsyncSession, *, giver_id: str, now: datetime, policy: Policy
+) -> AllowanceStatus:
+    """This local month's giving allowance: limit (by role), used (held + spent) and left."""
+    giver = await get_employee(session, giver_id)
+    month = month_key(now, policy)
+    used = int(await session.scalar(
+        select(func.coalesce(func.sum(AllowanceUse.amount), 0))
+        .where(AllowanceUse.giver_id == giver_id, AllowanceUse.month == month,
+               AllowanceUse.status.in_(COUNTED))) or 0)
+    limit = await _limit(session, giver, policy)
+    return AllowanceStatus(month=month, limit=limit, used=used, left=max(limit - used, 0))
+
+
+async def _lock_giver(session: AsyncSession, giver_id: str) -> Employee:
+    # FOR NO KEY UPDATE: award rows referencing this employee take KEY SHARE locks on it (FK), so
+    # a plain FOR UPDATE would deadlock two people giving to each other at the same moment.
+    giver = await session.scalar(
+        select(Employee).where(Employee.employee_id == giver_id)
+        .with_for_update(key_share=True).execution_options(populate_existing=True))
+    if giver is None:
+        raise errors.UnknownEmployee(who=giver_id)
+    if not giver.active:
+        raise errors.InactiveEmployee(who=giver.name)
+    return giver
+
+
+async def _check_pairs(
+    session: AsyncSession, giver_id: str, recipients: list[Employee], day: str, policy: Policy
+) -> None:
+    limit = policy.award.max_per_pair_per_day
+    rows = await session.execute(
+        select(Award.recipient_id, func.count())
+        .where(Award.giver_id == giver_id, Award.day == day, Award.status.in_(LIVE_AWARDS),
+               Award.recipient_id.in_([r.employee_id for r in recipients]))
+        .group_by(Award.recipient_id))
+    counts = {rid: int(n) for rid, n in rows}
+    for person in recipients:
+        if counts.get(person.employee_id, 0) >= limit:
+            raise errors.PairLimit(who=person.name, limit=limit)
+
+
+async def _validate(
+    session: AsyncSession, giver: Employee, recipient_ids: list[str], amount: int, reason: str,
+    now: datetime, policy: Policy,
+) -> tuple[list[Employee], list[str]]:
+    """Recipients (active, distinct, not the giver) and the reason's value hashtags, or a refusal."""
+    if amount <= 0:
+        raise errors.InvalidAmount(amount=amount)
+    if not recipient_ids:
+        raise errors.InvalidInput(message="no_recipients")
+    if len(set(recipient_ids)) != len(recipient_ids):
+        raise errors.InvalidInput(message="duplicate_recipients")
+    if giver.employee_id in recipient_ids:
+        raise errors.SelfAward()
+    recipients = [await get_active(session, rid) for rid in recipient_ids]
+    tags = check_reason(reason, policy.award)
+    await _check_pairs(session, giver.employee_id, recipients, day_key(now, policy), policy)
+    return recipients, tags
+
+
+async def give(
+    session: AsyncSession, *, giver_id: str, recipient_ids: list[str], amount: int, reason: str,
+    key: str, now: datetime, policy: Policy,
+) -> AwardResult:
+    """Award ``amount`` to each recipient from the giver's allowance (costs amount × people).
+
+    Every refusal (InvalidAmount, InvalidInput, SelfAward, UnknownEmployee, InactiveEmployee,
+    ReasonTooShort, ValueRequired, UnknownValue, PairLimit, InsufficientAllowance, NoApprover)
+    is raised before anything is written. A repeated ``key`` returns the first result unchanged.
+    """
+    idem = f"give:{key}"
+    if (done := await recall(session, idem)) is not None:
+        return AwardResult.from_dict(done)
+    giver = await _lock_giver(session, giver_id)
+    if (done := await recall(session, idem)) is not None:  # a twin committed while we waited
+        return AwardResult.from_dict(done)
+    recipients, tags = await _validate(session, giver, recipient_ids, amount, reason, now, policy)
+    allowance = await allowance_status(session, giver_id=giver_id, now=now, policy=policy)
+    need = amount * len(recipients)
+    if need > allowance.left:
+        raise errors.InsufficientAllowance(left=allowance.left, need=need)
+    views = [await _award_one(session, giver, person, amount, reason, tags, key, now, policy)
+             for person in recipients]
+    result = AwardResult(batch=key, awards=views, allowance_left=allowance.left - need)
+    await remember(session, idem, result.to_dict(), now=now)
+    return result
+
+
+async def _award_one(
+    session: AsyncSession, giver: Employee, recipient: Employee, amount: int, reason: str,
+    tags: list[str], batch: str, now: datetime, policy: Policy,
+) -> AwardView:
+    award = Award(batch=batch[:200], giver_id=giver.employee_id, recipient_id=recipient.employee_id,
+                  amount=amount, reason=reason[:500], hashtags=" ".join(tags)[:200],
+                  status="pending", day=day_key(now, policy), created_at=now)
+    session.add(award)
+    await session.flush()
+    session.add(AllowanceUse(giver_id=giver.employee_id, month=month_key(now, policy),
+                             amount=amount, status="held", award_id=award.id))
+    await session.flush()
+    if amount <= policy.award.approval_threshold:
+        await _pay(session, award, now, policy)
+    else:
+        chains = policy.approvals.chains
+        chain = chains.award_large if amount > policy.award.hr_threshold else chains.award
+        req = await open_request(session, kind="award", subject_id=str(award.id),
+                                 requester_id=giver.employee_id, amount=amount,
+                                 summary=f"@{recipient.name} {reason}", chain=list(chain), now=now)
+        award.approval_id = req.id
+        await session.flush()
+    return AwardView(award_id=award.id, recipient_id=recipient.employee_id,
+                     recipient_name=recipient.name, amount=amount,
+                     status="approved" if award.status == "approved" else "pending",
+                     approval_id=award.approval_id)
+
+
+async def _set_use(session: AsyncSession, award_id: int, status: str) -> None:
+    await session.execute(update(AllowanceUse).where(AllowanceUse.award_id == award_id)
+                          .values(status=status).execution_options(synchronize_session=False))
+
+
+async def _pay(session: AsyncSession, award: Award, now: datetime, policy: Policy) -> None:
+    """Credit the recipient (key ``award:<id>``), spend the allowance and tell the recipient."""
+    await credit(session, employee_id=award.recipient_id, amount=award.amount,
+                 key=f"award:{award.id}", kind="award", actor=award.giver_id, reason=award.reason,
+                 now=now, policy=policy, ref=f"award:{award.id}")
+    award.status = "approved"
+    await _set_use(session, award.id, "spent")
+    giver = await get_employee(session, award.giver_id)
+    await push(session, employee_id=award.recipient_id, kind="award_received", now=now,
+               dedupe_key=f"award-received:{award.id}",
+               payload={"award_id": award.id, "giver_id": giver.employee_id,
+                        "giver_name": giver.name, "amount": award.amount, "reason": award.reason,
+                        "hashtags": award.hashtags.split()})
+    await session.flush()
+
+
+async def finalize(
+    session: AsyncSession, *, award_id: int, approved: bool, actor_id: str, now: datetime,
+    policy: Policy,
+) -> None:
+    """End of the award's approval chain: approved → credit once and spend the allowance;
+    rejected → release the allowance. A second call for a decided award changes nothing."""
+    award = await session.scalar(select(Award).where(Award.id == award_id)
+                                 .execution_options(populate_existing=True))
+    if award is None or award.status != "pending":
+        return
+    if approved:
+        await _pay(session, award, now, policy)
+        return
+    award.status = "rejected"
+    await _set_use(session, award.id, "released")
+    await session.flush()

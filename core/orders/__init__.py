@@ -1,0 +1,1 @@
+"""Redemptions: confirmation, orders, escrow, fulfilment, cancellation and approval outcomes."""

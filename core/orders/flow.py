@@ -1,0 +1,125 @@
+"""Order state changes. Each one writes an OrderEvent; money moves only through core.ledger.
+
+States: pending_approval → placed → fulfilled, or cancelled / rejected from the first two.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import errors, ledger, notify
+from core.catalog.service import lock_item
+from core.models import CatalogItem, CodeEntry, Order, OrderEvent
+from core.orders.rules import active_hr
+from core.orders.views import payload
+from core.policy import Policy
+
+
+def escrow_key(order_no: str) -> str:
+    return f"order:{order_no}:escrow"
+
+
+async def set_status(
+    session: AsyncSession, order: Order, status: str, *, actor: str, note: str | None,
+    now: datetime,
+) -> None:
+    order.status = status
+    order.updated_at = now
+    session.add(OrderEvent(order_no=order.order_no, status=status, actor=actor,
+                           note=None if note is None else note[:500], created_at=now))
+    await session.flush()
+
+
+async def tell(
+    session: AsyncSession, order: Order, item: CatalogItem, kind: str, *, now: datetime,
+    to: str | None = None, **extra: Any,
+) -> None:
+    """Push ``kind`` about the order (to the redeemer unless ``to``), at most once per recipient."""
+    who = to or order.employee_id
+    await notify.push(session, employee_id=who, kind=kind, payload=payload(order, item, **extra),
+                      now=now, dedupe_key=f"order:{order.order_no}:{kind}:{who}")
+
+
+async def reserve_codes(session: AsyncSession, order: Order) -> None:
+    """Set aside ``qty`` free codes for the order (the item row is locked by the caller).
+
+    SKIP LOCKED plus the ``order_no IS NULL`` condition on the UPDATE make sure two orders never
+    hold the same code even if a caller forgot the item lock.
+    """
+    ids = list(await session.scalars(
+        select(CodeEntry.id).where(CodeEntry.sku == order.sku, CodeEntry.order_no.is_(None))
+        .order_by(CodeEntry.id).limit(order.qty).with_for_update(skip_locked=True)))
+    if len(ids) < order.qty:
+        raise errors.CodesExhausted(sku=order.sku, available=len(ids), need=order.qty)
+    taken = cast(CursorResult[Any], await session.execute(
+        update(CodeEntry).where(CodeEntry.id.in_(ids), CodeEntry.order_no.is_(None))
+        .values(order_no=order.order_no).execution_options(synchronize_session=False)))
+    if taken.rowcount != len(ids):
+        raise errors.CodesExhausted(sku=order.sku, available=0, need=order.qty)
+
+
+async def reserved_codes(session: AsyncSession, order_no: str) -> list[str]:
+    return list(await session.scalars(
+        select(CodeEntry.code).where(CodeEntry.order_no == order_no).order_by(CodeEntry.id)))
+
+
+async def place(
+    session: AsyncSession, order: Order, item: CatalogItem, *, actor: str, now: datetime,
+) -> None:
+    """``placed``: the redeemer is told, and HR hears about a new physical order to ship."""
+    await set_status(session, order, "placed", actor=actor, note=None, now=now)
+    if item.kind == "code":
+        await deliver(session, order, item, actor=actor, now=now)
+        return
+    await tell(session, order, item, "order_placed", now=now)
+    if item.kind == "physical":
+        for hr in await active_hr(session):
+            await tell(session, order, item, "new_physical_order", now=now, to=hr)
+
+
+async def deliver(
+    session: AsyncSession, order: Order, item: CatalogItem, *, actor: str, now: datetime,
+    note: str | None = None,
+) -> None:
+    """Fulfil: the escrow becomes redeemed; a code item hands its reserved codes over privately."""
+    await ledger.transfer(session, source="escrow", to="redeemed", amount=order.points,
+                          key=f"order:{order.order_no}:fulfil", kind="fulfil", actor=actor,
+                          reason=f"{item.name} × {order.qty}", now=now, ref=order.order_no)
+    extra: dict[str, Any] = {}
+    if item.kind == "code":
+        codes = await reserved_codes(session, order.order_no)
+        order.code = "\n".join(codes)
+        extra["codes"] = codes
+    if note is not None:
+        order.note = note[:500]
+        extra["note"] = order.note
+    await set_status(session, order, "fulfilled", actor=actor, note=note, now=now)
+    await tell(session, order, item, "order_fulfilled", now=now, **extra)
+
+
+async def unwind(
+    session: AsyncSession, order: Order, *, status: str, actor: str, note: str | None,
+    now: datetime, policy: Policy,
+) -> CatalogItem:
+    """Refund the escrow to the redeemer's lots, put the units (and codes) back, set ``status``.
+
+    The caller holds the redeemer's account lock; the item row is locked after it.
+    """
+    await ledger.refund(session, original_key=escrow_key(order.order_no),
+                        key=f"order:{order.order_no}:refund", actor=actor,
+                        reason=f"订单 {order.order_no} {status}", now=now, policy=policy)
+    item = await lock_item(session, order.sku)
+    assert item is not None  # orders reference their item
+    if item.stock is not None:
+        item.stock += order.qty
+    item.sold -= order.qty
+    await session.execute(
+        update(CodeEntry).where(CodeEntry.order_no == order.order_no).values(order_no=None)
+        .execution_options(synchronize_session=False))
+    await set_status(session, order, status, actor=actor, note=note, now=now)
+    return item

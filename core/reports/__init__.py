@@ -1,0 +1,1 @@
+"""Monthly summary, leaderboards and their CSV form."""

@@ -1,0 +1,265 @@
+"""Monthly summary (报表), leaderboards (排行) and the summary's CSV form.
+
+Figures come from the ledger, by transaction time within local month bounds:
+- issued: points leaving system:issuance (HR grants, rules, awards, applications);
+- redeemed / expired / deducted: points arriving at system:redeemed / :expired / :adjustment;
+- refunded: points returned to employees by refund transactions;
+- awards: peer-award credits (transactions of kind ``award``), counted per recipient.
+Departments are the employees' current departments. Redemptions are attributed to the employee
+whose points the transaction moved, or else to the order named by the transaction's ``ref``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from core import errors
+from core.models import Account, CatalogItem, Employee, Entry, LedgerTransaction, Lot, Order
+from core.policy import Policy
+from core.timeutil import add_months, local_date, month_bounds, start_of_local_day
+
+EXPIRING_DAYS = 30
+TOP_ITEMS = 10
+PERIODS = ("month", "quarter", "year")
+CLOSED_ORDER_STATES = ("cancelled", "rejected")
+_MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
+
+
+@dataclass(frozen=True)
+class TopItem:
+    sku: str
+    name: str
+    qty: int
+    points: int
+
+
+@dataclass(frozen=True)
+class DepartmentRow:
+    department: str
+    issued: int
+    redeemed: int
+
+
+@dataclass(frozen=True)
+class MonthSummary:
+    month: str
+    issued: int
+    redeemed: int
+    expired: int
+    refunded: int
+    deducted: int
+    awards_count: int
+    awards_points: int
+    expiring_30d: int
+    expiring_employees: int
+    top_items: list[TopItem] = field(default_factory=list)
+    by_department: list[DepartmentRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LeaderRow:
+    rank: int
+    employee_id: str
+    name: str
+    department: str
+    points: int
+
+
+def parse_month(text: str) -> str:
+    """``2026-03`` (also ``2026-3``, ``2026/03``) → ``2026-03``; InvalidInput otherwise."""
+    m = _MONTH.fullmatch(text.strip())
+    if m is None or not 1 <= int(m[2]) <= 12:
+        raise errors.InvalidInput(field="month", message=f"{text!r} is not a month (YYYY-MM)")
+    return f"{m[1]}-{int(m[2]):02d}"
+
+
+def _in(start: datetime, end: datetime) -> Select[tuple[int]]:
+    return select(LedgerTransaction.id).where(LedgerTransaction.created_at >= start,
+                                              LedgerTransaction.created_at < end)
+
+
+async def _system_flow(
+    session: AsyncSession, name: str, start: datetime, end: datetime, *, outflow: bool = False,
+) -> int:
+    sign = Entry.amount < 0 if outflow else Entry.amount > 0
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Entry.amount), 0)).join(Account, Account.id == Entry.account_id)
+        .where(Account.code == f"system:{name}", sign, Entry.transaction_id.in_(_in(start, end))))
+    return abs(int(total or 0))
+
+
+async def _employee_credits(
+    session: AsyncSession, kind: str, start: datetime, end: datetime,
+) -> tuple[int, int]:
+    """(count, points) of employee credits in transactions of ``kind``."""
+    row = (await session.execute(
+        select(func.count(), func.coalesce(func.sum(Entry.amount), 0))
+        .join(Account, Account.id == Entry.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == Entry.transaction_id)
+        .where(Account.kind == "employee", Entry.amount > 0, LedgerTransaction.kind == kind,
+               LedgerTransaction.created_at >= start, LedgerTransaction.created_at < end))).one()
+    return int(row[0]), int(row[1])
+
+
+async def _top_items(session: AsyncSession, start: datetime, end: datetime) -> list[TopItem]:
+    qty, points = func.sum(Order.qty), func.sum(Order.points)
+    rows = await session.execute(
+        select(Order.sku, CatalogItem.name, qty, points)
+        .join(CatalogItem, CatalogItem.sku == Order.sku)
+        .where(Order.created_at >= start, Order.created_at < end,
+               Order.status.not_in(CLOSED_ORDER_STATES))
+        .group_by(Order.sku, CatalogItem.name)
+        .order_by(qty.desc(), points.desc(), Order.sku).limit(TOP_ITEMS))
+    return [TopItem(sku, name, int(q), int(p)) for sku, name, q, p in rows]
+
+
+async def _issued_by_department(
+    session: AsyncSession, start: datetime, end: datetime,
+) -> dict[str, int]:
+    issuance = aliased(Entry)
+    src = aliased(Account)
+    from_issuance = (select(issuance.transaction_id).join(src, src.id == issuance.account_id)
+                     .where(src.code == "system:issuance", issuance.amount < 0,
+                            issuance.transaction_id.in_(_in(start, end))))
+    rows = await session.execute(
+        select(Employee.department, func.sum(Entry.amount))
+        .join(Account, Account.id == Entry.account_id)
+        .join(Employee, Employee.employee_id == Account.employee_id)
+        .where(Entry.amount > 0, Entry.transaction_id.in_(from_issuance))
+        .group_by(Employee.department))
+    return {dept: int(total) for dept, total in rows}
+
+
+async def _redeemed_by_department(
+    session: AsyncSession, start: datetime, end: datetime,
+) -> dict[str, int]:
+    red, red_acc = aliased(Entry), aliased(Account)
+    payer_emp = aliased(Employee)
+    payer = (select(Entry.transaction_id, func.min(Account.employee_id).label("employee_id"))
+             .join(Account, Account.id == Entry.account_id)
+             .where(Account.kind == "employee", Entry.amount < 0,
+                    Entry.transaction_id.in_(_in(start, end)))
+             .group_by(Entry.transaction_id).subquery())
+    rows = await session.execute(
+        select(payer_emp.department, Employee.department, red.amount)
+        .select_from(red)
+        .join(red_acc, and_(red_acc.id == red.account_id, red_acc.code == "system:redeemed"))
+        .join(LedgerTransaction, LedgerTransaction.id == red.transaction_id)
+        .outerjoin(payer, payer.c.transaction_id == red.transaction_id)
+        .outerjoin(payer_emp, payer_emp.employee_id == payer.c.employee_id)
+        .outerjoin(Order, Order.order_no == LedgerTransaction.ref)
+        .outerjoin(Employee, Employee.employee_id == Order.employee_id)
+        .where(red.amount > 0, LedgerTransaction.created_at >= start,
+               LedgerTransaction.created_at < end))
+    totals: dict[str, int] = {}
+    for by_payer, by_order, amount in rows:
+        dept = by_payer if by_payer is not None else (by_order or "")
+        totals[dept] = totals.get(dept, 0) + int(amount)
+    return totals
+
+
+async def _expiring(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """(points, employees) of live lots expiring within EXPIRING_DAYS after ``now``."""
+    row = (await session.execute(
+        select(func.coalesce(func.sum(Lot.remaining), 0), func.count(func.distinct(Lot.account_id)))
+        .where(Lot.remaining > 0, Lot.expires_at > now,
+               Lot.expires_at <= now + timedelta(days=EXPIRING_DAYS)))).one()
+    return int(row[0]), int(row[1])
+
+
+async def _departments(session: AsyncSession, start: datetime, end: datetime) -> list[DepartmentRow]:
+    issued = await _issued_by_department(session, start, end)
+    redeemed = await _redeemed_by_department(session, start, end)
+    return [DepartmentRow(d, issued.get(d, 0), redeemed.get(d, 0))
+            for d in sorted(set(issued) | set(redeemed))]
+
+
+async def month_summary(
+    session: AsyncSession, *, month: str, now: datetime, policy: Policy,
+) -> MonthSummary:
+    """The figures of local month ``month`` (YYYY-MM); "expiring" looks 30 days ahead of ``now``."""
+    start, end = month_bounds(parse_month(month), policy)
+    awards = await _employee_credits(session, "award", start, end)
+    refunded = await _employee_credits(session, "refund", start, end)
+    expiring = await _expiring(session, now)
+    return MonthSummary(
+        month=parse_month(month),
+        issued=await _system_flow(session, "issuance", start, end, outflow=True),
+        redeemed=await _system_flow(session, "redeemed", start, end),
+        expired=await _system_flow(session, "expired", start, end),
+        refunded=refunded[1],
+        deducted=await _system_flow(session, "adjustment", start, end),
+        awards_count=awards[0], awards_points=awards[1],
+        expiring_30d=expiring[0], expiring_employees=expiring[1],
+        top_items=await _top_items(session, start, end),
+        by_department=await _departments(session, start, end),
+    )
+
+
+def summary_csv(summary: MonthSummary) -> str:
+    """The summary as CSV blocks (totals, top items, departments) separated by blank lines.
+
+    Starts with a UTF-8 BOM so spreadsheet programs show the Chinese names correctly.
+    """
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["metric", "value"])
+    w.writerows([["month", summary.month], ["issued", summary.issued],
+                 ["redeemed", summary.redeemed], ["expired", summary.expired],
+                 ["refunded", summary.refunded], ["deducted", summary.deducted],
+                 ["awards_count", summary.awards_count], ["awards_points", summary.awards_points],
+                 [f"expiring_{EXPIRING_DAYS}d", summary.expiring_30d],
+                 [f"expiring_{EXPIRING_DAYS}d_employees", summary.expiring_employees]])
+    w.writerow([])
+    w.writerow(["sku", "name", "qty", "points"])
+    w.writerows([[i.sku, i.name, i.qty, i.points] for i in summary.top_items])
+    w.writerow([])
+    w.writerow(["department", "issued", "redeemed"])
+    w.writerows([[d.department, d.issued, d.redeemed] for d in summary.by_department])
+    return "\ufeff" + out.getvalue()
+
+
+def period_bounds(period: str, now: datetime, policy: Policy) -> tuple[datetime, datetime]:
+    """UTC [start, end) of the local month, quarter or year containing ``now``."""
+    if period not in PERIODS:
+        raise errors.InvalidInput(field="period", message=f"{period!r} is not one of "
+                                  f"{'|'.join(PERIODS)}")
+    today = local_date(now, policy)
+    first_month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1,
+                   "year": 1}[period]
+    first = date(today.year, first_month, 1)
+    months = {"month": 1, "quarter": 3, "year": 12}[period]
+    return start_of_local_day(first, policy), start_of_local_day(add_months(first, months), policy)
+
+
+async def leaderboard(
+    session: AsyncSession, *, period: str, department: str | None, now: datetime, policy: Policy,
+    limit: int = 10,
+) -> list[LeaderRow]:
+    """Active employees ranked by points received through peer awards (ledger kind ``award``) in
+    the local period containing ``now``; ties ordered by name, ranks 1..n without gaps."""
+    start, end = period_bounds(period, now, policy)
+    points = func.sum(Entry.amount)
+    stmt = (select(Employee.employee_id, Employee.name, Employee.department, points)
+            .select_from(Entry)
+            .join(Account, Account.id == Entry.account_id)
+            .join(Employee, Employee.employee_id == Account.employee_id)
+            .join(LedgerTransaction, LedgerTransaction.id == Entry.transaction_id)
+            .where(LedgerTransaction.kind == "award", Entry.amount > 0,
+                   LedgerTransaction.created_at >= start, LedgerTransaction.created_at < end,
+                   Employee.active.is_(True))
+            .group_by(Employee.employee_id, Employee.name, Employee.department)
+            .order_by(points.desc(), Employee.name, Employee.employee_id).limit(limit))
+    if department:
+        stmt = stmt.where(Employee.department == department)
+    rows = await session.execute(stmt)
+    return [LeaderRow(rank, emp, name, dept, int(p))
+            for rank, (emp, name, dept, p) in enumerate(rows, start=1)]
