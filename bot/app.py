@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.metrics import handler as metrics_handler
 from config.policy_loader import load_policy
 from config.settings import Settings
 from core.db import Database
@@ -54,6 +55,7 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> web.Applicat
     app[DB_KEY] = db
     app[POLICY_KEY] = policy
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_handler(db))
     return app
 
 

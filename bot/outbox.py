@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -90,8 +90,11 @@ class OutboxWorker:
 
     async def claim(self, now: datetime) -> list[Delivery]:
         async def _claim(s: AsyncSession) -> list[Delivery]:
+            # A fresh row is due at once even if it was queued under a pretended clock
+            # (`jifen jobs run --now` in the future); retries and deferrals wait for their time.
+            fresh = and_(OutboxMessage.attempts == 0, OutboxMessage.last_error.is_(None))
             stmt = (select(OutboxMessage).where(OutboxMessage.status == "pending",
-                                                OutboxMessage.next_attempt_at <= now)
+                                                or_(OutboxMessage.next_attempt_at <= now, fresh))
                     .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(self.batch))
             if not self.db.is_sqlite:
                 stmt = stmt.with_for_update(skip_locked=True)
@@ -111,6 +114,7 @@ class OutboxWorker:
             if deferred:  # rate-limited before sending: not an attempt
                 m.attempts -= 1
                 m.next_attempt_at = now + timedelta(seconds=deferred)
+                m.last_error = "rate limited; waiting for a free slot"
             elif error is None:
                 m.status, m.sent_at, m.last_error = "sent", now, None
             elif not error.retriable or m.attempts >= MAX_ATTEMPTS:

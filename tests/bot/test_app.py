@@ -33,3 +33,20 @@ async def test_oversized_body_is_refused(tmp_path: Path, aiohttp_client) -> None
     client: TestClient = await aiohttp_client(app)
     assert (await client.post("/echo", data=b"x" * 1024)).status == 200
     assert (await client.post("/echo", data=b"x" * (1024 * 1024 + 1))).status == 413
+
+
+async def test_metrics_counts_outbox_and_orders(tmp_path: Path, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    from bot.app import DB_KEY
+    from core.models import OutboxMessage, utcnow
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/j.db", playground=False,  # type: ignore[call-arg]
+                        _env_file=None)
+    app = await build(settings, background=False)
+    async with app[DB_KEY].uow() as s:
+        s.add(OutboxMessage(recipient="employee:E1", kind="x", status="failed", created_at=utcnow(),
+                            next_attempt_at=utcnow()))
+    client: TestClient = await aiohttp_client(app)
+    text = await (await client.get("/metrics")).text()
+    assert 'jifen_outbox_messages{status="failed"} 1' in text
+    assert 'jifen_outbox_messages{status="pending"} 0' in text
+    assert "jifen_active_employees 0" in text

@@ -159,3 +159,35 @@ async def test_outbox_retries_after_500s_and_expired_token(wecom: WeComBot) -> N
     async with wecom.db.uow() as s:
         statuses = set(await s.scalars(select(OutboxMessage.status)))
     assert statuses == {"sent"}
+
+
+async def test_jobs_push_expiry_and_approval_reminders(wecom: WeComBot) -> None:
+    from datetime import timedelta
+
+    from bot.jobs import run_job
+    from config.policy_loader import load_policy
+    from tests.conftest import ROOT
+
+    policy = load_policy(ROOT / "config" / "policy.yaml")
+    await wecom.say("liuyang", "赞 @E004 80分 通宵处理线上故障")  # waits for 赵磊
+    await wecom.flush()
+    wecom.api.requests.clear()
+    later = utcnow() + timedelta(hours=25)
+    assert "reminded 2" in await run_job(  # this one and the demo's pending award
+    "approval-reminders", db=wecom.db, policy=policy, now=later)
+    await wecom.flush()
+    assert "24 小时" in wecom.texts_to("zhaolei")
+
+    # the demo's welcome points expire at the end of the 12th month: 7 days before, one reminder
+    async with wecom.db.uow() as s:
+        expiry = (await ledger.balance(s, employee_id="E006", now=utcnow())).next_expiry_at
+    assert expiry is not None
+    soon = expiry - timedelta(days=6)
+    summary = await run_job("expiry-reminders", db=wecom.db, policy=policy, now=soon)
+    assert summary.startswith("queued ")
+    await wecom.flush()
+    first = wecom.texts_to("liuyang")
+    assert "去兑换" in first or "过期" in first
+    await run_job("expiry-reminders", db=wecom.db, policy=policy, now=soon)  # again: no repeat
+    await wecom.flush()
+    assert wecom.texts_to("liuyang") == first
