@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
+from bot import card_refs
 from bot.notifications import render_push
 from bot.outbox import Delivery, DeliveryError
 from bot.platforms.wecom.client import WeComClient, WeComError
@@ -80,6 +81,8 @@ class Deliverer:
             self.playground.put(emp.employee_id, card)
         else:
             raise DeliveryError(f"{employee_id} has no account on an enabled platform", retriable=False)
+        if kind == "approval_decided":  # every approver's copy of the request shows the outcome
+            await card_refs.queue_updates(self.db, str(payload["approval_id"]), card)
 
     async def _to_user(self, platform: str, user_id: str, card: Card) -> None:
         if platform == "playground":
@@ -88,8 +91,11 @@ class Deliverer:
             return
         if self.wecom is None:
             raise DeliveryError("WeCom is not configured", retriable=False)
-        body = render_wecom(card, task_id=uuid.uuid4().hex if card.buttons else None)
-        await self._wecom_call(self.wecom.send(user_id, body["msgtype"], body[body["msgtype"]]))
+        task_id = uuid.uuid4().hex if card.buttons else None
+        body = render_wecom(card, task_id=task_id)
+        response = await self._wecom_call(self.wecom.send(user_id, body["msgtype"], body[body["msgtype"]]))
+        await card_refs.remember(self.db, card, platform="wecom", user_id=user_id, task_id=task_id,
+                                 response=response)
 
     async def _wecom_update(self, user_id: str, payload: dict[str, Any]) -> None:
         if self.wecom is None:
@@ -118,8 +124,8 @@ class Deliverer:
                                                            body["markdown"]))
 
     @staticmethod
-    async def _wecom_call(call: Any) -> None:
+    async def _wecom_call(call: Any) -> dict[str, Any]:
         try:
-            await call
+            return dict(await call)
         except WeComError as exc:
             raise DeliveryError(f"WeCom {exc.errcode}: {exc.errmsg}", retriable=exc.retriable) from None

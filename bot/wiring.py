@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime.dispatcher import event_key
 from bot.runtime.events import CardAction, Event
 from cards.model import Card
 from cards.serialize import card_to_dict
-from core.models import utcnow
+from core.models import CardRef, utcnow
 from core.notify import queue
 
 
@@ -28,3 +29,6 @@ async def outbox_sink(s: AsyncSession, event: Event, cards: list[Card], update: 
                     payload={"card": card_to_dict(update), "task_id": event.card_ref,
                              "response_code": event.response_code, "replace_text": update.title},
                     dedupe_key=f"{base}:u")
+        # this copy is now up to date: the decision push must not update it a second time
+        await s.execute(sql_update(CardRef).where(CardRef.task_id == event.card_ref,
+                                              CardRef.user_id == src.user_id).values(updated=True))

@@ -5,10 +5,10 @@ from core.models.base import Base, UTCDateTime, utcnow
 from core.models.catalog import CatalogItem, CodeEntry, Confirmation, Order, OrderEvent
 from core.models.directory import Employee
 from core.models.ledger import Account, Entry, IdempotencyKey, LedgerTransaction, Lot, ReminderMark
-from core.models.outbox import OutboxMessage
+from core.models.outbox import CardRef, OutboxMessage
 
 __all__ = [
-    "Account", "AllowanceUse", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
+    "Account", "AllowanceUse", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
     "CatalogItem", "CodeEntry", "Confirmation", "Employee", "Entry", "IdempotencyKey",
     "LedgerTransaction", "Lot", "Order", "OrderEvent", "OutboxMessage", "ReminderMark",
     "UTCDateTime", "utcnow",

@@ -31,3 +31,21 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CardRef(Base):
+    """A card with buttons that was delivered, so it can be updated in place later (e.g. every
+    approver's approval card once someone decided). ``ref`` names what it is about
+    (``approval:A12``); ``handle`` is the platform's update credential (WeCom response_code,
+    DingTalk outTrackId)."""
+
+    __tablename__ = "card_refs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(100), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[str | None] = mapped_column(String(128))
+    handle: Mapped[str | None] = mapped_column(String(200))
+    updated: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -191,3 +191,18 @@ async def test_jobs_push_expiry_and_approval_reminders(wecom: WeComBot) -> None:
     await run_job("expiry-reminders", db=wecom.db, policy=policy, now=soon)  # again: no repeat
     await wecom.flush()
     assert wecom.texts_to("liuyang") == first
+
+
+async def test_decision_by_text_updates_every_copy_of_the_card(wecom: WeComBot) -> None:
+    await wecom.say("liuyang", "赞 @E004 70分 写了很棒的文档")
+    await wecom.flush()
+    card = [m for m in wecom.sent_to("zhaolei") if m["msgtype"] == "template_card"][-1]
+    approve = next(b for b in _card_buttons(card) if b["key"].startswith("ap:"))
+    approval_id = approve["key"].split(":", 1)[1]
+    await wecom.say("zhaolei", f"同意 {approval_id}")  # typed, not clicked
+    await wecom.flush()
+    updates = wecom.api.calls("message/update_template_card")
+    assert len(updates) == 1
+    body = updates[0].json or {}
+    assert body["userids"] == ["zhaolei"] and body["response_code"].startswith("rc-")
+    assert body["template_card"]["task_id"] == card["template_card"]["task_id"]
