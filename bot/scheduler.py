@@ -63,6 +63,11 @@ class Scheduler:
         self.scheduler.start()
 
     async def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if self._lock_conn is not None:
+            # the connection goes back to the pool, not away: release the lock explicitly
+            await self._lock_conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            await self._lock_conn.commit()
             await self._lock_conn.close()
+            self._lock_conn = None

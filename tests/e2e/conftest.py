@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from bot.outbox import OutboxWorker
 from config.settings import Settings
 from core.db import Database
 from core.models import utcnow
+from tests.conftest import ROOT, _reset_postgres
 from tests.fakes.wecom_server import (
     AES_KEY,
     AGENT_ID,
@@ -68,21 +70,35 @@ class WeComBot:
 
 
 @pytest.fixture
-async def wecom(db_url: str, aiohttp_client) -> AsyncIterator[WeComBot]:  # type: ignore[no-untyped-def]
+async def wecom(db_url: str, aiohttp_client, tmp_path) -> AsyncIterator[WeComBot]:  # type: ignore[no-untyped-def]
     async with FakeWeComAPI() as api:
-        settings = Settings(
-            database_url=db_url, wecom_corp_id=CORP_ID, wecom_agent_id=str(AGENT_ID),
-            wecom_secret=SECRET, wecom_token=TOKEN, wecom_aes_key=AES_KEY,  # type: ignore[arg-type]
-            wecom_api_base=api.base_url, _env_file=None)  # type: ignore[call-arg]
-        app = await build(settings, background=False)
-        db = app[DB_KEY]
-        if db.is_sqlite is False:
-            from tests.conftest import _reset_postgres
+        yield await start_bot(api, db_url, aiohttp_client, policy_file=_policy_with_targets(api, tmp_path))
 
-            await _reset_postgres(db)
-        await load_demo(db, app[POLICY_KEY], now=utcnow())
-        client = await aiohttp_client(app)
-        bot = WeComBot(client, api, db, app[WORKER_KEY], WeComCallbackSender())
-        await bot.flush()  # the demo's own pushes
-        api.requests.clear()
-        yield bot
+
+def _policy_with_targets(api: FakeWeComAPI, tmp_path: Path) -> str:
+    """The shipped policy plus broadcast targets that point at the fake."""
+    text = (ROOT / "config" / "policy.yaml").read_text(encoding="utf-8")
+    text = text.replace("  targets: []", (
+        "  targets:\n"
+        f"    - {{name: 全员群, platform: wecom, kind: webhook, url: \"{api.webhook_url()}\"}}\n"
+        "    - {name: 研发群, platform: wecom, kind: appchat, chatid: CHAT1}\n"))
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+async def start_bot(api: FakeWeComAPI, db_url: str, aiohttp_client, *, policy_file: str) -> WeComBot:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        database_url=db_url, wecom_corp_id=CORP_ID, wecom_agent_id=str(AGENT_ID),
+        wecom_secret=SECRET, wecom_token=TOKEN, wecom_aes_key=AES_KEY,  # type: ignore[arg-type]
+        wecom_api_base=api.base_url, policy_file=policy_file, _env_file=None)  # type: ignore[call-arg]
+    app = await build(settings, background=False)
+    db = app[DB_KEY]
+    if not db.is_sqlite:
+        await _reset_postgres(db)
+    await load_demo(db, app[POLICY_KEY], now=utcnow())
+    client = await aiohttp_client(app)
+    bot = WeComBot(client, api, db, app[WORKER_KEY], WeComCallbackSender())
+    await bot.flush()  # the demo's own pushes
+    api.requests.clear()
+    return bot

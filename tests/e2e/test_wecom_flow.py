@@ -206,3 +206,16 @@ async def test_decision_by_text_updates_every_copy_of_the_card(wecom: WeComBot) 
     body = updates[0].json or {}
     assert body["userids"] == ["zhaolei"] and body["response_code"].startswith("rc-")
     assert body["template_card"]["task_id"] == card["template_card"]["task_id"]
+
+
+async def test_hr_broadcast_reaches_every_wecom_target(wecom: WeComBot) -> None:
+    await wecom.say("linfang", "广播 双十一限时兑换：咖啡券 30 分 #福利")
+    await wecom.say("linfang", "广播 @研发群 周五下午茶")
+    await wecom.say("wangwei", "广播 我也想发")  # not HR
+    await wecom.flush()
+    hooks = wecom.api.calls("webhook/send")
+    chats = wecom.api.calls("appchat/send")
+    assert len(hooks) == 1 and "双十一" in str(hooks[0].json)
+    assert [c.json["chatid"] for c in chats] == ["CHAT1", "CHAT1"]  # type: ignore[index]
+    assert "周五下午茶" in str(chats[1].json)
+    assert "只有 HR" in wecom.texts_to("wangwei")
