@@ -13,10 +13,10 @@ OUTBOX_STATES = ("pending", "sent", "failed")
 
 async def collect(db: Database) -> list[str]:
     async with db.uow() as s:
-        outbox = dict((await s.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))).all())
-        orders = dict((await s.execute(
-            select(Order.status, func.count()).group_by(Order.status))).all())
+        outbox = {st: int(n) for st, n in await s.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
+        orders = {st: int(n) for st, n in await s.execute(
+            select(Order.status, func.count()).group_by(Order.status))}
         employees = await s.scalar(select(func.count()).where(Employee.active.is_(True)))
         transactions = await s.scalar(select(func.count()).select_from(LedgerTransaction))
     lines = ["# HELP jifen_outbox_messages Outgoing messages by state (failed = gave up after retries).",
