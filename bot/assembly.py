@@ -10,6 +10,8 @@ from aiohttp import web
 from bot.delivery import RATE_LIMITS, Deliverer, PlaygroundInbox
 from bot.handlers import build_router
 from bot.outbox import OutboxWorker, RateLimiter
+from bot.platforms.dingtalk.sender import DingTalkSender
+from bot.platforms.dingtalk.stream import DingTalkStream
 from bot.runtime.dispatcher import Dispatcher
 from bot.scheduler import Scheduler
 from bot.wiring import outbox_sink
@@ -21,6 +23,7 @@ log = logging.getLogger("jifen")
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
 WORKER_KEY = web.AppKey("outbox_worker", OutboxWorker)
 INBOX_KEY = web.AppKey("playground_inbox", PlaygroundInbox)
+STREAM_KEY = web.AppKey("dingtalk_stream", DingTalkStream)
 
 
 async def assemble(app: web.Application, settings: Settings, db: Database, policy: Policy, *,
@@ -36,15 +39,37 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
         wecom_client = wecom.client_from_settings(settings)
         wecom.setup_routes(app, crypto=wecom.crypto_from_settings(settings), feed=dispatcher.feed)
         app.on_cleanup.append(lambda _app: wecom_client.close())  # type: ignore[union-attr]
+    dingtalk_sender = _dingtalk(app, settings, dispatcher, background=background)
     if inbox is not None:
         app[INBOX_KEY] = inbox
         await _playground(app, settings, db, policy, dispatcher, inbox)
-    deliverer = Deliverer(db, policy, wecom=wecom_client, playground=inbox)
+    deliverer = Deliverer(db, policy, wecom=wecom_client, dingtalk=dingtalk_sender, playground=inbox)
     worker = OutboxWorker(db, deliverer.send, rate_key=deliverer.rate_key,
                           limiter=RateLimiter(RATE_LIMITS))
     app[WORKER_KEY] = worker
     if background:
         _start_background(app, worker, Scheduler(db, policy))
+
+
+def _dingtalk(app: web.Application, settings: Settings, dispatcher: Dispatcher, *,
+              background: bool) -> DingTalkSender | None:
+    if not settings.dingtalk_enabled:
+        return None
+    from bot.platforms import dingtalk
+
+    client = dingtalk.client_from_settings(settings)
+    app.on_cleanup.append(lambda _app: client.close())
+    if settings.dingtalk_mode == "http":
+        dingtalk.setup_routes(app, app_secret=dingtalk.app_secret(settings), feed=dispatcher.feed)
+        # card clicks arrive only over Stream (callbackType STREAM): HTTP mode uses markdown cards
+        # whose buttons are printed as text commands
+        return DingTalkSender(client, card_template_id=None)
+    stream = dingtalk.stream_from_settings(settings, feed=dispatcher.feed)
+    app[STREAM_KEY] = stream
+    if background:
+        app.on_startup.append(lambda _app: stream.start())
+        app.on_shutdown.append(lambda _app: stream.stop())  # before the database closes
+    return dingtalk.sender_from_settings(settings, client)
 
 
 async def _playground(app: web.Application, settings: Settings, db: Database, policy: Policy,

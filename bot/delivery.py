@@ -1,8 +1,10 @@
 """Turns outbox rows into platform calls: who gets it, on which platform, rendered how.
 
 Recipients: ``employee:<id>`` (a push, rendered in their locale, sent to the platform they are
-on), ``wecom:<userid>`` / ``playground:<id>`` (a reply to a chat message), ``target:<name>``
-(a broadcast target from the policy file), ``wecom-update:<userid>`` (a card updated in place).
+on: WeCom if they have a WeCom id and WeCom is on, else DingTalk, else the playground),
+``wecom:<userid>`` / ``dingtalk:<staffid>`` / ``playground:<id>`` (a reply to a chat message),
+``target:<name>`` (a broadcast target from the policy file), ``wecom-update:<userid>`` /
+``dingtalk-update:<staffid>`` (a card updated in place).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 from bot import card_refs
 from bot.notifications import render_push
 from bot.outbox import Delivery, DeliveryError
+from bot.platforms.dingtalk.errors import DingTalkError
+from bot.platforms.dingtalk.sender import DingTalkSender, delivery_error
 from bot.platforms.wecom.client import WeComClient, WeComError
 from cards.model import Card
 from cards.render_wecom import render_wecom, render_wecom_markdown, render_wecom_updated
@@ -43,8 +47,10 @@ class PlaygroundInbox:
 
 class Deliverer:
     def __init__(self, db: Database, policy: Policy, *, wecom: WeComClient | None = None,
+                 dingtalk: DingTalkSender | None = None,
                  playground: PlaygroundInbox | None = None) -> None:
         self.db, self.policy, self.wecom, self.playground = db, policy, wecom, playground
+        self.dingtalk = dingtalk
 
     def rate_key(self, d: Delivery) -> str | None:
         kind, _, who = d.recipient.partition(":")
@@ -55,9 +61,20 @@ class Deliverer:
         return None
 
     async def send(self, d: Delivery) -> None:
+        try:
+            await self._send(d)
+        except DingTalkError as exc:
+            raise delivery_error(exc) from None
+
+    async def _send(self, d: Delivery) -> None:
         payload = json.loads(d.payload)
         kind, _, who = d.recipient.partition(":")
-        if kind == "employee":
+        if kind == "dingtalk":
+            await self._dingtalk_reply(who, payload)
+        elif kind == "dingtalk-update":
+            card = card_from_dict(payload["card"])
+            await self._need_dingtalk().update_card(payload["task_id"], card, payload["replace_text"])
+        elif kind == "employee":
             await self._push(who, d.kind, payload)
         elif kind in ("wecom", "playground"):
             await self._to_user(kind, who, card_from_dict(payload["card"]))
@@ -77,6 +94,9 @@ class Deliverer:
         card = render_push(kind, payload, emp.locale, self.policy.timezone)
         if self.wecom is not None and emp.wecom_userid:
             await self._to_user("wecom", emp.wecom_userid, card)
+        elif self.dingtalk is not None and emp.dingtalk_userid:
+            track = await self.dingtalk.to_user(emp.dingtalk_userid, card)
+            await self._remember_dingtalk(card, emp.dingtalk_userid, track)
         elif self.playground is not None:
             self.playground.put(emp.employee_id, card)
         else:
@@ -97,6 +117,22 @@ class Deliverer:
         await card_refs.remember(self.db, card, platform="wecom", user_id=user_id, task_id=task_id,
                                  response=response)
 
+    def _need_dingtalk(self) -> DingTalkSender:
+        if self.dingtalk is None:
+            raise DeliveryError("DingTalk is not configured", retriable=False)
+        return self.dingtalk
+
+    async def _dingtalk_reply(self, user_id: str, payload: dict[str, Any]) -> None:
+        card = card_from_dict(payload["card"])
+        track = await self._need_dingtalk().reply(user_id, card, hint=payload.get("reply_hint", {}),
+                                                  conversation_id=payload.get("conversation_id"))
+        await self._remember_dingtalk(card, user_id, track)
+
+    async def _remember_dingtalk(self, card: Card, user_id: str, track: str | None) -> None:
+        if track:  # an interactive card: its outTrackId is what updates it later
+            await card_refs.remember(self.db, card, platform="dingtalk", user_id=user_id,
+                                     task_id=track, response={"response_code": track})
+
     async def _wecom_update(self, user_id: str, payload: dict[str, Any]) -> None:
         if self.wecom is None:
             raise DeliveryError("WeCom is not configured", retriable=False)
@@ -112,8 +148,13 @@ class Deliverer:
         await self._send_target(target, card)
 
     async def _send_target(self, target: BroadcastTarget, card: Card) -> None:
-        if target.platform != "wecom":
-            raise DeliveryError(f"{target.platform} targets are not enabled", retriable=False)
+        if target.platform == "dingtalk":
+            sender = self._need_dingtalk()
+            if target.kind == "group":
+                await sender.to_group(target.open_conversation_id or "", card)
+            else:
+                await sender.to_webhook(target.url or "", target.secret, card)
+            return
         if self.wecom is None:
             raise DeliveryError("WeCom is not configured", retriable=False)
         body = render_wecom_markdown(card, max_bytes=4096 if target.kind == "webhook" else 2048)

@@ -17,13 +17,17 @@ async def resolve_all(ctx: Ctx, tokens: list[str]) -> list[str]:
     Raises UnknownEmployee / AmbiguousName (with candidates) for the first token that fails.
     """
     ids: list[str] = []
+    names: set[str] = set()
     mentioned = ctx.event.mentions if isinstance(ctx.event, IncomingText) else ()
     for user_id in mentioned:
         emp = await directory.by_platform_id(ctx.session, platform=ctx.event.source.platform,
                                              user_id=user_id)
         if emp is not None and emp.employee_id not in ids:
             ids.append(emp.employee_id)
+            names.add(emp.name)
     for token in tokens:
+        if token.startswith("@") and token[1:] in names:
+            continue  # DingTalk leaves "@张三" in the text of a real @mention: already resolved
         emp = await directory.resolve(ctx.session, token)
         if emp.employee_id not in ids:
             ids.append(emp.employee_id)

@@ -1,0 +1,14 @@
+"""The local playground: a web chat at ``/playground`` and ``jifen chat --as <id>`` in a terminal.
+
+Both go through the real dispatcher and render the same cards (with working buttons on the web).
+Wiring (composition root)::
+
+    from bot.platforms.playground import setup_routes
+    setup_routes(app, dispatcher=dispatcher, inbox=inbox, db=db)
+"""
+
+from __future__ import annotations
+
+from bot.platforms.playground.web import setup_routes
+
+__all__ = ["setup_routes"]

@@ -1,0 +1,182 @@
+"""DingTalk end to end: the real dingtalk-stream based client connected to a loopback fake gateway
+and OpenAPI (in its own thread), frames pushed as DingTalk does, the dispatcher, the outbox and
+every outgoing call recorded. Demo staff ids: dt_wangwei (E004, manager dt_zhaolei E003),
+dt_liuyang (E006), dt_linfang (HR)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bot.app import DB_KEY, POLICY_KEY, build
+from bot.assembly import STREAM_KEY, WORKER_KEY
+from bot.demo import load_demo
+from bot.outbox import OutboxWorker
+from bot.platforms.dingtalk.parse import TOPIC_BOT_MESSAGE, TOPIC_CARD_CALLBACK
+from bot.platforms.dingtalk.stream import Backoff, DingTalkStream
+from config.settings import Settings
+from core import ledger
+from core.db import Database
+from core.ledger.verify import verify
+from core.models import utcnow
+from tests.conftest import _reset_postgres
+from tests.fakes.dingtalk_server import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeDingTalk,
+    bot_message,
+    callback_frame,
+    card_callback,
+)
+
+_ids = itertools.count(1)
+
+
+async def until(predicate: Callable[[], object], within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - the fake changes state in its own thread
+            await asyncio.sleep(0.02)
+
+
+@dataclass
+class DingBot:
+    dt: FakeDingTalk
+    db: Database
+    worker: OutboxWorker
+    stream: DingTalkStream
+
+    async def say(self, sender: str, text: str, *, msg_id: str | None = None, group: bool = False,
+                  at: list[str] = (), session: str = "s1", expires_ms: int | None = None) -> None:  # type: ignore[assignment]
+        frame_id = f"f{next(_ids)}"
+        at_users = [{"dingtalkId": "$:LWCP_v1:$robot"}] + [
+            {"dingtalkId": f"$:{s}", "staffId": s} for s in at]
+        data = bot_message(text=text, msg_id=msg_id or f"msg{next(_ids)}", sender=sender,
+                           group=group, at_users=at_users, webhook=self.dt.session_webhook(session),
+                           expires_ms=expires_ms)
+        await self._push(data, TOPIC_BOT_MESSAGE, frame_id)
+
+    async def click(self, user: str, action: str, out_track_id: str) -> None:
+        await self._push(card_callback(action=action, user=user, out_track_id=out_track_id),
+                         TOPIC_CARD_CALLBACK, f"f{next(_ids)}")
+
+    async def _push(self, data: dict[str, Any], topic: str, frame_id: str) -> None:
+        self.dt.push(callback_frame(data, topic=topic, message_id=frame_id))
+        await until(lambda: any(a.get("headers", {}).get("messageId") == frame_id for a in self.dt.acks))
+        # the frame is ACKed first and processed after, in a task the stream tracks
+        await until(lambda: not self.stream._tasks)
+        while await self.worker.run_once():
+            pass
+
+    def bodies(self, path: str) -> list[dict[str, Any]]:
+        return [r.json for r in self.dt.calls(path) if isinstance(r.json, dict)]
+
+    def text(self, path: str) -> str:
+        return json.dumps(self.bodies(path), ensure_ascii=False)
+
+    def replies(self) -> str:
+        """Everything said to users: session webhooks, 1:1 sends and interactive cards."""
+        return "".join(self.text(p) for p in ("/robot/sendBySession", "/oToMessages/batchSend",
+                                              "/card/instances/createAndDeliver"))
+
+
+async def _bot(db_url: str, dt: FakeDingTalk, template: str | None) -> tuple[Any, DingBot]:
+    settings = Settings(database_url=db_url, dingtalk_client_id=CLIENT_ID,
+                        dingtalk_client_secret=CLIENT_SECRET,  # type: ignore[arg-type]
+                        dingtalk_api_base=dt.base_url, dingtalk_card_template_id=template,
+                        _env_file=None)  # type: ignore[call-arg]
+    app = await build(settings, background=False)
+    db = app[DB_KEY]
+    if not db.is_sqlite:
+        await _reset_postgres(db)
+    await load_demo(db, app[POLICY_KEY], now=utcnow())
+    stream = app[STREAM_KEY]
+    bot = DingBot(dt, db, app[WORKER_KEY], stream)
+    while await bot.worker.run_once():  # the demo's own pushes
+        pass
+    stream.backoff = Backoff(first=0.05, maximum=0.2, healthy_after=30)
+    await stream.start()
+    await until(lambda: dt.connected == 1 and stream.connected)
+    dt.requests.clear()
+    return app, bot
+
+
+@pytest.fixture(params=["template", "markdown"])
+async def ding(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[DingBot]:
+    with FakeDingTalk() as dt:
+        app, bot = await _bot(db_url, dt, "tpl.jifen" if request.param == "template" else None)
+        try:
+            yield bot
+        finally:
+            started = time.monotonic()
+            await app[STREAM_KEY].stop()
+            assert time.monotonic() - started < 5  # a clean, quick shutdown
+            app.freeze()
+            await app.shutdown()
+            await app.cleanup()
+
+
+async def _balance(bot: DingBot, employee_id: str) -> int:
+    async with bot.db.uow() as s:
+        return (await ledger.balance(s, employee_id=employee_id, now=utcnow())).balance
+
+
+async def test_one_to_one_reply_through_session_webhook(ding: DingBot) -> None:
+    await ding.say("dt_wangwei", " 明细")  # no buttons: a markdown reply on the sessionWebhook
+    assert "欢迎使用积分商城" in ding.text("/robot/sendBySession")
+    await ding.say("dt_wangwei", " balance")  # a card with a button: interactive with a template
+    assert "Balance" in ding.replies()
+
+
+async def test_group_award_with_at_mention_announced_and_pushed(ding: DingBot) -> None:
+    before = await _balance(ding, "E006")
+    await ding.say("dt_wangwei", " 赞 @刘洋 10分 谢谢帮忙 #团队合作", group=True, at=["dt_liuyang"])
+    assert await _balance(ding, "E006") == before + 10
+    group_reply = ding.bodies("/robot/sendBySession")[-1]
+    assert group_reply["at"] == {"atUserIds": ["dt_wangwei"]}  # answered in the group, @giver
+    pushes = ding.bodies("/v1.0/robot/oToMessages/batchSend") + ding.bodies(
+        "/v1.0/card/instances/createAndDeliver")
+    assert any("dt_liuyang" in json.dumps(p) for p in pushes)  # the recipient hears 1:1
+
+
+async def test_award_above_threshold_decided_by_card_or_text(ding: DingBot) -> None:
+    before = await _balance(ding, "E004")
+    await ding.say("dt_liuyang", " 赞 @E004 60分 帮忙排查线上故障")
+    cards = ding.bodies("/v1.0/card/instances/createAndDeliver")
+    if cards:  # template variant: an interactive card to the manager, decided by a click
+        card = cards[-1]
+        params = card["cardData"]["cardParamMap"]
+        assert all(isinstance(v, str) for v in params.values())
+        action = next(b["action"] for b in json.loads(params["buttons"]) if b["action"].startswith("ap:"))
+        await ding.click("dt_zhaolei", action, card["outTrackId"])
+        await ding.click("dt_zhaolei", action, card["outTrackId"])  # double click
+        assert ding.bodies("/v1.0/card/instances")  # PUT: the card shows the decision
+    else:  # markdown variant: the fallback command printed on the card does the same
+        pushed = ding.text("/v1.0/robot/oToMessages/batchSend")
+        assert "dt_zhaolei" in pushed and "同意 A" in pushed
+        approval = pushed.split("同意 A", 1)[1].split()[0].strip('"\\/').split("\\")[0]
+        await ding.say("dt_zhaolei", f" 同意 A{approval}")
+        await ding.say("dt_zhaolei", f" 同意 A{approval}")
+    assert await _balance(ding, "E004") == before + 60  # credited exactly once
+    async with ding.db.uow() as s:
+        assert await verify(s) == []
+
+
+async def test_duplicate_msg_id_one_effect(ding: DingBot) -> None:
+    before = await _balance(ding, "E006")
+    for _ in range(3):
+        await ding.say("dt_wangwei", " 赞 @刘洋 5分 谢谢你的帮助", msg_id="same-msg")
+    assert await _balance(ding, "E006") == before + 5
+    assert len(ding.bodies("/robot/sendBySession")) == 1
+
+
+async def test_expired_session_webhook_falls_back_to_openapi(ding: DingBot) -> None:
+    await ding.say("dt_wangwei", " 积分", expires_ms=int(time.time() * 1000) - 1000)
+    assert not ding.bodies("/robot/sendBySession")
+    assert "dt_wangwei" in ding.replies() and "余额" in ding.replies()

@@ -1,0 +1,164 @@
+"""Signatures: vectors computed independently, and ``/dingtalk/callback`` over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import io
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot.platforms.dingtalk.http import CALLBACK_PATH, TASKS_KEY, setup_routes
+from bot.platforms.dingtalk.signature import sign, signed_webhook_url, verify_callback
+from bot.runtime.events import CardAction, Event, IncomingText
+from tests.fakes.dingtalk_server import CLIENT_SECRET, bot_message, card_callback
+
+Client = TestClient[web.Request, web.Application]
+ClientFactory = Callable[[web.Application], Awaitable[Client]]
+
+
+def reference_sign(ts: int | str, secret: str) -> str:
+    """Written out from platforms.md §2.8 (the official Python sample), not from our module."""
+    mac = hmac.new(secret.encode("utf-8"), f"{ts}\n{secret}".encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode()
+
+
+def test_custom_robot_vector_from_platforms_md() -> None:
+    url = signed_webhook_url("https://oapi.dingtalk.com/robot/send?access_token=T", "SECtest",
+                             now=1700000000000)
+    assert url == ("https://oapi.dingtalk.com/robot/send?access_token=T&timestamp=1700000000000"
+                   "&sign=aZLLrriXgn05YbwaGR7knYsLeJADjr9NwLaNNKpxh4g%3D")
+
+
+def test_webhook_without_query_and_decoded_sign() -> None:
+    url = signed_webhook_url("http://h/robot/send", "SECabc", now=1234)
+    query = parse_qs(urlsplit(url).query)
+    assert query == {"timestamp": ["1234"], "sign": [reference_sign(1234, "SECabc")]}
+    assert sign(1234, "SECabc") == reference_sign(1234, "SECabc")
+
+
+def test_verify_callback() -> None:
+    now = 1_700_000_000_000
+    good = reference_sign(now, "appsecret")
+    assert verify_callback(str(now), good, "appsecret", now=now)
+    assert verify_callback(str(now - 3_599_000), reference_sign(now - 3_599_000, "appsecret"),
+                           "appsecret", now=now)
+    stale = now - 3_601_000
+    assert not verify_callback(str(stale), reference_sign(stale, "appsecret"), "appsecret", now=now)
+    future = now + 3_601_000
+    assert not verify_callback(str(future), reference_sign(future, "appsecret"), "appsecret",
+                               now=now)
+    assert not verify_callback(str(now), good, "othersecret", now=now)
+    assert not verify_callback(str(now), good[:-2] + "AA", "appsecret", now=now)
+    assert not verify_callback(None, good, "appsecret", now=now)
+    assert not verify_callback(str(now), None, "appsecret", now=now)
+    assert not verify_callback("12a", good, "appsecret", now=now)
+
+
+# --- the HTTP-mode route -----------------------------------------------------------------
+
+class RecordingFeed:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        self.arrived.set()
+
+
+@pytest.fixture
+def feed() -> RecordingFeed:
+    return RecordingFeed()
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory, feed: RecordingFeed) -> Client:
+    app = web.Application()
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=feed)
+    return await aiohttp_client(app)
+
+
+def headers(ts: int | None = None, secret: str = CLIENT_SECRET) -> dict[str, str]:
+    stamp = ts if ts is not None else int(time.time() * 1000)
+    return {"timestamp": str(stamp), "sign": reference_sign(stamp, secret)}
+
+
+async def post(client: Client, body: Any, hdrs: dict[str, str]) -> int:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    # BytesIO: aiohttp warns that large raw-bytes bodies may block the loop
+    resp = await client.post(CALLBACK_PATH, data=io.BytesIO(data), headers=hdrs)
+    return resp.status
+
+
+async def test_signed_message_is_fed(client: Client, feed: RecordingFeed) -> None:
+    assert await post(client, bot_message(text=" 余额", msg_id="m-http"), headers()) == 200
+    await asyncio.wait_for(feed.arrived.wait(), 2)
+    [event] = feed.events
+    assert isinstance(event, IncomingText)
+    assert (event.message_id, event.text, event.source.user_id) == ("m-http", "余额", "user001")
+
+
+async def test_card_callback_over_http(client: Client, feed: RecordingFeed) -> None:
+    assert await post(client, card_callback(action="rj:A7"), headers()) == 200
+    await asyncio.wait_for(feed.arrived.wait(), 2)
+    [event] = feed.events
+    assert isinstance(event, CardAction) and event.action == "rj:A7"
+
+
+@pytest.mark.parametrize("hdrs", [
+    {},
+    {"timestamp": str(int(time.time() * 1000))},
+    headers(secret="wrong-secret"),
+    headers(ts=int(time.time() * 1000) - 3_700_000),  # stale: more than 1 h old
+    headers(ts=int(time.time() * 1000) + 3_700_000),
+    {**headers(), "sign": "AAAA"},
+], ids=["missing", "no-sign", "bad-secret", "stale", "future", "garbage"])
+async def test_refused_signatures_change_nothing(client: Client, feed: RecordingFeed,
+                                                 hdrs: dict[str, str]) -> None:
+    assert await post(client, bot_message(), hdrs) == 403
+    await asyncio.sleep(0.05)
+    assert feed.events == []
+
+
+async def test_malformed_json_is_400(client: Client, feed: RecordingFeed) -> None:
+    assert await post(client, b"{not json", headers()) == 400
+    assert await post(client, b"\xff\xfe", headers()) == 400
+    assert feed.events == []
+
+
+async def test_oversized_body_is_413(client: Client, feed: RecordingFeed) -> None:
+    big = json.dumps({"msgId": "x", "pad": "a" * (1024 * 1024)}).encode()
+    assert await post(client, big, headers()) == 413
+    assert feed.events == []
+
+
+async def test_unknown_shape_is_acked_and_ignored(client: Client, feed: RecordingFeed) -> None:
+    assert await post(client, {"hello": "world"}, headers()) == 200
+    assert await post(client, [1, 2], headers()) == 200
+    await asyncio.sleep(0.05)
+    assert feed.events == []
+
+
+async def test_ack_does_not_wait_for_feed(aiohttp_client: ClientFactory) -> None:
+    release = asyncio.Event()
+
+    async def slow(event: Event) -> None:
+        await release.wait()
+
+    app = web.Application()
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=slow)
+    client = await aiohttp_client(app)
+    status = await asyncio.wait_for(post(client, bot_message(), headers()), 1)
+    assert status == 200
+    assert len(app[TASKS_KEY]) == 1  # tracked, still running
+    release.set()
