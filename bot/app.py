@@ -36,11 +36,21 @@ async def healthz(request: web.Request) -> web.Response:
         "database": db_state,
         "platforms": {
             "wecom": "configured" if settings.wecom_enabled else "off",
-            "dingtalk": "configured" if settings.dingtalk_enabled else "off",
+            "dingtalk": _dingtalk_state(request.app, settings),
             "playground": "on" if settings.playground_enabled else "off",
         },
     }
     return web.json_response(body, status=200 if db_state == "ok" else 503)
+
+
+def _dingtalk_state(app: web.Application, settings: Settings) -> str:
+    from bot.assembly import STREAM_KEY
+
+    if not settings.dingtalk_enabled:
+        return "off"
+    if settings.dingtalk_mode == "http" or STREAM_KEY not in app:
+        return "configured (http)"
+    return "connected" if app[STREAM_KEY].connected else "connecting"
 
 
 def load_effective_policy(settings: Settings) -> Policy:
