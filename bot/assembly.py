@@ -24,6 +24,7 @@ DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
 WORKER_KEY = web.AppKey("outbox_worker", OutboxWorker)
 INBOX_KEY = web.AppKey("playground_inbox", PlaygroundInbox)
 STREAM_KEY = web.AppKey("dingtalk_stream", DingTalkStream)
+OUTBOX_TASK_KEY = web.AppKey("outbox_task", asyncio.Task[None])
 
 
 async def assemble(app: web.Application, settings: Settings, db: Database, policy: Policy, *,
@@ -86,13 +87,13 @@ async def _playground(app: web.Application, settings: Settings, db: Database, po
 
 def _start_background(app: web.Application, worker: OutboxWorker, scheduler: Scheduler) -> None:
     async def _start(_app: web.Application) -> None:
-        _app["outbox_task"] = asyncio.create_task(worker.run())
+        _app[OUTBOX_TASK_KEY] = asyncio.create_task(worker.run())
         scheduler.start()
 
     async def _stop(_app: web.Application) -> None:
         worker.stop()
         await scheduler.stop()
-        task = _app.get("outbox_task")
+        task = _app.get(OUTBOX_TASK_KEY)
         if task is not None:
             await asyncio.wait_for(task, timeout=10)
 

@@ -115,17 +115,22 @@ async def test_card_callback_over_http(client: Client, feed: RecordingFeed) -> N
     assert isinstance(event, CardAction) and event.action == "rj:A7"
 
 
-@pytest.mark.parametrize("hdrs", [
-    {},
-    {"timestamp": str(int(time.time() * 1000))},
-    headers(secret="wrong-secret"),
-    headers(ts=int(time.time() * 1000) - 3_700_000),  # stale: more than 1 h old
-    headers(ts=int(time.time() * 1000) + 3_700_000),
-    {**headers(), "sign": "AAAA"},
-], ids=["missing", "no-sign", "bad-secret", "stale", "future", "garbage"])
+# Built when the test runs, not at collection: a long suite would otherwise age "future" into
+# the accepted ±1 h window.
+REFUSED: dict[str, Callable[[], dict[str, str]]] = {
+    "missing": lambda: {},
+    "no-sign": lambda: {"timestamp": str(int(time.time() * 1000))},
+    "bad-secret": lambda: headers(secret="wrong-secret"),
+    "stale": lambda: headers(ts=int(time.time() * 1000) - 3_700_000),  # more than 1 h old
+    "future": lambda: headers(ts=int(time.time() * 1000) + 3_700_000),
+    "garbage": lambda: {**headers(), "sign": "AAAA"},
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
 async def test_refused_signatures_change_nothing(client: Client, feed: RecordingFeed,
-                                                 hdrs: dict[str, str]) -> None:
-    assert await post(client, bot_message(), hdrs) == 403
+                                                 case: str) -> None:
+    assert await post(client, bot_message(), REFUSED[case]()) == 403
     await asyncio.sleep(0.05)
     assert feed.events == []
 
