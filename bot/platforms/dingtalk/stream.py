@@ -45,7 +45,7 @@ from dingtalk_stream import chatbot as sdk_chatbot
 from dingtalk_stream import stream as sdk_stream
 from dingtalk_stream import utils as sdk_utils
 
-from bot.platforms.dingtalk.http import drain
+from bot.platforms.base import TaskSet
 from bot.platforms.dingtalk.parse import TOPIC_BOT_MESSAGE, TOPIC_CARD_CALLBACK, parse_payload
 from bot.runtime.events import Event
 
@@ -115,7 +115,7 @@ class DingTalkStream:
         self._sdk.register_callback_handler(TOPIC_BOT_MESSAGE, _Handler("OK"))
         # A card callback's ACK data is a card update instruction; {} asks for none (§1.9).
         self._sdk.register_callback_handler(TOPIC_CARD_CALLBACK, _Handler({}))
-        self._tasks: set[asyncio.Task[object]] = set()  # frames ACKed and still being processed
+        self._tasks = TaskSet(log, "dingtalk")  # frames ACKed and still being processed
         self._runner: asyncio.Task[None] | None = None
         self.connected = False
         self.sessions = 0  # websocket sessions opened so far (for health and tests)
@@ -131,7 +131,7 @@ class DingTalkStream:
         if runner is not None:
             runner.cancel()
             await asyncio.wait({runner}, timeout=self._t.close + 1.0)
-        await drain(set(self._tasks), self._t.stop_grace)
+        await self._tasks.drain(self._t.stop_grace)
         self.connected = False
 
     async def _run(self) -> None:
@@ -235,13 +235,5 @@ class DingTalkStream:
                                       robot_names=self._robot_names))
 
     def _spawn(self, event: Event | None) -> None:
-        if event is None:
-            return
-        task: asyncio.Task[object] = asyncio.ensure_future(self._feed(event))
-        self._tasks.add(task)
-        task.add_done_callback(self._forget)
-
-    def _forget(self, task: asyncio.Task[object]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("dingtalk: feed failed", exc_info=task.exception())
+        if event is not None:
+            self._tasks.spawn(self._feed(event))

@@ -9,12 +9,12 @@ refusal (4xx) happens before ``feed`` is called, so it changes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.platforms.base import TaskSet, read_limited
 from bot.platforms.wecom.crypto import (
     MalformedError,
     ReplayError,
@@ -34,13 +34,13 @@ CALLBACK_PATH = "/wecom/callback"
 MAX_BODY = 1024 * 1024  # SPEC §6/§8: bodies above 1 MiB are refused with 413
 ACK_BUDGET_S = 3.0  # well inside WeCom's 5 s (platforms.md §3.4)
 SHUTDOWN_GRACE_S = 5.0
-TASKS_KEY = web.AppKey("wecom_tasks", set[asyncio.Task[object]])
+TASKS_KEY = web.AppKey("wecom_tasks", TaskSet)
 
 
 class WeComCallback:
     """The two handlers, bound to one crypto and one ``feed``."""
 
-    def __init__(self, *, crypto: WeComCrypto, feed: Feed, tasks: set[asyncio.Task[object]],
+    def __init__(self, *, crypto: WeComCrypto, feed: Feed, tasks: TaskSet,
                  ack_budget: float = ACK_BUDGET_S, max_body: int = MAX_BODY) -> None:
         self._crypto = crypto
         self._feed = feed
@@ -60,7 +60,7 @@ class WeComCallback:
 
     async def receive(self, request: web.Request) -> web.Response:
         """Encrypted message/event: refuse (4xx) or feed and ack with an empty 200."""
-        body = await _read_limited(request, self._max_body)
+        body = await read_limited(request, self._max_body)
         if body is None:
             log.warning("wecom: callback body over %d bytes refused", self._max_body)
             return web.Response(status=413)
@@ -77,29 +77,22 @@ class WeComCallback:
 
     async def _feed_within_budget(self, event: Event) -> bool:
         """False only if ``feed`` failed inside the budget; slow work counts as accepted."""
-        task: asyncio.Task[object] = asyncio.ensure_future(self._feed(event))
-        self._tasks.add(task)
-        task.add_done_callback(self._forget)
+        task = self._tasks.spawn(self._feed(event))
         try:
             # shield: on timeout only the wait ends; the work itself must finish.
             await asyncio.wait_for(asyncio.shield(task), self._ack_budget)
         except TimeoutError:
             log.info("wecom: feed still running after %.1fs; acked, continuing", self._ack_budget)
         except Exception:
-            return False  # logged by _forget
+            return False  # logged by the task set
         return True
-
-    def _forget(self, task: asyncio.Task[object]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("wecom: feed failed", exc_info=task.exception())
 
 
 def setup_routes(app: web.Application, *, crypto: WeComCrypto, feed: Feed,
                  path: str = CALLBACK_PATH, ack_budget: float = ACK_BUDGET_S) -> WeComCallback:
     """Mount the callback on ``app`` and make app shutdown wait for / cancel pending work."""
     if TASKS_KEY not in app:
-        app[TASKS_KEY] = set()
+        app[TASKS_KEY] = TaskSet(log, "wecom")
         # on_shutdown runs before on_cleanup, i.e. before the database is disposed.
         app.on_shutdown.append(_drain_tasks)
     callback = WeComCallback(crypto=crypto, feed=feed, tasks=app[TASKS_KEY],
@@ -110,31 +103,7 @@ def setup_routes(app: web.Application, *, crypto: WeComCrypto, feed: Feed,
 
 
 async def _drain_tasks(app: web.Application) -> None:
-    tracked: set[asyncio.Task[object]] = app[TASKS_KEY]
-    tasks = set(tracked)  # a copy: done callbacks shrink the original while we wait
-    if not tasks:
-        return
-    _done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
-    for task in pending:
-        task.cancel()
-    for task in pending:
-        with contextlib.suppress(BaseException):
-            await task
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or ``None`` when it exceeds ``limit`` (checked while streaming, not trusted
-    from Content-Length alone, so chunked uploads are capped too)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    await app[TASKS_KEY].drain(SHUTDOWN_GRACE_S)
 
 
 def _query(request: web.Request, *names: str) -> tuple[str, ...]:
