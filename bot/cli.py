@@ -7,6 +7,9 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfoNotFoundError
+
+from sqlalchemy.exc import ArgumentError
 
 from config.policy_loader import PolicyError
 from config.settings import Settings
@@ -60,6 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CoreError as exc:
         print(f"jifen: {exc.code}: {', '.join(f'{k}={v}' for k, v in exc.params.items())}",
               file=sys.stderr)
+        return 1
+    except (ArgumentError, ZoneInfoNotFoundError) as exc:  # JIFEN_DATABASE_URL, JIFEN_TIMEZONE
+        print(f"jifen: configuration: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    except OSError as exc:  # the database server cannot be reached, a file cannot be written
+        print(f"jifen: {exc}".splitlines()[0], file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.cli import UserError, command
 from config.settings import Settings
@@ -43,14 +44,17 @@ def _read(path: str) -> str:
         raise UserError(f"{path}: not UTF-8 text") from None
 
 
-def _parse_now(text: str | None) -> datetime:
+def _parse_now(text: str | None, policy: Policy) -> datetime:
+    """``--now``: a time without an offset is local (JIFEN_TIMEZONE), like every other date."""
     if not text:
         return utcnow()
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise UserError(f"--now {text!r}: not an ISO-8601 time") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(policy.timezone))
+    return value.astimezone(UTC)
 
 
 @command("run")
@@ -126,8 +130,8 @@ async def cmd_grant(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.jobs import run_job
 
-    now = _parse_now(args.now)
     policy = _policy(settings)
+    now = _parse_now(args.now, policy)
     async with _database(settings) as db:
         print(await run_job(args.job, db=db, policy=policy, now=now))
     return 0

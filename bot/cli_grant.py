@@ -11,6 +11,8 @@ from core.models import utcnow
 from core.policy import Policy
 from core.timeutil import start_of_local_day
 
+MAX_POINTS = 999_999_999  # nine digits, the bound of a grants CSV row
+
 
 def _expiry(text: str | None, policy: Policy) -> datetime | None:
     from bot.cli_commands import parse_date
@@ -28,6 +30,8 @@ async def grant_one(db: Database, policy: Policy, args: argparse.Namespace) -> i
         raise UserError("usage: jifen grant EMPLOYEE_ID POINTS --reason TEXT [--key K]")
     if not args.reason:
         raise UserError("--reason is required")
+    if args.points > MAX_POINTS:  # as in a grants file; larger overflows the ledger's columns
+        raise UserError(f"{args.points} points: at most {MAX_POINTS} in one grant")
     now = utcnow()
     key = args.key or f"cli:{args.employee_id}:{args.points}:{args.reason}:{now.isoformat()}"
     expires_at = _expiry(args.expires_at, policy)

@@ -12,6 +12,16 @@ def _one_line_error(self: argparse.ArgumentParser, message: str) -> None:
     self.exit(1, f"jifen: {message} (see '{self.prog} --help')\n")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def _cmd(sub: Any, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
     p.error = _one_line_error.__get__(p)  # type: ignore[method-assign]
@@ -64,7 +74,7 @@ def add_commands(sub: Any) -> None:
     outbox = _cmd(sub, "outbox", "outbox", "inspect and retry outgoing messages")
     outbox.add_argument("--failed", action="store_true", help="show only failed messages")
     outbox.add_argument("--retry", action="store_true", help="re-queue failed messages")
-    outbox.add_argument("--limit", type=int, default=50)
+    outbox.add_argument("--limit", type=_positive, default=50, help="show at most N messages")
 
     chat = _cmd(sub, "chat", "chat", "terminal chat through the real dispatcher")
     chat.add_argument("--as", dest="as_employee", required=True, metavar="EMPLOYEE_ID")

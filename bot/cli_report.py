@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bot.cli import UserError
 from core.db import Database
 from core.models import utcnow
 from core.policy import Policy
@@ -27,5 +28,8 @@ async def print_report(db: Database, policy: Policy, *, month: str | None, csv_p
     for dept in s.by_department:
         print(f"  department {dept.department or '-'}: issued {dept.issued}, redeemed {dept.redeemed}")
     if csv_path:
-        await asyncio.to_thread(Path(csv_path).write_text, summary_csv(s), encoding="utf-8")
+        try:
+            await asyncio.to_thread(Path(csv_path).write_text, summary_csv(s), encoding="utf-8")
+        except OSError as exc:  # a missing folder, a directory, no permission: one line, exit 1
+            raise UserError(f"{csv_path}: cannot write ({exc.strerror or exc})") from None
         print(f"written {csv_path}")

@@ -20,6 +20,7 @@ from core.policy import Policy
 from core.timeutil import default_expiry
 
 SYSTEM_ACCOUNTS = ("issuance", "escrow", "redeemed", "expired", "adjustment")
+MAX_AMOUNT = 1_000_000_000  # one posting; keeps every sum far inside a 32-bit column
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,8 @@ async def credit(
     expires_at: datetime | None = None, ref: str | None = None,
 ) -> LedgerTransaction:
     """Move ``amount`` from ``system:<source>`` to the employee as a new lot."""
-    if amount <= 0:
-        raise errors.InvalidAmount(amount=amount)
+    if not 0 < amount <= MAX_AMOUNT:
+        raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
     if (existing := await find_transaction(session, key)) is not None:
         return existing
     acc = await employee_account(session, employee_id, lock=True)
@@ -164,8 +165,8 @@ async def debit(
 
     Raises InsufficientPoints (changing nothing) if the unexpired lots do not cover it.
     """
-    if amount <= 0:
-        raise errors.InvalidAmount(amount=amount)
+    if not 0 < amount <= MAX_AMOUNT:
+        raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
     if (existing := await find_transaction(session, key)) is not None:
         return existing
     acc = await employee_account(session, employee_id, lock=True)
