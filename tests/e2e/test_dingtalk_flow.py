@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +27,12 @@ from core import ledger
 from core.db import Database
 from core.ledger.verify import verify
 from core.models import utcnow
-from tests.conftest import _reset_postgres
+from tests.conftest import ROOT, _reset_postgres
+from tests.e2e.test_wecom_flow import EVERY_COMMAND
 from tests.fakes.dingtalk_server import (
     CLIENT_ID,
     CLIENT_SECRET,
+    ROBOT_SECRET,
     FakeDingTalk,
     bot_message,
     callback_frame,
@@ -86,8 +89,20 @@ class DingBot:
                                               "/card/instances/createAndDeliver"))
 
 
-async def _bot(db_url: str, dt: FakeDingTalk, template: str | None) -> tuple[Any, DingBot]:
-    settings = Settings(database_url=db_url, dingtalk_client_id=CLIENT_ID,
+def _policy_file(dt: FakeDingTalk, tmp_path: Path) -> str:
+    """The shipped policy plus DingTalk broadcast targets pointing at the fake."""
+    text = (ROOT / "config" / "policy.yaml").read_text(encoding="utf-8").replace("  targets: []", (
+        "  targets:\n"
+        "    - {name: 钉钉项目群, platform: dingtalk, kind: group, open_conversation_id: cidGroup001==}\n"
+        f"    - {{name: 钉钉全员群, platform: dingtalk, kind: webhook, url: \"{dt.robot_webhook()}\", "
+        f"secret: {ROBOT_SECRET}}}\n"))
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+async def _bot(db_url: str, dt: FakeDingTalk, template: str | None, tmp_path: Path) -> tuple[Any, DingBot]:
+    settings = Settings(database_url=db_url, dingtalk_client_id=CLIENT_ID, policy_file=_policy_file(dt, tmp_path),
                         dingtalk_client_secret=CLIENT_SECRET,  # type: ignore[arg-type]
                         dingtalk_api_base=dt.base_url, dingtalk_card_template_id=template,
                         _env_file=None)  # type: ignore[call-arg]
@@ -108,9 +123,10 @@ async def _bot(db_url: str, dt: FakeDingTalk, template: str | None) -> tuple[Any
 
 
 @pytest.fixture(params=["template", "markdown"])
-async def ding(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[DingBot]:
+async def ding(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> AsyncIterator[DingBot]:
     with FakeDingTalk() as dt:
-        app, bot = await _bot(db_url, dt, "tpl.jifen" if request.param == "template" else None)
+        app, bot = await _bot(db_url, dt, "tpl.jifen" if request.param == "template" else None,
+                              tmp_path)
         try:
             yield bot
         finally:
@@ -180,3 +196,36 @@ async def test_expired_session_webhook_falls_back_to_openapi(ding: DingBot) -> N
     await ding.say("dt_wangwei", " 积分", expires_ms=int(time.time() * 1000) - 1000)
     assert not ding.bodies("/robot/sendBySession")
     assert "dt_wangwei" in ding.replies() and "余额" in ding.replies()
+
+
+STAFF = {"wangwei": "dt_wangwei", "liuyang": "dt_liuyang", "zhaolei": "dt_zhaolei",
+         "linfang": "dt_linfang"}
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["1:1", "group"])
+async def test_every_command_in_one_to_one_and_group(ding: DingBot, group: bool) -> None:
+    for user, text, expected in EVERY_COMMAND:
+        before = len(ding.dt.requests)
+        mention = text.startswith(("赞 @刘洋", "给 @刘洋")) and group
+        await ding.say(STAFF[user], f" {text}", group=group, at=["dt_liuyang"] if mention else [])
+        said = json.dumps([r.json for r in ding.dt.requests[before:]], ensure_ascii=False)
+        assert expected in said, (text, said)
+    async with ding.db.uow() as s:
+        assert await verify(s) == []
+
+
+async def test_broadcast_to_dingtalk_group_and_signed_robot(ding: DingBot) -> None:
+    await ding.say("dt_linfang", " 广播 双十一限时兑换 咖啡券 30 分")
+    groups = ding.bodies("/v1.0/robot/groupMessages/send") + [
+        b for b in ding.bodies("/v1.0/card/instances/createAndDeliver") if "openSpaceId" in json.dumps(b)]
+    assert any("cidGroup001==" in json.dumps(g) and "双十一" in json.dumps(g, ensure_ascii=False)
+               for g in groups)
+    robot = ding.dt.calls("/robot/send")
+    assert len(robot) == 1 and robot[0].query.get("sign")  # 加签: signed, and the fake checked it
+    assert "双十一" in json.dumps(robot[0].json, ensure_ascii=False)
+    from sqlalchemy import select
+
+    from core.models import OutboxMessage
+
+    async with ding.db.uow() as s:  # the fake refuses a bad signature: nothing may have failed
+        assert "failed" not in set(await s.scalars(select(OutboxMessage.status)))

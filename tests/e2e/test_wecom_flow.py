@@ -219,3 +219,41 @@ async def test_hr_broadcast_reaches_every_wecom_target(wecom: WeComBot) -> None:
     assert [c.json["chatid"] for c in chats] == ["CHAT1", "CHAT1"]  # type: ignore[index]
     assert "周五下午茶" in str(chats[1].json)
     assert "只有 HR" in wecom.texts_to("wangwei")
+
+
+# Every command of SPEC section 2 through the encrypted callback, with a reply that shows it
+# worked (demo: 王伟 E004 has a pending award for 刘洋 waiting on 赵磊, and 刘洋 an order).
+EVERY_COMMAND = [
+    ("wangwei", "我的积分", "余额"), ("wangwei", "bal", "Balance"),
+    ("wangwei", "明细 3", "欢迎使用积分商城"), ("wangwei", "history", "欢迎"),
+    ("wangwei", "给 @刘洋 5分 周报写得清楚", "刘洋 收到 5 分"), ("wangwei", "give @E006 5 great demo", "received 5"),
+    ("liuyang", "商城", "CUP01"), ("liuyang", "shop", "Catalog"), ("liuyang", "商城 卡券", "COFFEE"),
+    ("liuyang", "兑换 COFFEE", "确认"), ("liuyang", "订单", "待发货"), ("liuyang", "orders", "placed"),
+    ("wangwei", "申请 30 组织技术分享", "等待审批"), ("wangwei", "apply 30 wrote the runbook", "waiting"),
+    ("zhaolei", "审批", "待你审批"), ("zhaolei", "approvals", "Waiting"),
+    ("zhaolei", "拒绝 A1 预算不足", "已拒绝"), ("wangwei", "排行 本月", "排行榜"),
+    ("wangwei", "leaderboard year", "Leaderboard"), ("wangwei", "帮助", "可用指令"),
+    ("wangwei", "help", "Commands"), ("wangwei", "?", "可用指令"), ("wangwei", "abracadabra", "help"),
+    ("linfang", "扣除 @刘洋 10 迟到", "扣除完成"), ("linfang", "deduct @E006 10 late", "Deducted"),
+    ("linfang", "报表", "积分报表"), ("linfang", "report 2026-01", "Points report"),
+    ("wangwei", "赞 @王伟 10分 重名测试一下", "有多位同事叫 王伟"),
+]
+
+
+async def test_every_command_gets_its_reply(wecom: WeComBot) -> None:
+    for user, text, expected in EVERY_COMMAND:
+        before = len(wecom.sent_to(user))
+        await wecom.say(user, text)
+        await wecom.flush()
+        said = json.dumps(wecom.sent_to(user)[before:], ensure_ascii=False)
+        assert expected in said, (text, said)
+    async with wecom.db.uow() as s:
+        order = await s.scalar(select(Order).where(Order.employee_id == "E006",
+                                                   Order.status == "placed"))
+    assert order is not None
+    await wecom.say("linfang", f"发货 {order.order_no} 顺丰 SF1234")
+    await wecom.say("liuyang", f"取消订单 {order.order_no}")  # too late: already fulfilled
+    await wecom.flush()
+    assert "已发货" in wecom.texts_to("linfang").split(order.order_no, 1)[1]
+    assert "不能这样操作" in json.dumps(wecom.sent_to("liuyang")[-1], ensure_ascii=False)
+    await _verify(wecom)
