@@ -9,22 +9,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
 from core.db import Database
+from core.ledger.expiry import expire_batch
 from core.policy import Policy
 
+BATCH = 2000  # due lots per transaction of the expiry sweep
 JobFn = Callable[[Database, Policy, datetime], Awaitable[str]]
 
 
 async def _expire(db: Database, policy: Policy, now: datetime) -> str:
     async def batch(session: AsyncSession) -> tuple[int, int]:
-        ids = await ledger.service.due_lot_ids(session, now=now, limit=500)
-        return len(ids), await ledger.expire_due(session, now=now, limit=500)
+        expired = await ledger.system_account(session, "expired")
+        return await expire_batch(session, now=now, expired_account_id=expired.id, limit=BATCH)
 
     total = lots = 0
     while True:  # batches keep each transaction (and its locks) short
         n, points = await db.run(batch)
         lots += n
         total += points
-        if n < 500:
+        if n < BATCH:
             return f"expired {total} points in {lots} lots"
 
 

@@ -239,39 +239,14 @@ async def transfer(
                        legs=legs)
 
 
-async def expire_lot(session: AsyncSession, *, lot: Lot, now: datetime) -> LedgerTransaction | None:
-    """Move a due lot's remainder to ``system:expired`` (key ``expire:<lot id>``)."""
-    key = f"expire:{lot.id}"
-    if (existing := await find_transaction(session, key)) is not None:
-        return existing
-    acc = await session.scalar(select(Account).where(Account.id == lot.account_id).with_for_update())
-    assert acc is not None
-    await session.refresh(lot)
-    if lot.remaining <= 0 or lot.expires_at > now:
-        return None
-    amount = lot.remaining
-    lot.remaining = 0
-    return await _post(session, key=key, kind="expire", actor="system", reason="积分过期",
-                       ref=None, now=now,
-                       legs=[Leg(acc, -amount, lot.id),
-                             Leg(await system_account(session, "expired"), amount)])
+async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 2000) -> int:
+    """Expire up to ``limit`` due lots (set-based, see core.ledger.expiry); returns the points.
+    Callers loop until nothing is due, each batch in its own transaction."""
+    from core.ledger.expiry import expire_batch
 
-
-async def due_lot_ids(session: AsyncSession, *, now: datetime, limit: int = 1000) -> list[int]:
-    rows = await session.scalars(
-        select(Lot.id).where(Lot.remaining > 0, Lot.expires_at <= now).order_by(Lot.id).limit(limit)
-    )
-    return list(rows)
-
-
-async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> int:
-    """Expire up to ``limit`` due lots; returns the points expired. Callers loop in batches."""
-    total = 0
-    for lot_id in await due_lot_ids(session, now=now, limit=limit):
-        lot = await session.get(Lot, lot_id)
-        if lot is not None and (tx := await expire_lot(session, lot=lot, now=now)) is not None:
-            total += sum(e.amount for e in tx.entries if e.amount > 0)
-    return total
+    expired = await system_account(session, "expired")
+    _lots, points = await expire_batch(session, now=now, expired_account_id=expired.id, limit=limit)
+    return points
 
 
 async def balance(session: AsyncSession, *, employee_id: str, now: datetime) -> Balance:

@@ -118,7 +118,9 @@ ITEMS = {
     "SPRING": ModelItem(10, None, "physical", window=(date(2026, 4, 1), date(2026, 6, 30))),
 }
 
-SETTINGS = settings(max_examples=25, stateful_step_count=25, deadline=None,
+# derandomize: the same examples every run, so CI is reproducible and the exploration checks at
+# the end cannot flake; change the examples by changing the machine, not by luck.
+SETTINGS = settings(max_examples=25, stateful_step_count=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 
@@ -634,7 +636,7 @@ class BooksMachine(RuleBasedStateMachine):
         if item.kind == "code":
             assert len(view.codes) == conf.qty
 
-    @rule(emp=st.sampled_from(EMPLOYEES), sku=st.sampled_from([*SKUS, "NOPE"]),
+    @rule(emp=st.sampled_from(EMPLOYEES), sku=st.sampled_from([*SKUS, "LEAVE", "LEAVE", "NOPE"]),
           qty=st.sampled_from([1, 1, 1, 2, 0]), at_once=st.sampled_from([True, True, True, False]))
     def redeem(self, emp: str, sku: str, qty: int, at_once: bool) -> None:
         """Start a redemption and (mostly) confirm it at once, as a user clicking 确认 does."""
