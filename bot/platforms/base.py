@@ -1,12 +1,18 @@
-"""Pieces every platform transport shares: tracked background work and a capped body read."""
+"""Pieces the platform adapters share: tracked background work, a capped body read, and the
+API clients' session, retry policy and token cache."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
 
+import aiohttp
 from aiohttp import web
 
 
@@ -55,3 +61,44 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries of one API call, inside the outbox's own retries of a message."""
+
+    attempts: int = 4  # tries per call, the first included
+    base_delay: float = 0.5  # seconds; doubles per retry, with jitter
+    max_delay: float = 8.0
+    timeout: float = 10.0  # total seconds per HTTP request
+
+    def delay(self, retry: int) -> float:
+        return min(self.max_delay, self.base_delay * 2**retry) * random.uniform(0.5, 1.0)
+
+
+class ApiClient:
+    """Session ownership, retry policy, clock and token cache shared by the platform clients."""
+
+    def _init_http(self, *, session: aiohttp.ClientSession | None, retry: RetryPolicy | None,
+                   sleep: Sleep, clock: Callable[[], float]) -> None:
+        self._session, self._owns_session = session, session is None
+        self._retry = retry or RetryPolicy()
+        self._sleep, self._clock = sleep, clock
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None

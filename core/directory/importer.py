@@ -18,7 +18,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
-from core.directory.service import bad_cell, csv_records, mask_email, mask_mobile, show_value
+from core.directory.service import (
+    bad_cell,
+    csv_records,
+    date_cell,
+    mask_email,
+    mask_mobile,
+    show_value,
+)
 from core.models import Account, Employee
 
 COLUMNS = ("employee_id", "name", "department", "manager_id", "roles", "wecom_userid",
@@ -29,7 +36,6 @@ PLATFORM_COLUMNS = ("wecom_userid", "dingtalk_userid")
 UNIQUE_COLUMNS = ("employee_id", *PLATFORM_COLUMNS)
 _LIMITS = {"employee_id": 64, "name": 100, "department": 100, "manager_id": 64, "roles": 200,
            "wecom_userid": 64, "dingtalk_userid": 64, "mobile": 32, "email": 200}
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BIRTHDAY = re.compile(r"(?:(\d{4})-)?(\d{2})-(\d{2})")
 _MOBILE = re.compile(r"\+?[\d\s()-]{5,32}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -73,17 +79,6 @@ def _text(line: int, cells: dict[str, str], column: str) -> str | None:
     if len(value) > _LIMITS[column]:
         raise bad_cell(line, column, f"longer than {_LIMITS[column]} characters")
     return value or None
-
-
-def _date(line: int, column: str, value: str) -> date | None:
-    if not value:
-        return None
-    try:
-        if not _DATE.fullmatch(value):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise bad_cell(line, column, f"{show_value(value)} is not a date (YYYY-MM-DD)") from None
 
 
 def _birthday(line: int, value: str) -> str | None:
@@ -138,7 +133,7 @@ def _row(line: int, cells: dict[str, str], columns: frozenset[str]) -> EmployeeR
         manager_id=_text(line, cells, "manager_id"), roles=_roles(line, cells.get("roles", "")),
         wecom_userid=_text(line, cells, "wecom_userid"),
         dingtalk_userid=_text(line, cells, "dingtalk_userid"),
-        hire_date=_date(line, "hire_date", cells.get("hire_date", "")),
+        hire_date=date_cell(line, "hire_date", cells.get("hire_date", "")),
         birthday=_birthday(line, cells.get("birthday", "")), locale=locale,
         mobile=_checked(line, "mobile", _text(line, cells, "mobile"), _MOBILE),
         email=_checked(line, "email", _text(line, cells, "email"), _EMAIL),

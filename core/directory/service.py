@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,6 +90,21 @@ async def resolve(session: AsyncSession, who: str) -> Employee:
 
 def bad_cell(line: int, column: str, problem: str) -> errors.CoreError:
     return errors.InvalidInput(line=line, message=f"{column}: {problem}")
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def date_cell(line: int, column: str, value: str) -> date | None:
+    """A ``YYYY-MM-DD`` cell of an imported file, None when empty, else InvalidInput(line)."""
+    if not value:
+        return None
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_cell(line, column, f"{show_value(value)} is not a date (YYYY-MM-DD)") from None
 
 
 def show_value(value: str) -> str:

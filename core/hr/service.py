@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger, notify
 from core.directory import service as directory
-from core.directory.service import bad_cell, csv_records, show_value
+from core.directory.service import bad_cell, csv_records, date_cell, show_value
 from core.ledger.service import find_transaction
 from core.models import Account, Employee, LedgerTransaction
 from core.policy import Policy
@@ -27,7 +27,6 @@ OPERATORS = frozenset({"cli", "api"})  # the shell and the admin API are trusted
 HR_ROLES = frozenset({"hr", "admin"})
 _MAX_KEY = 190  # ledger keys are 200 characters including the ``grant:`` prefix
 _POINTS = re.compile(r"\d{1,9}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -155,18 +154,7 @@ def _grant_row(line: int, cells: dict[str, str], digest: str) -> GrantRow:
     if len(key) > _MAX_KEY:
         raise bad_cell(line, "key", f"longer than {_MAX_KEY} characters")
     return GrantRow(line, cells["employee_id"], int(points), cells["reason"], key,
-                    _date(line, cells.get("expires_at", "")))
-
-
-def _date(line: int, value: str) -> date | None:
-    if not value:
-        return None
-    try:
-        if not _DATE.fullmatch(value):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise bad_cell(line, "expires_at", f"{show_value(value)} is not a date (YYYY-MM-DD)") from None
+                    date_cell(line, "expires_at", cells.get("expires_at", "")))
 
 
 def parse_grants_csv(text: str) -> list[GrantRow]:

@@ -16,11 +16,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
+from bot.platforms.base import ApiClient, Sleep
 from bot.platforms.dingtalk.cardbody import create_and_deliver_body, update_body
 from bot.platforms.dingtalk.errors import (
     ERR_BAD_RESPONSE,
@@ -39,7 +39,6 @@ TOKEN_HEADER = "x-acs-dingtalk-access-token"
 TOKEN_MARGIN_S = 300  # the SDK refreshes 5 minutes early too (§2.1)
 BATCH_LIMIT = 20  # userIds per batchSend call (§2.2)
 JSON = dict[str, Any]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class BatchSendResult:
             self.filtered + ids("filteredStaffIdList"))
 
 
-class DingTalkClient:
+class DingTalkClient(ApiClient):
     """One enterprise-internal app: AppKey (client id) + AppSecret, robotCode (default AppKey)."""
 
     def __init__(self, *, app_key: str, app_secret: str, robot_code: str | None = None,
@@ -74,24 +73,7 @@ class DingTalkClient:
         self._app_key, self._app_secret = app_key, app_secret
         self.robot_code = robot_code or app_key
         self._base = api_base.rstrip("/")
-        self._session, self._owns_session = session, session is None
-        self._retry = retry or RetryPolicy()
-        self._sleep, self._clock = sleep, clock
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
-
-    async def __aenter__(self) -> DingTalkClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._init_http(session=session, retry=retry, sleep=sleep, clock=clock)
 
     # --- robot messages (platforms.md §2.2–§2.5, §2.7) -------------------------------------
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
 from typing import Any
+
+from bot.platforms.base import RetryPolicy
+
+__all__ = ["DingTalkError", "RetryPolicy", "TokenRejected", "classify"]
 
 ERR_NETWORK = "network"  # our codes for failures that carry no DingTalk code
 ERR_HTTP = "http"
@@ -36,17 +38,6 @@ class DingTalkError(Exception):
 
 class TokenRejected(DingTalkError):
     """The access token was refused: fetch a new one and try once more."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4  # tries per call, the first included
-    base_delay: float = 0.5  # seconds; doubles per retry, with jitter
-    max_delay: float = 8.0
-    timeout: float = 10.0  # total seconds per HTTP request (OpenAPI server side gives up at 3 s)
-
-    def delay(self, retry: int) -> float:
-        return min(self.max_delay, self.base_delay * 2**retry) * random.uniform(0.5, 1.0)
 
 
 def classify(status: int, data: object) -> DingTalkError | None:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from types import TracebackType
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
+
+from bot.platforms.base import ApiClient, RetryPolicy, Sleep
 
 log = logging.getLogger("jifen.wecom")
 
@@ -48,21 +47,7 @@ class _TokenRejected(WeComError):
     """40014/42001: refetch the token and try the call once more."""
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4  # tries per call, the first included
-    base_delay: float = 0.5  # seconds; doubles per retry, with jitter
-    max_delay: float = 8.0
-    timeout: float = 10.0  # total seconds per HTTP request
-
-    def delay(self, retry: int) -> float:
-        return min(self.max_delay, self.base_delay * 2**retry) * random.uniform(0.5, 1.0)
-
-
-Sleep = Callable[[float], Awaitable[None]]
-
-
-class WeComClient:
+class WeComClient(ApiClient):
     """One self-built app (corp id + secret + agent id)."""
 
     def __init__(self, *, corp_id: str, secret: str, agent_id: int | str,
@@ -73,26 +58,7 @@ class WeComClient:
         self._secret = secret
         self.agent_id = int(agent_id)
         self._base = api_base if api_base.endswith("/") else api_base + "/"
-        self._session = session
-        self._owns_session = session is None
-        self._retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
-
-    async def __aenter__(self) -> WeComClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._init_http(session=session, retry=retry, sleep=sleep, clock=clock)
 
     # --- messages (platforms.md §3.7–§3.9) -------------------------------------------------
 
