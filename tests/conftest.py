@@ -26,11 +26,32 @@ PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
 
 
+def _alive(pid: str) -> bool:
+    return not pid.isdigit() or os.path.exists(f"/proc/{pid}")
+
+
+async def _drop_orphans(url: str) -> None:
+    """Drop test databases left by runs that were killed before their cleanup (dead pid)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            names = list(await conn.scalars(text(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'jifen\\_t\\_%'")))
+    finally:
+        await engine.dispose()
+    dead = [n for n in names if not _alive(n.split("_")[2])]
+    if dead:
+        await admin_execute(url, *(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in dead))
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh database for this test run, dropped at the end (the ``test`` database is shared)."""
     if not PG_URL:
         pytest.skip("PostgreSQL variant: set JIFEN_TEST_POSTGRES_URL to run it")
+    asyncio.run(_drop_orphans(PG_URL))
     name = f"jifen_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     asyncio.run(admin_execute(PG_URL, f'CREATE DATABASE "{name}"'))
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
