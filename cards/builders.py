@@ -265,6 +265,3 @@ def message(title: str, lines: list[str] | None = None, locale: Locale = "zh",
     return Card(kind="message", title=title, lines=list(lines or []), buttons=list(buttons or []),
                 locale=locale)
 
-
-def catalog_button(locale: Locale, category: str | None = None) -> Button:
-    return _catalog_button(locale, "btn.catalog", category)

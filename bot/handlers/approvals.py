@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot.messages import t
 from bot.runtime.commands import Command
 from bot.runtime.context import Ctx
 from bot.runtime.events import CardAction
@@ -50,6 +49,3 @@ async def decide(ctx: Ctx, cmd: Command) -> None:
 def _shown_status(status: str) -> str:
     return status if status in ("approved", "rejected") else "approved"
 
-
-def decided_line(ctx: Ctx, name: str) -> str:
-    return t("already_decided", ctx.lang, by=name)

@@ -107,13 +107,8 @@ async def grant(
     tx = await ledger.credit(session, employee_id=emp.employee_id, amount=amount,
                              key=f"grant:{key}", kind="grant", actor=actor_id, reason=reason.strip(),
                              now=now, policy=policy, source="issuance", expires_at=until)
-    result = await _result(session, tx, duplicate=False, now=now)
-    await notify.push(session, employee_id=emp.employee_id, kind="points_granted", now=now,
-                      payload={"amount": amount, "reason": reason.strip(), "actor": actor,
-                               "actor_id": actor_id, "balance": result.balance,
-                               "transaction_id": tx.id},
-                      dedupe_key=f"grant:{key}")
-    return result
+    return await _tell(session, tx, "points_granted", actor=actor, actor_id=actor_id,
+                       employee_id=emp.employee_id, reason=reason, key=f"grant:{key}", now=now)
 
 
 async def deduct(
@@ -133,12 +128,20 @@ async def deduct(
     tx = await ledger.debit(session, employee_id=emp.employee_id, amount=amount,
                             key=f"deduct:{key}", kind="deduct", actor=actor_id,
                             reason=reason.strip(), now=now, to="adjustment")
+    return await _tell(session, tx, "points_deducted", actor=actor, actor_id=actor_id,
+                       employee_id=emp.employee_id, reason=reason, key=f"deduct:{key}", now=now)
+
+
+async def _tell(
+    session: AsyncSession, tx: LedgerTransaction, kind: str, *, actor: str, actor_id: str,
+    employee_id: str, reason: str, key: str, now: datetime,
+) -> GrantResult:
+    """The result of a fresh grant or deduction, pushed to the employee in the same transaction."""
     result = await _result(session, tx, duplicate=False, now=now)
-    await notify.push(session, employee_id=emp.employee_id, kind="points_deducted", now=now,
-                      payload={"amount": amount, "reason": reason.strip(), "actor": actor,
+    await notify.push(session, employee_id=employee_id, kind=kind, now=now, dedupe_key=key,
+                      payload={"amount": result.amount, "reason": reason.strip(), "actor": actor,
                                "actor_id": actor_id, "balance": result.balance,
-                               "transaction_id": tx.id},
-                      dedupe_key=f"deduct:{key}")
+                               "transaction_id": tx.id})
     return result
 
 
