@@ -52,7 +52,7 @@ def parse_bot_message(data: dict[str, Any], *,
     text = _content(data)
     if not msg_id or not user or text is None:
         # no senderStaffId: a user outside the organisation, whom we cannot identify
-        log.info("dingtalk: ignoring msgtype=%s (msgId present: %s, staff id present: %s)",
+        log.info("dingtalk: ignoring msgtype=%.20r (msgId present: %s, staff id present: %s)",
                  data.get("msgtype"), bool(msg_id), bool(user))
         return None
     is_group = str(data.get("conversationType", "1")) == "2"

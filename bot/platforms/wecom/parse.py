@@ -33,7 +33,7 @@ def parse_event(xml: str) -> Event | None:
     event = _text(fields, "Event") if msg_type == "event" else None
     if event == "template_card_event":
         return _card_action(fields)
-    log.info("wecom: ignoring MsgType=%s Event=%s", msg_type, event)
+    log.info("wecom: ignoring MsgType=%.20r Event=%.40r", msg_type, event)  # bounded: sender-chosen
     return None
 
 
