@@ -12,18 +12,21 @@ import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from bot.app import build
 from bot.platforms.dingtalk.client import DingTalkClient, trusted_webhook
 from bot.platforms.dingtalk.http import CALLBACK_PATH, database_first_use, setup_routes
 from bot.platforms.dingtalk.parse import MalformedPayload, parse_payload
 from bot.platforms.dingtalk.sender import DingTalkSender
 from bot.runtime.events import Event, IncomingText
 from cards.model import Card
+from config.settings import Settings
 from core.db import Database
 from tests.fakes.dingtalk_server import (
     CLIENT_ID,
@@ -201,3 +204,17 @@ async def client_dt() -> AsyncIterator[tuple[DingTalkClient, FakeDingTalk]]:
         async with DingTalkClient(app_key=CLIENT_ID, app_secret=CLIENT_SECRET, robot_code="robot-1",
                                   api_base=dt.base_url) as c:
             yield c, dt
+
+
+async def test_the_assembled_app_refuses_a_replayed_pair(tmp_path: Path,
+                                                         aiohttp_client: ClientFactory) -> None:
+    """The real wiring (``jifen run`` with JIFEN_DINGTALK_MODE=http) uses the database guard."""
+    with FakeDingTalk() as dt:
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/j.db",  # type: ignore[call-arg]
+                            dingtalk_mode="http", dingtalk_client_id=CLIENT_ID,
+                            dingtalk_client_secret=CLIENT_SECRET, dingtalk_api_base=dt.base_url,
+                            _env_file=None)
+        client = await aiohttp_client(await build(settings, background=False))
+        pair = signed()
+        assert await post(client, {"hello": "world"}, pair) == 200
+        assert await post(client, bot_message(text="发放 @E004 7"), pair) == 403
