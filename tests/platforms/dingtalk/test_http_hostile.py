@@ -112,6 +112,18 @@ async def test_two_replicas_racing_with_one_pair_accept_it_once(
     assert sorted(statuses) == [200, 403, 403, 403, 403, 403]
 
 
+async def test_an_unreachable_database_is_503_and_records_nothing(
+        aiohttp_client: ClientFactory, client: Client, feed: Feed) -> None:
+    down = Database("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")  # nothing listens there
+    try:
+        broken = await replica(aiohttp_client, down, Feed())
+        pair = signed()
+        assert await post(broken, bot_message(msg_id="m-retry"), pair) == 503  # DingTalk retries
+        assert await post(client, bot_message(msg_id="m-retry"), pair) == 200  # … and gets in
+    finally:
+        await down.dispose()
+
+
 # --- malformed bodies: a 4xx each, nothing fed, and the server keeps serving ---------------
 
 def _deep(depth: int) -> bytes:
