@@ -61,7 +61,8 @@ def _dingtalk(app: web.Application, settings: Settings, dispatcher: Dispatcher, 
     client = dingtalk.client_from_settings(settings)
     app.on_cleanup.append(lambda _app: client.close())
     if settings.dingtalk_mode == "http":
-        dingtalk.setup_routes(app, app_secret=dingtalk.app_secret(settings), feed=dispatcher.feed)
+        dingtalk.setup_routes(app, app_secret=dingtalk.app_secret(settings), feed=dispatcher.feed,
+                              first_use=dingtalk.database_first_use(dispatcher.db))
         # card clicks arrive only over Stream (callbackType STREAM): HTTP mode uses markdown cards
         # whose buttons are printed as text commands
         return DingTalkSender(client, card_template_id=None)

@@ -63,6 +63,14 @@ class ReminderPolicy(_Strict):
         return sorted(v, reverse=True)
 
 
+class RetentionPolicy(_Strict):
+    """How long idempotency records and delivered outbox rows are kept (the daily retention job).
+    At least a week: far beyond any platform's redelivery window (WeCom retries within seconds,
+    DingTalk within its 1 h signature window), so a pruned key can never be needed by a retry."""
+
+    days: int = Field(default=90, ge=7)
+
+
 class GrantRule(_Strict):
     """An automatic grant (规则引擎). ``recurring`` rules fire on ``day`` of every month."""
 
@@ -106,6 +114,7 @@ class Policy(_Strict):
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     rules: list[GrantRule] = Field(default_factory=list)
     broadcast: BroadcastPolicy = Field(default_factory=BroadcastPolicy)
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Policy:

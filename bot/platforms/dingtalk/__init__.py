@@ -8,14 +8,15 @@ Wiring (composition root)::
     if settings.dingtalk_mode == "stream":
         stream = dingtalk.stream_from_settings(settings, feed=dispatcher.feed)  # start()/stop()
     else:
-        dingtalk.setup_routes(app, app_secret=<client secret>, feed=dispatcher.feed)
+        dingtalk.setup_routes(app, app_secret=<client secret>, feed=dispatcher.feed,
+                              first_use=dingtalk.database_first_use(db))
 """
 
 from __future__ import annotations
 
 from bot.platforms.dingtalk.client import BatchSendResult, DingTalkClient
 from bot.platforms.dingtalk.errors import DingTalkError, RetryPolicy
-from bot.platforms.dingtalk.http import CALLBACK_PATH, Feed, setup_routes
+from bot.platforms.dingtalk.http import CALLBACK_PATH, Feed, database_first_use, setup_routes
 from bot.platforms.dingtalk.parse import parse_bot_message, parse_card_callback, parse_payload
 from bot.platforms.dingtalk.sender import DingTalkSender, delivery_error
 from bot.platforms.dingtalk.stream import Backoff, DingTalkStream, StreamTimeouts
@@ -24,7 +25,7 @@ from config.settings import Settings
 __all__ = [
     "CALLBACK_PATH", "Backoff", "BatchSendResult", "DingTalkClient", "DingTalkError",
     "DingTalkSender", "DingTalkStream", "Feed", "RetryPolicy", "StreamTimeouts",
-    "client_from_settings", "delivery_error", "parse_bot_message", "parse_card_callback",
+    "client_from_settings", "database_first_use", "delivery_error", "parse_bot_message", "parse_card_callback",
     "parse_payload", "sender_from_settings", "setup_routes", "stream_from_settings",
 ]
 

@@ -217,8 +217,10 @@ class DingTalkStream:
                 await self._on_callback(ws, CallbackMessage.from_dict(frame))
             else:
                 log.info("dingtalk: ignoring %s frame", kind)
-        except (ValueError, TypeError, AttributeError) as exc:
-            log.warning("dingtalk: bad stream frame (%s)", type(exc).__name__)
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # already ACKed (or not ours): a frame we cannot read is dropped, never retried —
+            # MalformedPayload (ids that are not ids, atUsers: 5, …) or nesting past the stack
+            log.warning("dingtalk: bad stream frame dropped (%s)", type(exc).__name__)
         return True
 
     async def _on_callback(self, ws: Any, message: CallbackMessage) -> None:
