@@ -8,6 +8,8 @@ closes, the lock is released and another replica picks it up at its next try.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -32,9 +34,14 @@ SCHEDULE: dict[str, dict[str, Any]] = {
 }
 
 
+ExtraJob = tuple[dict[str, Any], Callable[[datetime], Awaitable[str]]]  # cron fields, run(now)
+
+
 class Scheduler:
-    def __init__(self, db: Database, policy: Policy) -> None:
+    def __init__(self, db: Database, policy: Policy,
+                 extra: dict[str, ExtraJob] | None = None) -> None:
         self.db, self.policy = db, policy
+        self.extra = extra or {}  # jobs that need more than the database (directory sync)
         self.scheduler = AsyncIOScheduler(timezone=policy.timezone)
         self._lock_conn: AsyncConnection | None = None
 
@@ -51,12 +58,17 @@ class Scheduler:
         try:
             if not await self._leader():
                 return
-            log.info("job %s: %s", name, await run_job(name, db=self.db, policy=self.policy, now=utcnow()))
+            if name in self.extra:
+                result = await self.extra[name][1](utcnow())
+            else:
+                result = await run_job(name, db=self.db, policy=self.policy, now=utcnow())
+            log.info("job %s: %s", name, result)
         except Exception:  # noqa: BLE001 - a failed run is logged; the next one tries again
             log.exception("job %s failed", name)
 
     def start(self) -> None:
-        for name, fields in SCHEDULE.items():
+        every = {**SCHEDULE, **{name: job[0] for name, job in self.extra.items()}}
+        for name, fields in every.items():
             self.scheduler.add_job(self._run, CronTrigger(timezone=self.policy.timezone, **fields),
                                    args=[name], id=name, coalesce=True, max_instances=1,
                                    misfire_grace_time=3600)

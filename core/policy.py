@@ -96,6 +96,13 @@ class BroadcastPolicy(_Strict):
     targets: list[BroadcastTarget] = Field(default_factory=list)
 
 
+class DirectoryPolicy(_Strict):
+    """Directory sync (SPEC section 12)."""
+
+    leaver_balance: Literal["keep", "expire"] = "keep"
+    max_deactivate_percent: float = Field(default=10, ge=0, le=100)
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     expiry: ExpiryPolicy = Field(default_factory=ExpiryPolicy)
@@ -106,6 +113,7 @@ class Policy(_Strict):
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     rules: list[GrantRule] = Field(default_factory=list)
     broadcast: BroadcastPolicy = Field(default_factory=BroadcastPolicy)
+    directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Policy:

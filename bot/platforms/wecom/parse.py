@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.platforms.wecom.contact_events import parse_change_contact
 from bot.platforms.wecom.crypto import MalformedError, parse_xml
-from bot.runtime.events import CardAction, Event, IncomingText, Source
+from bot.runtime.events import CardAction, ContactChange, Event, IncomingText, Source
 
 log = logging.getLogger("jifen.wecom")
 
 PLATFORM = "wecom"
 
 
-def parse_event(xml: str) -> Event | None:
+def parse_event(xml: str) -> Event | ContactChange | None:
     """Neutral event for a text message or a card click; ``None`` for anything else.
 
     Raises :class:`MalformedError` when the XML is not a WeCom message at all.
@@ -30,6 +31,8 @@ def parse_event(xml: str) -> Event | None:
     event = _text(fields, "Event") if msg_type == "event" else None
     if event == "template_card_event":
         return _card_action(fields)
+    if event == "change_contact":  # address book changes go to the directory sync
+        return parse_change_contact(fields)
     log.info("wecom: ignoring MsgType=%s Event=%s", msg_type, event)
     return None
 
