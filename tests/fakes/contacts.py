@@ -101,6 +101,8 @@ class FakeDingTalkOapi:
     org: Org = field(default_factory=Org)
     page: int = 2
     expire_after: int | None = None
+    app_key: str = DT_KEY
+    app_secret: str = DT_SECRET
     requests: list[tuple[str, Any]] = field(default_factory=list)
     _failures: list[tuple[int, int]] = field(default_factory=list)
     _tokens: set[str] = field(default_factory=set)
@@ -151,7 +153,7 @@ class FakeDingTalkOapi:
         return web.json_response({"errcode": 0, "errmsg": "ok", "result": result})
 
     def _gettoken(self, request: web.Request) -> web.Response:
-        if (request.query.get("appkey"), request.query.get("appsecret")) != (DT_KEY, DT_SECRET):
+        if (request.query.get("appkey"), request.query.get("appsecret")) != (self.app_key, self.app_secret):
             return web.json_response({"errcode": 40089, "errmsg": "invalid appkey"})
         token = f"dt-{next(self._counter)}-{secrets.token_hex(4)}"
         self._tokens.add(token)
