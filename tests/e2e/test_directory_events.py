@@ -113,6 +113,10 @@ async def test_wecom_change_contact_events(wecom_sync) -> None:  # type: ignore[
     assert new is not None and (new.department, new.manager_id) == ("研发部", "E004")
     assert await count(db) == before + 1
 
+    api.org.people["newbie2"] = api.org.people.pop("newbie")  # a generated userid changed once
+    await post(change_xml("update_user", "newbie", 1700000009, NewUserID="newbie2"))
+    assert (await employee(db, wecom_userid="newbie2")).employee_id == new.employee_id  # type: ignore[union-attr]
+
     api.org.people["wangwei"].dept, api.org.people["wangwei"].leader = 5, "sunyue"
     await post(change_xml("update_user", "wangwei", 1700000002))
     moved = await employee(db, employee_id="E004")

@@ -12,7 +12,14 @@ from bot.platforms.dingtalk.contacts import DingTalkContacts
 from bot.platforms.dingtalk.errors import DingTalkError
 from bot.platforms.wecom.client import WeComClient, WeComError
 from bot.platforms.wecom.contacts import WeComContacts
-from tests.fakes.contacts import DT_KEY, DT_SECRET, FakeDingTalkOapi, FakeWeComDirectory, Org, Person
+from tests.fakes.contacts import (
+    DT_KEY,
+    DT_SECRET,
+    FakeDingTalkOapi,
+    FakeWeComDirectory,
+    Org,
+    Person,
+)
 from tests.fakes.wecom_server import AGENT_ID, CORP_ID, SECRET
 
 FAST = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0, timeout=5.0)
