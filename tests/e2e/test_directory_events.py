@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import DB_KEY, POLICY_KEY, build
-from bot.assembly import STREAM_KEY
+from bot.assembly import STREAM_KEY, WORKER_KEY
 from bot.demo import load_demo
 from bot.platforms.dingtalk.stream import Backoff
 from bot.platforms.wecom.transport import TASKS_KEY
@@ -34,6 +34,7 @@ from tests.fakes.wecom_server import (
     SECRET,
     TOKEN,
     WeComCallbackSender,
+    text_xml,
 )
 
 DEPTS = {2: "总经办", 3: "人力资源部", 4: "研发部", 5: "市场部", 6: "销售部"}
@@ -135,6 +136,16 @@ async def test_wecom_change_contact_events(wecom_sync) -> None:  # type: ignore[
                "</MsgType><Event><![CDATA[change_contact]]></Event><ChangeType><![CDATA["
                "update_party]]></ChangeType><Id>4</Id><Name><![CDATA[研发中心]]></Name></xml>")
     assert (await employee(db, employee_id="E006")).department == "研发中心"  # type: ignore[union-attr]
+
+    # an approval waiting on a leaver moves to the leaver's manager, who gets the card
+    await post(text_xml(user="liuyang", content="申请 20 周末加班支援上线", msg_id="m-apply"))
+    del api.org.people["zhaolei"]
+    await post(change_xml("delete_user", "zhaolei", 1700000006))
+    while await app[WORKER_KEY].run_once():
+        pass
+    cards = [r.json for r in api.calls("message/send")
+             if r.json["touser"] == "chenjing" and r.json["msgtype"] == "template_card"]
+    assert cards and "已离职" in json.dumps(cards, ensure_ascii=False)
     async with db.uow() as s:
         assert await verify(s) == []
 
