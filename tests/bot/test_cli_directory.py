@@ -55,3 +55,10 @@ def test_directory_sync_needs_a_platform(tmp_path) -> None:  # type: ignore[no-u
     res = jifen("directory", "sync", db_url=f"sqlite+aiosqlite:///{tmp_path}/j.db",
                 env={"JIFEN_DIRECTORY_SYNC": "off"})
     assert res.returncode == 1 and "JIFEN_DIRECTORY_SYNC" in res.stderr
+
+
+def test_a_bad_setting_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    res = jifen("directory", "sync", db_url=f"sqlite+aiosqlite:///{tmp_path}/j.db",
+                env={"JIFEN_DIRECTORY_SYNC": "ldap"})
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.startswith("jifen: configuration: JIFEN_DIRECTORY_SYNC:")
