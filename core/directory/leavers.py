@@ -28,6 +28,8 @@ async def deactivate(session: AsyncSession, *, employee: Employee, now: datetime
 
 
 async def _expire_balance(session: AsyncSession, employee: Employee, now: datetime) -> None:
+    # lock first: a spend racing the departure must not make the debit below fail
+    await ledger.employee_account(session, employee.employee_id, lock=True)
     left = (await ledger.balance(session, employee_id=employee.employee_id, now=now)).balance
     if left <= 0:
         return
