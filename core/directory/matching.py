@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -108,18 +108,15 @@ async def load_for(session: AsyncSession, platform: str, members: Iterable[Membe
     mobiles = {m.mobile for m in members if m.mobile}
     emails = {m.email for m in members if m.email}
     col = platform_column(platform)
-    conds = [col.in_(pids)]
-    if mobiles:
-        conds.append(Employee.mobile.is_not(None))
-    if emails:
-        conds.append(Employee.email.is_not(None))
+    wanted_m = {normal_mobile(m) for m in mobiles} - {None}
+    wanted_e = {normal_email(e) for e in emails} - {None}
+    # Mobiles are stored as typed ("+86 138-…"): narrow by the last digits in SQL, then compare
+    # normalized below. E-mails compare case-insensitively.
+    conds = [col.in_(pids), func.lower(Employee.email).in_(wanted_e)]
+    conds += [Employee.mobile.like(f"%{m[-4:]}") for m in wanted_m if m]
     index = Index(platform)
-    # Mobiles are stored as typed; compare normalized in Python. The filter keeps it to
-    # employees with a mobile/e-mail at all, which an event touches rarely.
     rows = await session.scalars(select(Employee).where(or_(*conds))
                                  .order_by(Employee.active.desc(), Employee.employee_id))
-    wanted_m = {normal_mobile(m) for m in mobiles}
-    wanted_e = {normal_email(e) for e in emails}
     for emp in rows:
         pid = getattr(emp, col.key)
         if (pid in pids or normal_mobile(emp.mobile) in wanted_m

@@ -165,3 +165,19 @@ async def test_synced_new_hire_gets_the_new_hire_grant(db: Database, policy: Pol
     assert any(g.employee_id == "wc-newbie" and g.rule == "new_hire" for g in grants)
     async with db.uow() as s:
         assert await verify(s) == []
+
+
+async def test_an_event_matches_by_mobile_then_email(db: Database, policy: Policy,
+                                                     now: datetime) -> None:
+    await seed(db)
+    async with db.uow() as s:
+        (await s.get(Employee, "E2")).email = "ZL@example.com"
+    ww = Member("dt_ww", "王伟", mobile="13800000003")
+    zl = Member("dt_zl", "赵磊", email="zl@EXAMPLE.com", manager_user_id="dt_unknown")
+    for member in (ww, zl):
+        await db.run(lambda s, m=member: apply_member(s, platform="dingtalk", member=m,
+                                                      policy=policy, now=now, today=TODAY))
+    async with db.uow() as s:
+        assert (await s.get(Employee, "E3")).dingtalk_userid == "dt_ww"
+        e2 = await s.get(Employee, "E2")
+        assert e2.dingtalk_userid == "dt_zl" and e2.manager_id == "E1"  # unknown boss: kept
