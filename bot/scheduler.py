@@ -14,7 +14,9 @@ wins the lock first runs the job, the others see ``false``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,9 +46,14 @@ SCHEDULE: dict[str, dict[str, Any]] = {
 _LOST = (DBAPIError, InvalidRequestError, OSError, ConnectionError)
 
 
+ExtraJob = tuple[dict[str, Any], Callable[[datetime], Awaitable[str]]]  # cron fields, run(now)
+
+
 class Scheduler:
-    def __init__(self, db: Database, policy: Policy) -> None:
+    def __init__(self, db: Database, policy: Policy,
+                 extra: dict[str, ExtraJob] | None = None) -> None:
         self.db, self.policy = db, policy
+        self.extra = extra or {}  # jobs that need more than the database (directory sync)
         self.scheduler = AsyncIOScheduler(timezone=policy.timezone)
         self._lock_conn: AsyncConnection | None = None
 
@@ -82,7 +89,10 @@ class Scheduler:
         """Run job ``name`` if this replica is the leader; its summary, or None if it is not."""
         if not await self._leader():
             return None
-        summary = await run_job(name, db=self.db, policy=self.policy, now=utcnow())
+        if name in self.extra:
+            summary = await self.extra[name][1](utcnow())
+        else:
+            summary = await run_job(name, db=self.db, policy=self.policy, now=utcnow())
         log.info("job %s: %s", name, summary)
         return summary
 
@@ -93,7 +103,8 @@ class Scheduler:
             log.exception("job %s failed", name)
 
     def start(self) -> None:
-        for name, fields in SCHEDULE.items():
+        every = {**SCHEDULE, **{name: job[0] for name, job in self.extra.items()}}
+        for name, fields in every.items():
             self.scheduler.add_job(self._run, CronTrigger(timezone=self.policy.timezone, **fields),
                                    args=[name], id=name, coalesce=True, max_instances=1,
                                    misfire_grace_time=3600)

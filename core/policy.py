@@ -104,6 +104,13 @@ class BroadcastPolicy(_Strict):
     targets: list[BroadcastTarget] = Field(default_factory=list)
 
 
+class DirectoryPolicy(_Strict):
+    """Directory sync (SPEC section 12)."""
+
+    leaver_balance: Literal["keep", "expire"] = "keep"
+    max_deactivate_percent: float = Field(default=10, ge=0, le=100)
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     expiry: ExpiryPolicy = Field(default_factory=ExpiryPolicy)
@@ -115,6 +122,7 @@ class Policy(_Strict):
     rules: list[GrantRule] = Field(default_factory=list)
     broadcast: BroadcastPolicy = Field(default_factory=BroadcastPolicy)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Policy:

@@ -19,7 +19,7 @@ from bot.platforms.dingtalk.errors import DingTalkError, RetryPolicy
 from bot.platforms.dingtalk.http import CALLBACK_PATH, Feed, database_first_use, setup_routes
 from bot.platforms.dingtalk.parse import parse_bot_message, parse_card_callback, parse_payload
 from bot.platforms.dingtalk.sender import DingTalkSender, delivery_error
-from bot.platforms.dingtalk.stream import Backoff, DingTalkStream, StreamTimeouts
+from bot.platforms.dingtalk.stream import Backoff, ContactFeed, DingTalkStream, StreamTimeouts
 from config.settings import Settings
 
 __all__ = [
@@ -47,10 +47,11 @@ def sender_from_settings(settings: Settings, client: DingTalkClient) -> DingTalk
     return DingTalkSender(client, card_template_id=settings.dingtalk_card_template_id)
 
 
-def stream_from_settings(settings: Settings, *, feed: Feed) -> DingTalkStream:
+def stream_from_settings(settings: Settings, *, feed: Feed,
+                         contacts: ContactFeed | None = None) -> DingTalkStream:
     client_id, client_secret = _credentials(settings)
     return DingTalkStream(feed=feed, client_id=client_id, client_secret=client_secret,
-                          api_base=settings.dingtalk_api_base)
+                          api_base=settings.dingtalk_api_base, contacts=contacts)
 
 
 def app_secret(settings: Settings) -> str:

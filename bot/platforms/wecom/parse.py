@@ -11,8 +11,9 @@ import logging
 from typing import Any
 
 from bot.platforms.ids import MAX_ID, MAX_USER_ID, valid_id
+from bot.platforms.wecom.contact_events import parse_change_contact
 from bot.platforms.wecom.crypto import MalformedError, parse_xml
-from bot.runtime.events import CardAction, Event, IncomingText, Source
+from bot.runtime.events import CardAction, ContactChange, Event, IncomingText, Source
 
 log = logging.getLogger("jifen.wecom")
 
@@ -21,7 +22,7 @@ MAX_KEY = 64  # our button keys are at most 64 characters (cards/actions.py)
 MAX_HANDLE = 200  # ResponseCode is kept in card_refs.handle, String(200)
 
 
-def parse_event(xml: str) -> Event | None:
+def parse_event(xml: str) -> Event | ContactChange | None:
     """Neutral event for a text message or a card click; ``None`` for anything else.
 
     Raises :class:`MalformedError` when the XML is not a WeCom message at all.
@@ -33,6 +34,8 @@ def parse_event(xml: str) -> Event | None:
     event = _text(fields, "Event") if msg_type == "event" else None
     if event == "template_card_event":
         return _card_action(fields)
+    if event == "change_contact":  # address book changes go to the directory sync
+        return parse_change_contact(fields)
     log.info("wecom: ignoring MsgType=%.20r Event=%.40r", msg_type, event)  # bounded: sender-chosen
     return None
 
