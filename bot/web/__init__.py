@@ -10,6 +10,7 @@ import jinja2
 from aiohttp import web
 
 from bot.web import admin, auth
+from bot.web.base import KEY_HOLDER, KeyHolder
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -18,6 +19,7 @@ def setup_web(app: web.Application) -> None:
     """Templates, /static, sign-in routes and the console; needs the app's settings, db, policy."""
     aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("bot.web", "templates"), autoescape=True)
+    app[KEY_HOLDER] = KeyHolder()
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     auth.setup_routes(app)
     admin.setup_routes(app)

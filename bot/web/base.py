@@ -19,7 +19,7 @@ from core.db import Database
 from core.errors import CoreError
 from core.models import utcnow
 from core.policy import Policy
-from core.signin.service import secret_key
+from core.signin.service import Signed, csrf_token, secret_key
 
 T = TypeVar("T")
 LANG_COOKIE = "jifen_lang"
@@ -52,10 +52,7 @@ def now() -> datetime:
 
 
 async def key_of(request: web.Request) -> str:
-    holder = request.app.get(KEY_HOLDER)
-    if holder is None:
-        holder = KeyHolder()
-        request.app[KEY_HOLDER] = holder  # type: ignore[misc]
+    holder = request.app[KEY_HOLDER]
     if holder.value is None:
         configured = settings_of(request).secret_key
         raw = configured.get_secret_value() if configured else None
@@ -67,11 +64,29 @@ async def run(request: web.Request, fn: Callable[[AsyncSession], Awaitable[T]]) 
     return await db_of(request).run(fn)
 
 
+def signed_of(request: web.Request) -> Signed | None:
+    from bot.web.auth.sessions import USER_KEY
+
+    user = request.get(USER_KEY)
+    return user.signed if user is not None else None
+
+
+def csrf_of(request: web.Request) -> str:
+    """The CSRF token for forms; it is derived from the session id (never stored)."""
+    from bot.web.auth.sessions import USER_KEY
+
+    user = request.get(USER_KEY)
+    holder = request.app.get(KEY_HOLDER)
+    if user is None or holder is None or holder.value is None:
+        return ""
+    return csrf_token(holder.value, user.session_id)
+
+
 def lang_of_request(request: web.Request) -> str:
     wanted = request.query.get("lang") or request.cookies.get(LANG_COOKIE)
     if wanted in ("zh", "en"):
         return wanted
-    user = request.get("user")
+    user = signed_of(request)
     if user is not None:
         return "en" if (user.employee.locale or "").startswith("en") else "zh"
     accept = request.headers.get("Accept-Language", "")
@@ -93,7 +108,7 @@ def page_context(request: web.Request) -> dict[str, Any]:
     def static(name: str) -> str:
         return str(request.app.router["static"].url_for(filename=name))
 
-    return {"_": _, "lang": lang, "user": request.get("user"), "csrf": request.get("csrf", ""),
+    return {"_": _, "lang": lang, "user": signed_of(request), "csrf": csrf_of(request),
             "path": request.path, "static": static, "when": when}
 
 

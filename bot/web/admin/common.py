@@ -30,13 +30,17 @@ def render(request: web.Request, template: str, context: dict[str, Any]) -> web.
     return response
 
 
-def back(path: str, **query: str) -> web.HTTPSeeOther:
+def see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def back(path: str, **query: str) -> web.Response:
     """Post/redirect/get: a reload never repeats the change."""
     clean = {k: v for k, v in query.items() if v}
-    return web.HTTPSeeOther(f"{path}?{urlencode(clean)}" if clean else path)
+    return see_other(f"{path}?{urlencode(clean)}" if clean else path)
 
 
-def refused(request: web.Request, path: str, exc: CoreError) -> web.HTTPSeeOther:
+def refused(request: web.Request, path: str, exc: CoreError) -> web.Response:
     return back(path, problem=core_error_text(request, exc))
 
 

@@ -9,7 +9,7 @@ import io
 from aiohttp import web
 
 from bot.messages import tw
-from bot.web.admin.common import back, lang, render, staff
+from bot.web.admin.common import back, lang, render, see_other, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import core_error_text, now, policy_of, run
 from core import errors
@@ -57,7 +57,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         except errors.CoreError as exc:
             problems.append(f"{order_no}: {core_error_text(request, exc)}")
     sep = "&" if "?" in back_to else "?"
-    raise web.HTTPSeeOther(back_to + sep + _qs(tw("orders_done", lang(request), n=done),
+    return see_other(back_to + sep + _qs(tw("orders_done", lang(request), n=done),
                                               "; ".join(problems)))
 
 

@@ -27,7 +27,7 @@ async def _login(request: web.Request, *, purpose: str, home: str) -> web.Stream
             errors.InactiveEmployee, errors.UnknownEmployee) as exc:
         code = exc.code if exc.code.startswith("link_") else "link_invalid"
         return message_page(request, "signin_failed", code, "signin_again", status=_LINK_STATUS.get(code, 400))
-    response = web.HTTPSeeOther(home)
+    response = web.Response(status=303, headers={"Location": home})
     set_cookie(request, response, session_id, purpose)
     return response
 

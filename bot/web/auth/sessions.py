@@ -21,12 +21,13 @@ from bot.web.base import (
     run,
     settings_of,
 )
-from core.signin.service import SESSION_HOURS, Signed, csrf_ok, csrf_token, session_employee
+from core.signin.service import SESSION_HOURS, Signed, csrf_ok, session_employee
 
 COOKIE = "jifen_session"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+USER_KEY = web.RequestKey("web_user", "WebUser")
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,9 @@ def signed_in(kind: str, *, staff: bool) -> Callable[[Handler], Handler]:
             user = await load_user(request, kind)
             if user is None:
                 return message_page(request, "signed_out", "signin_again", status=401)
-            request["user"] = user.signed
+            request[USER_KEY] = user
             if staff and not user.signed.is_staff:
                 return message_page(request, "forbidden_page", "signin_again", status=403)
-            request["csrf"] = csrf_token(await key_of(request), user.session_id)
-            request["web_user"] = user
             if request.method not in ("GET", "HEAD") and not await _csrf_passes(request, user):
                 return message_page(request, "csrf_refused", status=403)
             return await handler(request)
@@ -94,8 +93,7 @@ def signed_in(kind: str, *, staff: bool) -> Callable[[Handler], Handler]:
 
 
 def user_of(request: web.Request) -> WebUser:
-    user: WebUser = request["web_user"]
-    return user
+    return request[USER_KEY]
 
 
 def lang(request: web.Request) -> str:
