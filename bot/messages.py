@@ -15,12 +15,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "可用指令：\n积分 — 余额与额度\n明细 [n] — 最近记录\n赞 @同事 10分 理由 — 送积分\n"
         "商城 [分类] — 积分商城\n兑换 SKU [数量] — 兑换\n订单 — 我的订单\n取消订单 订单号\n"
         "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|本季|今年] [部门]\n"
-        "HR：发放 / 扣除 / 发货 / 广播 / 报表",
+        "HR：发放 / 扣除 / 发货 / 广播 / 报表 / 后台",
         "Commands:\nbalance — points and allowance\nhistory [n] — latest entries\n"
         "give @colleague 10 reason — thank someone\ncatalog [category] — the shop\n"
         "redeem SKU [qty]\norders — my orders\ncancel ORDER-NO\napply N reason — ask for points\n"
         "approvals — waiting for me\napprove A12 / reject A12 [reason]\n"
-        "leaderboard [month|quarter|year]\nHR: grant / deduct / fulfill / broadcast / report",
+        "leaderboard [month|quarter|year]\nHR: grant / deduct / fulfill / broadcast / report / admin",
     ),
     "usage_give": ("用法：赞 @同事 10分 理由（至少 4 个字）", "Usage: give @colleague 10 reason"),
     "usage_grant": ("用法：发放 @同事 100 理由", "Usage: grant @colleague 100 reason"),
@@ -157,6 +157,7 @@ WEB_TEXTS: dict[str, tuple[str, str]] = {
     "received_share": ("收到点赞 {n}/{total} 人（{pct}%）", "Received awards: {n}/{total} ({pct}%)"),
     "allowance_used": ("已用点赞额度", "Allowance used"),
     "top_values": ("热门价值观", "Top values"), "departments": ("部门", "Departments"),
+    "departments_12m": ("各部门（近 12 个月）", "Departments, last 12 months"),
     "orders_waiting": ("待处理订单", "Orders waiting"),
     "approvals_waiting": ("待审批", "Approvals waiting"),
     "expiring_30d": ("30 天内过期", "Expiring in 30 days"),

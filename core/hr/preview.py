@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
-from core.hr.service import _grant_row, expiry_instant, file_digest
 from core.directory.service import csv_records
+from core.hr.service import _grant_row, expiry_instant, file_digest
 from core.ledger.service import find_transaction
 from core.models import Account, Employee
 from core.policy import Policy

@@ -13,9 +13,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import AllowanceUse, ApprovalRequest, ApprovalStep, Award, CatalogItem, Employee, Order
+from core.models import (
+    AllowanceUse,
+    ApprovalRequest,
+    ApprovalStep,
+    Award,
+    CatalogItem,
+    Employee,
+    Order,
+)
 from core.policy import Policy
-from core.reports.service import _system_flow
+from core.reports.service import DepartmentRow, _departments, _system_flow
 from core.timeutil import add_months, local_date, month_bounds
 
 COUNTED_ALLOWANCE = ("held", "spent")
@@ -119,3 +127,12 @@ async def approvals_waiting(session: AsyncSession, *, limit: int = 200) -> list[
         .order_by(ApprovalRequest.created_at, ApprovalRequest.id).limit(limit))
     return [WaitingApproval(i, k, s or "", r or "", a or "-", c) for i, k, s, r, a, c in rows]
 
+
+
+async def departments_over(
+    session: AsyncSession, *, months: list[str], policy: Policy,
+) -> list[DepartmentRow]:
+    """Issued and redeemed per department over ``months`` (consecutive, oldest first)."""
+    start = month_bounds(months[0], policy)[0]
+    end = month_bounds(months[-1], policy)[1]
+    return await _departments(session, start, end)

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import Database
-from core.models import LedgerTransaction, OutboxMessage, Order
+from core.models import LedgerTransaction, Order, OutboxMessage
 from tests.cli_helpers import jifen
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -153,23 +153,6 @@ def test_sign_in_from_a_link_once(browser: Any, live: Live) -> None:
     context.close()
 
 
-def test_dashboard_numbers_match_the_report(page: Any, live: Live) -> None:
-    from playwright.sync_api import expect
-
-    expect(page.locator("#flows canvas")).to_have_count(1)  # ECharts drew, from /static
-    page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(live.shots / "dashboard.png"), full_page=True)
-    dash = figures(page, "month-figures")
-    page.goto(f"{live.base}/admin/reports")
-    report = figures(page, "report-figures")
-    for key in ("issued", "redeemed", "expired", "deducted", "expiring_30d"):
-        assert dash[key] == report[key], key
-    cli = jifen("report", db_url=live.db_url, env=live.env).stdout
-    flows = re.search(r"issued (\d+)\s+redeemed (\d+)\s+expired (\d+)", cli)
-    assert flows and [int(x) for x in flows.groups()] == [dash["issued"], dash["redeemed"],
-                                                           dash["expired"]]
-
-
 def test_fulfil_an_order_from_the_desk_queues_the_notification(page: Any, live: Live) -> None:
     from playwright.sync_api import expect
 
@@ -231,3 +214,20 @@ def test_grants_csv_preview_fix_confirm_and_upload_again(page: Any, live: Live, 
     page.locator("#confirm").click()
     expect(page.locator(".notice")).to_contain_text("新发放 0 行，2 行此前已发放")
     assert count() == after_first  # nothing granted twice
+
+
+def test_dashboard_numbers_match_the_report(page: Any, live: Live) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#flows canvas")).to_have_count(1)  # ECharts drew, from /static
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(live.shots / "dashboard.png"), full_page=True)
+    dash = figures(page, "month-figures")
+    page.goto(f"{live.base}/admin/reports")
+    report = figures(page, "report-figures")
+    for key in ("issued", "redeemed", "expired", "deducted", "expiring_30d"):
+        assert dash[key] == report[key], key
+    cli = jifen("report", db_url=live.db_url, env=live.env).stdout
+    flows = re.search(r"issued (\d+)\s+redeemed (\d+)\s+expired (\d+)", cli)
+    assert flows and [int(x) for x in flows.groups()] == [dash["issued"], dash["redeemed"],
+                                                           dash["expired"]]

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web.admin import approvals, audit, broadcasts, catalog, dashboard, employees, grants, orders, reports
+from bot.web.admin import (
+    approvals,
+    audit,
+    broadcasts,
+    catalog,
+    dashboard,
+    employees,
+    grants,
+    orders,
+    reports,
+)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.web.auth.sessions import signed_in
 from bot.messages import tw
+from bot.web.auth.sessions import signed_in
 from bot.web.base import core_error_text, lang_of_request, now, page_context
 from core.errors import CoreError
 

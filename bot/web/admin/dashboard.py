@@ -19,11 +19,13 @@ from core.timeutil import month_key
 async def gather(s: AsyncSession, policy: Policy) -> dict[str, Any]:
     at = now()
     month = month_key(at, policy)
-    flows = await dash.month_flows(s, months=dash.last_months(at, policy), policy=policy)
+    months = dash.last_months(at, policy)
+    flows = await dash.month_flows(s, months=months, policy=policy)
     return {
         "month": month,
         "summary": await month_summary(s, month=month, now=at, policy=policy),
         "flows": flows,
+        "departments": await dash.departments_over(s, months=months, policy=policy),
         "participation": await dash.participation(s, month=month, policy=policy),
         "allowance_used": await dash.allowance_used(s, month=month),
         "values": await dash.top_values(s, month=month, policy=policy),
@@ -48,7 +50,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     policy = policy_of(request)
     data = await run(request, lambda s: gather(s, policy))
     data["chart"] = chart_json(data["flows"])
-    depts = data["summary"].by_department
+    depts = data["departments"]
     data["depts"] = script_json({"names": [d.department or "-" for d in depts],
                                 "issued": [d.issued for d in depts],
                                 "redeemed": [d.redeemed for d in depts]})

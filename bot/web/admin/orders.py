@@ -46,7 +46,8 @@ async def act(request: web.Request) -> web.StreamResponse:
     action = "fulfil" if data.get("action") == "fulfil" else "cancel"
     picked = [str(v) for v in data.getall("order_no", [])][:500]
     note = str(data.get("note", "")).strip() or None
-    back_to = "/admin/orders" + (f"?{data.get('query')}" if data.get("query") else "")
+    query = str(data.get("query", ""))
+    back_to = "/admin/orders" + (f"?{query}" if query else "")
     if not picked:
         return back(back_to, problem=tw("nothing_selected", lang(request)))
     done, problems = 0, []

@@ -21,13 +21,13 @@ from bot.web.base import (
     run,
     settings_of,
 )
+from core.models import Employee
 from core.signin.service import SESSION_HOURS, Signed, csrf_ok, session_employee
 
 COOKIE = "jifen_session"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-USER_KEY = web.RequestKey("web_user", "WebUser")
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,15 @@ class WebUser:
     session_id: str
 
     @property
-    def employee(self):  # type: ignore[no-untyped-def]
+    def employee(self) -> Employee:
         return self.signed.employee
 
     @property
     def me(self) -> str:
         return self.signed.employee.employee_id
+
+
+USER_KEY: web.RequestKey[WebUser] = web.RequestKey("web_user", WebUser)
 
 
 def set_cookie(request: web.Request, response: web.StreamResponse, session_id: str, kind: str) -> None:
