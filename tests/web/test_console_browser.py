@@ -77,7 +77,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("jifen run did not become healthy")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: sync Playwright keeps an event loop on the main thread while it is
+# open, which would stop every async test that runs after this module. One browser still serves
+# every console browser test.
+@pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """``jifen demo`` then ``jifen run`` (migrations, outbox worker, scheduler) on a free port."""
     tmp = tmp_path_factory.mktemp("console")
@@ -109,7 +112,7 @@ def _jifen_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "bot.cli"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
