@@ -53,6 +53,9 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
     worker = OutboxWorker(db, deliverer.send, rate_key=deliverer.rate_key,
                           limiter=RateLimiter(RATE_LIMITS))
     app[WORKER_KEY] = worker
+    from bot.web import setup_web
+
+    setup_web(app)
     if background:
         _start_background(app, worker, Scheduler(db, policy, extra=directory_jobs(
             settings, db, policy)))

@@ -71,6 +71,10 @@ def add_commands(sub: Any) -> None:
     report.add_argument("--month", help="YYYY-MM (default: this month)")
     report.add_argument("--csv", help="also write the report to this CSV file")
 
+    link = _cmd(sub, "login-link", "login_link", "print a one-time sign-in link (10 minutes)")
+    link.add_argument("employee_id")
+    link.add_argument("--admin", action="store_true", help="the HR console (hr / admin only)")
+
     outbox = _cmd(sub, "outbox", "outbox", "inspect and retry outgoing messages")
     outbox.add_argument("--failed", action="store_true", help="show only failed messages")
     outbox.add_argument("--retry", action="store_true", help="re-queue failed messages")

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
 
     playground: bool | None = None
     admin_token: SecretStr | None = None
+    # SPEC section 10: the base of every link jifen sends (default http://<host>:<port>), and the
+    # key that signs sessions and sign-in links (unset: generated once, kept in the database)
+    public_url: str | None = None
+    secret_key: SecretStr | None = None
 
     @property
     def wecom_enabled(self) -> bool:

@@ -36,6 +36,7 @@ KEYWORDS: dict[str, tuple[str, str]] = {
     "发货": ("fulfill", "zh"), "fulfill": ("fulfill", "en"), "fulfil": ("fulfill", "en"),
     "广播": ("broadcast", "zh"), "broadcast": ("broadcast", "en"),
     "报表": ("report", "zh"), "report": ("report", "en"),
+    "后台": ("console", "zh"), "admin": ("console", "en"),
 }
 _BY_LENGTH = sorted(KEYWORDS, key=len, reverse=True)
 PERIODS = {"本月": "month", "本季": "quarter", "本季度": "quarter", "今年": "year", "本年": "year",

@@ -7,11 +7,11 @@ from core.models.directory import Employee
 from core.models.ledger import Account, Entry, IdempotencyKey, LedgerTransaction, Lot, ReminderMark
 from core.models.outbox import CardRef, OutboxMessage
 from core.models.reliability import SeenRequest
+from core.models.web import LoginToken, WebSecret, WebSession
 
 __all__ = [
     "Account", "AllowanceUse", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
     "CatalogItem", "CodeEntry", "Confirmation", "Employee", "Entry", "IdempotencyKey",
     "LedgerTransaction", "Lot", "Order", "OrderEvent", "OutboxMessage", "ReminderMark",
-    "SeenRequest",
-    "UTCDateTime", "utcnow",
+    "SeenRequest", "UTCDateTime", "utcnow", "LoginToken", "WebSecret", "WebSession",
 ]
