@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.metrics import handler as metrics_handler
+from bot.web.api import setup_api
 from config.policy_loader import load_policy
 from config.settings import Settings
 from core.db import Database
@@ -66,6 +67,7 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> web.Applicat
     app[POLICY_KEY] = policy
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(db))
+    setup_api(app, settings=settings, db=db, policy=policy)
     return app
 
 

@@ -1,0 +1,1 @@
+"""HTTP surfaces for people: the admin API (``api/``); the console and the mall live beside it."""

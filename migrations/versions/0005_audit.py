@@ -1,0 +1,66 @@
+"""audit log, API idempotency and indexes for the HR console and admin API (B6)
+
+Revision ID: 0005
+Revises: 0002
+"""
+from alembic import op
+import sqlalchemy as sa
+
+from core.models.base import UTCDateTime
+
+revision = "0005"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+# Like the ledger (0002): on PostgreSQL the audit log is append-only in the database itself.
+# jifen_append_only() was created by 0002.
+PG_GUARDS = (
+    """
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION jifen_append_only()
+    """,
+)
+PG_GUARDS_DOWN = ("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("before", sa.Text(), nullable=True),
+        sa.Column("after", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_actor"), ["actor"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_action"), ["action"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_subject"), ["subject"], unique=False)
+    # B6: an employee's history reads their entries by account, newest transaction first; the
+    # monthly report sums one system account's entries over a month's transactions. Both are
+    # index-only lookups with (account_id, transaction_id).
+    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.create_index("ix_ledger_entries_account_tx", ["account_id", "transaction_id"],
+                              unique=False)
+    # the order desk lists by state, newest first
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index("ix_orders_status_id", ["status", "id"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in PG_GUARDS:
+            op.execute(statement)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in PG_GUARDS_DOWN:
+            op.execute(statement)
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_status_id")
+    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_ledger_entries_account_tx")
+    op.drop_table("audit_log")
