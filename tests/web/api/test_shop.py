@@ -6,9 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.models import CodeEntry, OutboxMessage
+from core.models import CodeEntry, OutboxMessage, utcnow
 from core.orders import service as orders
-from core.models import utcnow
 from tests.factories import add_employee
 from tests.web.api.conftest import Api
 
