@@ -42,7 +42,8 @@ class Entry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_nonzero"),
-        Index("ix_ledger_entries_account_tx", "account_id", "transaction_id"),  # migration 0005
+        # migration 0005 (B6): the monthly report's sums read only this index
+        Index("ix_ledger_entries_tx_account_amount", "transaction_id", "account_id", "amount"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
