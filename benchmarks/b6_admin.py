@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from benchmarks.common import POLICY_FILE, peak_rss_mib, pg_database, percentile
+from benchmarks.common import POLICY_FILE, peak_rss_mib, percentile, pg_database
 from benchmarks.seed import bulk_seed, employee_id
 from config.policy_loader import load_policy
 from config.settings import Settings
