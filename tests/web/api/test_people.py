@@ -140,3 +140,16 @@ async def test_deduction_and_its_audit_entry(api: Api) -> None:
     async with api.db.uow() as s:
         rows = list(await s.scalars(select(AuditEntry).where(AuditEntry.action == "deduct")))
     assert len(rows) == 1 and rows[0].subject == "employee:E1"
+
+
+async def test_concurrent_repeats_of_one_key_grant_once(api: Api) -> None:
+    """A double click or a client retrying before the first answer: one effect, one answer."""
+    import asyncio
+
+    body = {"grants": [{"employee_id": "E3", "points": 25, "reason": "并发"}]}
+    key = {"Idempotency-Key": "race-1"}
+    answers = await asyncio.gather(*(api.call("POST", "/grants", json=body, headers=key,
+                                              status=201) for _ in range(5)))
+    assert all(a == answers[0] for a in answers)
+    assert (await api.call("GET", "/employees/E3"))["balance"] == 25
+    assert (await api.call("GET", "/ledger/verify"))["ok"]
