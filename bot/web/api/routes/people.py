@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,6 @@ from bot.web.api.schemas import (
     EmployeeOut,
     EmployeePage,
     EmployeesQuery,
-    GrantIn,
     GrantOut,
     GrantsIn,
     GrantsOut,
@@ -135,9 +135,7 @@ async def history(ctx: Ctx[Page, Any], s: AsyncSession) -> Reply:
     return Reply(page(items, q.limit, *last))
 
 
-def _parse_time(text: str) -> Any:
-    from datetime import datetime
-
+def _parse_time(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError("naive")
@@ -182,5 +180,3 @@ async def deductions(ctx: Ctx[Any, DeductionIn], s: AsyncSession) -> Reply:
                           transaction_id=r.transaction_id, duplicate=r.duplicate).model_dump(),
                  status=201)
 
-
-__all__ = ["GrantIn", "employee_out", "page"]

@@ -11,7 +11,7 @@ from bot.web.api.errors import ApiError
 from bot.web.api.framework import Ctx, Reply, decode_cursor, validation_error
 from bot.web.api.routes import TABLE
 from bot.web.api.routes.people import page
-from bot.web.api.schemas import (
+from bot.web.api.schemas_shop import (
     ApprovalOut,
     ApprovalPage,
     ApprovalsQuery,
