@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants")
+JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention")
 
 
 def _one_line_error(self: argparse.ArgumentParser, message: str) -> None:
@@ -78,3 +78,6 @@ def add_commands(sub: Any) -> None:
 
     chat = _cmd(sub, "chat", "chat", "terminal chat through the real dispatcher")
     chat.add_argument("--as", dest="as_employee", required=True, metavar="EMPLOYEE_ID")
+
+    from bot.cli_directory import add_directory_commands  # also registers the command
+    add_directory_commands(sub, _cmd, _group)

@@ -70,6 +70,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "push_points_granted": ("你获得了 {n} 积分", "You received {n} points"),
     "push_points_deducted": ("你的积分被扣除 {n} 分", "{n} points were deducted"),
     "push_approval_reminder": ("提醒：这条审批已等待超过 24 小时", "Reminder: this request has been waiting over 24 h"),
+    "push_approval_reassigned": ("转给你审批：原审批人 {reassigned_from_name} 已离职", "Now yours to decide: {reassigned_from_name} has left the company"),
     "push_approval_escalated": ("已升级给你：原审批人 {escalated_from_name} 超过 72 小时未处理", "Escalated to you: {escalated_from_name} did not decide within 72 h"),
     # core error codes
     "invalid_amount": ("积分数量必须是正整数。", "The amount must be a positive whole number."),

@@ -51,6 +51,7 @@ RENDERERS: dict[str, Render] = {
     "approval_request": lambda p, loc, tz: _approval(p, loc),
     "approval_reminder": lambda p, loc, tz: _approval(p, loc, "push_approval_reminder"),
     "approval_escalated": lambda p, loc, tz: _approval(p, loc, "push_approval_escalated"),
+    "approval_reassigned": lambda p, loc, tz: _approval(p, loc, "push_approval_reassigned"),
     "approval_decided": lambda p, loc, tz: builders.approval_decided(
         p["approval_id"], p["status"] if p["status"] in ("approved", "rejected", "cancelled") else "approved",
         p.get("decided_by_name", ""), p.get("comment"), loc),

@@ -1,4 +1,4 @@
-"""The four jobs of SPEC section 6, runnable from the CLI (``--now``) and the scheduler."""
+"""The four jobs of SPEC section 6 and the retention job, runnable from the CLI (``--now``) and the scheduler."""
 
 from __future__ import annotations
 
@@ -52,11 +52,18 @@ async def _auto_grants(db: Database, policy: Policy, now: datetime) -> str:
     return f"granted {sum(g.points for g in fresh)} points in {len(fresh)} automatic grants"
 
 
+async def _retention(db: Database, policy: Policy, now: datetime) -> str:
+    from core.retention import prune
+
+    return (await prune(db, now=now, days=policy.retention.days)).summary()
+
+
 JOBS: dict[str, JobFn] = {
     "expire": _expire,
     "expiry-reminders": _expiry_reminders,
     "approval-reminders": _approval_reminders,
     "auto-grants": _auto_grants,
+    "retention": _retention,
 }
 JOB_NAMES = tuple(JOBS)
 
