@@ -1,7 +1,7 @@
 """audit log, API idempotency and indexes for the HR console and admin API (B6)
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from core.models.base import UTCDateTime
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
