@@ -7,7 +7,9 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
 from bot.metrics import handler as metrics_handler
+from bot.web.api import setup_api
 from config.policy_loader import load_policy
 from config.settings import Settings
 from core.db import Database
@@ -16,9 +18,6 @@ from core.policy import Policy
 
 log = logging.getLogger("jifen")
 
-DB_KEY = web.AppKey("db", Database)
-SETTINGS_KEY = web.AppKey("settings", Settings)
-POLICY_KEY = web.AppKey("policy", Policy)
 MAX_BODY = 1024 * 1024  # SPEC section 6: request bodies above 1 MiB are refused
 
 
@@ -66,6 +65,7 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> web.Applicat
     app[POLICY_KEY] = policy
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(db))
+    setup_api(app, settings=settings, db=db, policy=policy)
     return app
 
 

@@ -54,8 +54,11 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
                           limiter=RateLimiter(RATE_LIMITS))
     app[WORKER_KEY] = worker
     from bot.web import setup_web
+    from bot.web.api import API_KEY, SESSION_LOOKUP
+    from bot.web.auth.sessions import api_session
 
     setup_web(app)
+    app[API_KEY][SESSION_LOOKUP] = api_session  # console sessions may call the admin API
     if background:
         _start_background(app, worker, Scheduler(db, policy, extra=directory_jobs(
             settings, db, policy)))

@@ -28,9 +28,9 @@ async def _org(s: AsyncSession, policy: Policy, now: datetime) -> None:
     from core.directory.importer import import_employees, parse_directory_csv
 
     rows = parse_directory_csv((DEMO_DIR / "directory.csv").read_text(encoding="utf-8"))
-    await import_employees(s, rows=rows, now=now)
+    await import_employees(s, rows=rows, now=now, actor_id="demo")
     items = parse_catalog((DEMO_DIR / "catalog.yaml").read_text(encoding="utf-8"), fmt="yaml")
-    await import_items(s, items=items, now=now, policy=policy)
+    await import_items(s, items=items, now=now, policy=policy, actor_id="demo")
 
 
 async def _history(s: AsyncSession, policy: Policy, now: datetime) -> None:

@@ -224,7 +224,7 @@ WEB_TEXTS: dict[str, tuple[str, str]] = {
     "show_preview": ("预览", "Preview"),
     # reports and audit
     "month": ("月份", "Month"), "show": ("查看", "Show"), "download_csv": ("下载 CSV", "Download CSV"),
-    "awards": ("点赞", "Awards"), "audit_missing": ("审计日志模块尚未启用。", "The audit log is not available in this build."),
+    "awards": ("点赞", "Awards"), "subject": ("对象", "Subject"),
     "when": ("时间", "When"), "action": ("操作", "Action"), "before": ("之前", "Before"), "after": ("之后", "After"),
 }
 

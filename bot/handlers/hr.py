@@ -11,8 +11,8 @@ from bot.messages import t
 from bot.runtime.commands import Command
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
-from core import notify
 from core.hr import service as hr
+from core.hr.broadcast import broadcast as send_broadcast
 from core.orders import service as orders
 from core.reports.service import month_summary, parse_month
 from core.timeutil import month_key
@@ -75,10 +75,8 @@ async def broadcast(ctx: Ctx, cmd: Command) -> None:
     if not targets:
         ctx.say_key("broadcast_none")
         return
-    for name in targets:
-        await notify.broadcast(ctx.session, target=name, kind="promotion", now=ctx.now,
-                               payload={"text": cmd.args["text"], "by": ctx.employee.name},
-                               dedupe_key=f"{key(ctx)}:{name}")
+    await send_broadcast(ctx.session, actor_id=ctx.me, text=str(cmd.args["text"]),
+                         target=wanted or None, key=key(ctx), now=ctx.now, policy=ctx.policy)
     ctx.say_key("broadcast_queued", n=len(targets), targets="、".join(targets))
 
 

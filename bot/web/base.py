@@ -12,7 +12,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import DB_KEY, POLICY_KEY, SETTINGS_KEY
+from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
 from bot.messages import error_text, tw
 from config.settings import Settings
 from core.db import Database
@@ -36,15 +36,15 @@ KEY_HOLDER = web.AppKey("secret_key_holder", KeyHolder)
 
 
 def db_of(request: web.Request) -> Database:
-    return request.app[DB_KEY]
+    return request.config_dict[DB_KEY]
 
 
 def policy_of(request: web.Request) -> Policy:
-    return request.app[POLICY_KEY]
+    return request.config_dict[POLICY_KEY]
 
 
 def settings_of(request: web.Request) -> Settings:
-    return request.app[SETTINGS_KEY]
+    return request.config_dict[SETTINGS_KEY]
 
 
 def now() -> datetime:
@@ -52,7 +52,7 @@ def now() -> datetime:
 
 
 async def key_of(request: web.Request) -> str:
-    holder = request.app[KEY_HOLDER]
+    holder = request.config_dict[KEY_HOLDER]
     if holder.value is None:
         configured = settings_of(request).secret_key
         raw = configured.get_secret_value() if configured else None

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
+from core.audit.service import record as audit
 from core.catalog.schemas import COLUMNS, CatalogImportReport, ItemSpec
 from core.catalog.service import lock_item, unassigned_codes
 from core.directory.service import csv_records
@@ -98,11 +99,14 @@ def _csv_rows(text: str) -> list[Row]:
 
 async def import_items(
     session: AsyncSession, *, items: list[ItemSpec], now: datetime, policy: Policy,
+    actor_id: str = "cli",
 ) -> CatalogImportReport:
-    """Upsert ``items`` by SKU (each row locked while it changes), append codes, restock."""
+    """Upsert ``items`` by SKU (each row locked while it changes), append codes, restock.
+    Each item is written to the audit log as ``catalog.upsert`` by ``actor_id``."""
     created = updated = codes_added = 0
     for spec in items:
         item = await lock_item(session, spec.sku)
+        before = None if item is None else snapshot(item)
         if item is None:
             item = CatalogItem(sku=spec.sku, points=spec.points, stock=None, stock_added=0, sold=0)
             session.add(item)
@@ -111,10 +115,20 @@ async def import_items(
             updated += 1
         _apply(item, spec, policy)
         await session.flush()
-        codes_added += await _add_codes(session, spec.sku, spec.codes)
+        added = await _add_codes(session, spec.sku, spec.codes)
+        codes_added += added
         await _restock(session, item, spec)
+        await audit(session, actor=actor_id, action="catalog.upsert", subject=f"item:{spec.sku}",
+                    now=now, before=before, after={**snapshot(item), "codes_added": added})
     await session.flush()
     return CatalogImportReport(created=created, updated=updated, codes_added=codes_added)
+
+
+def snapshot(item: CatalogItem) -> dict[str, Any]:
+    """The item's fields for the audit log (codes are never logged)."""
+    return {column: getattr(item, column) for column in (
+        "name", "points", "category", "stock", "limit_per_employee", "kind", "requires_approval",
+        "description", "image_url", "available_from", "available_until", "active")}
 
 
 def _apply(item: CatalogItem, spec: ItemSpec, policy: Policy) -> None:

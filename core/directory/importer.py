@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
+from core.audit.service import record as audit
 from core.directory.service import (
     bad_cell,
     csv_records,
@@ -241,7 +242,8 @@ async def _to_deactivate(session: AsyncSession, rows: Sequence[EmployeeRow]) -> 
 
 async def import_employees(
     session: AsyncSession, *, rows: Sequence[EmployeeRow], dry_run: bool = False,
-    deactivate_missing: bool = False, now: datetime,
+    deactivate_missing: bool = False, now: datetime, actor_id: str = "cli",
+    action: str = "employees.import",
 ) -> DirectoryImportReport:
     """Upsert the directory by employee_id and open a ledger account for each new employee.
 
@@ -264,8 +266,41 @@ async def import_employees(
     if deactivate_missing:
         report.deactivated = await _to_deactivate(session, rows)
     if not dry_run:
+        before = {i: _snapshot(existing[i]) for i in report.updated[:_AUDIT_DETAIL]}
         await _apply(session, rows, existing, report, now)
+        await _audit(session, rows, before, report, actor_id=actor_id, action=action, now=now)
     return report
+
+
+_AUDIT_DETAIL = 50  # employees whose before/after the audit entry of an import spells out
+_SNAPSHOT = ("name", "department", "manager_id", "roles", "wecom_userid", "dingtalk_userid",
+             "hire_date", "birthday", "locale", "mobile", "email", "active")
+
+
+def _snapshot(values: Employee | dict[str, Any]) -> dict[str, Any]:
+    """An employee's fields for the audit log, mobile and e-mail masked (SPEC section 8)."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k, None)
+    snap = {k: get(k) for k in _SNAPSHOT}
+    snap["mobile"], snap["email"] = mask_mobile(snap["mobile"]), mask_email(snap["email"])
+    return snap
+
+
+async def _audit(
+    session: AsyncSession, rows: Sequence[EmployeeRow], before: dict[str, dict[str, Any]],
+    report: DirectoryImportReport, *, actor_id: str, action: str, now: datetime,
+) -> None:
+    if not (report.created or report.updated or report.deactivated):
+        return
+    by_id = {row.employee_id: row for row in rows}
+    fresh = report.created[:_AUDIT_DETAIL]
+    after = {i: _snapshot(_new_employee(by_id[i], now)) for i in fresh}
+    after.update({i: _snapshot(await session.get(Employee, i) or {}) for i in before})
+    subject = f"employee:{rows[0].employee_id}" if len(rows) == 1 else "directory"
+    counts = {"created": len(report.created), "updated": len(report.updated),
+              "deactivated": report.deactivated[:_AUDIT_DETAIL * 20]}
+    await audit(session, actor=actor_id, action=action, subject=subject, now=now,
+                before={"employees": before} if before else None,
+                after={**counts, "employees": after})
 
 
 async def _apply(

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger, notify
+from core.audit.service import record as audit
 from core.directory import service as directory
 from core.directory.service import bad_cell, csv_records, date_cell, show_value
 from core.ledger.service import find_transaction
@@ -142,6 +143,12 @@ async def _tell(
                       payload={"amount": result.amount, "reason": reason.strip(), "actor": actor,
                                "actor_id": actor_id, "balance": result.balance,
                                "transaction_id": tx.id})
+    change = result.amount if kind == "points_granted" else -result.amount
+    await audit(session, actor=actor_id, action="grant" if change > 0 else "deduct",
+                subject=f"employee:{employee_id}", now=now,
+                before={"balance": result.balance - change},
+                after={"balance": result.balance, "amount": result.amount,
+                       "reason": reason.strip(), "transaction_id": tx.id, "key": key})
     return result
 
 

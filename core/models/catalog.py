@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, UTCDateTime, utcnow
@@ -73,6 +82,7 @@ class Order(Base):
     __table_args__ = (
         CheckConstraint("qty > 0", name="qty_pos"),
         CheckConstraint("points > 0", name="points_pos"),
+        Index("ix_orders_status_id", "status", "id"),  # migration 0005: the order desk
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.models.base import Base, UTCDateTime, utcnow
@@ -40,7 +40,11 @@ class LedgerTransaction(Base):
 
 class Entry(Base):
     __tablename__ = "ledger_entries"
-    __table_args__ = (CheckConstraint("amount <> 0", name="amount_nonzero"),)
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_nonzero"),
+        # migration 0005 (B6): the monthly report's sums read only this index
+        Index("ix_ledger_entries_tx_account_amount", "transaction_id", "account_id", "amount"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
+from core.audit.service import record as audit
 from core.catalog.service import find_item, lock_item
 from core.directory.service import get_active, roles_of
 from core.models import CatalogItem, Confirmation, Employee, Order
@@ -36,6 +37,7 @@ __all__ = [
 # No 0/O, 1/I/L: people read these codes off a card and type them back.
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 STAFF = frozenset({"hr", "admin"})
+OPERATORS = frozenset({"cli", "api"})  # trusted operators, as in core.hr
 
 
 async def start_redemption(
@@ -161,6 +163,8 @@ async def cancel_confirmation(
 
 
 async def _is_staff(session: AsyncSession, actor_id: str) -> bool:
+    if actor_id in OPERATORS:
+        return True
     actor = await session.get(Employee, actor_id)
     return actor is not None and actor.active and bool(await roles_of(session, actor) & STAFF)
 
@@ -184,16 +188,22 @@ async def _item(session: AsyncSession, order: Order) -> CatalogItem:
 
 async def cancel(
     session: AsyncSession, *, actor_id: str, order_no: str, now: datetime, policy: Policy,
+    note: str | None = None,
 ) -> OrderView:
-    """The redeemer (or HR / admin) cancels before fulfilment: points back, stock back."""
+    """The redeemer (or HR / admin) cancels before fulfilment: points back, stock back.
+    A cancel by anyone but the redeemer is written to the audit log."""
     found = await get_order(session, order_no)
     if actor_id != found.employee_id and not await _is_staff(session, actor_id):
         raise errors.Forbidden(action="cancel_order", order_no=found.order_no)
     order = await _lock(session, found.order_no)
     if order.status not in OPEN_STATES:
         raise errors.BadOrderState(order_no=order.order_no, status=order.status)
-    item = await flow.unwind(session, order, status="cancelled", actor=actor_id, note=None,
+    before = order.status
+    note = note.strip() if note and note.strip() else None
+    item = await flow.unwind(session, order, status="cancelled", actor=actor_id, note=note,
                              now=now, policy=policy)
+    if actor_id != order.employee_id:
+        await _audit(session, order, actor_id, "order.cancel", before, note, now)
     if order.approval_id is not None:
         await _close_approval(session, order.approval_id, now=now)
     await flow.tell(session, order, item, "order_cancelled", now=now, by=actor_id)
@@ -219,9 +229,20 @@ async def fulfil(
     if order.status != "placed":
         raise errors.BadOrderState(order_no=order.order_no, status=order.status)
     item = await _item(session, order)
-    await flow.deliver(session, order, item, actor=actor_id, now=now,
-                       note=note.strip() if note and note.strip() else None)
+    note = note.strip() if note and note.strip() else None
+    await flow.deliver(session, order, item, actor=actor_id, now=now, note=note)
+    await _audit(session, order, actor_id, "order.fulfil", "placed", note, now)
     return order_view(order, item)
+
+
+async def _audit(
+    session: AsyncSession, order: Order, actor_id: str, action: str, before: str,
+    note: str | None, now: datetime,
+) -> None:
+    await audit(session, actor=actor_id, action=action, subject=f"order:{order.order_no}",
+                now=now, before={"status": before},
+                after={"status": order.status, "note": note, "employee_id": order.employee_id,
+                       "sku": order.sku, "qty": order.qty, "points": order.points})
 
 
 async def approval_finished(

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from core.models.base import UTCDateTime
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -154,3 +154,25 @@ def test_cli_prints_a_link_and_refuses_an_employee(tmp_path) -> None:  # type: i
     refused = jifen("login-link", EMPLOYEE, "--admin", db_url=url, env=env)
     assert refused.returncode == 1 and "forbidden" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+async def test_a_console_session_calls_the_admin_api_with_its_csrf_token(console: Console) -> None:
+    """The API accepts the console's own session (no bearer token), checking CSRF on changes."""
+    assert (await console.client.get("/api/v1/employees")).status == 401
+    csrf = await console.sign_in(HR)
+    listed = await console.client.get("/api/v1/employees?limit=2")
+    assert listed.status == 200 and len((await listed.json())["items"]) == 2
+    before = await balance_of(console, EMPLOYEE)
+    body = {"grants": [{"employee_id": EMPLOYEE, "points": 7, "reason": "API via console"}]}
+    refused = await console.client.post("/api/v1/grants", json=body)
+    assert refused.status == 403 and (await refused.json())["error"]["code"] == "csrf"
+    done = await console.client.post("/api/v1/grants", json=body, headers={"X-CSRF-Token": csrf})
+    assert done.status in (200, 201)
+    assert await balance_of(console, EMPLOYEE) == before + 7
+
+
+async def test_an_employee_session_is_refused_by_the_admin_api(console: Console) -> None:
+    await console.sign_in(HR)
+    await console.db.run(lambda s: s.execute(
+        update(Employee).where(Employee.employee_id == HR).values(roles="")))
+    assert (await console.client.get("/api/v1/employees")).status == 403

@@ -12,6 +12,7 @@ from functools import wraps
 
 from aiohttp import web
 
+from bot.web.api.auth import SessionUser
 from bot.web.base import (
     is_https,
     key_of,
@@ -101,3 +102,13 @@ def user_of(request: web.Request) -> WebUser:
 
 def lang(request: web.Request) -> str:
     return lang_of_request(request)
+
+
+async def api_session(request: web.Request) -> SessionUser | None:
+    """A console session calling the admin API: roles as read now, CSRF from the header."""
+    user = await load_user(request, "admin")
+    if user is None:
+        return None
+    given = request.headers.get(CSRF_HEADER)
+    return SessionUser(user.me, user.signed.roles,
+                       csrf_ok(await key_of(request), user.session_id, given))

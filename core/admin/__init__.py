@@ -1,0 +1,1 @@
+"""Paged reads for the HR surfaces (admin API, console): directory, history, orders, approvals."""
