@@ -25,9 +25,9 @@ from benchmarks.seed import bulk_seed, employee_id
 from config.policy_loader import load_policy
 from core import errors
 from core.db import Database
-from core.migrate import upgrade
 from core.models import Account, CatalogItem, Entry, Order
 from core.policy import Policy
+from migrations.migrate import upgrade
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 SKU = "FLASH"

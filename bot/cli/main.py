@@ -5,31 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfoNotFoundError
 
 from sqlalchemy.exc import ArgumentError
 
+from bot.cli.commands import COMMANDS
+from bot.cli.errors import UserError
+from bot.cli.parser import add_commands
 from config.policy_loader import PolicyError
 from config.settings import Settings
 from core.errors import CoreError
-
-
-class UserError(Exception):
-    """A mistake of the person at the keyboard: printed as one line, exit code 1."""
-
-
-Command = Callable[[argparse.Namespace, Settings], Awaitable[int] | int]
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str) -> Callable[[Command], Command]:
-    def deco(fn: Command) -> Command:
-        COMMANDS[name] = fn
-        return fn
-
-    return deco
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,8 +25,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.cli_parser import add_commands
-
     parser = _Parser(prog="jifen", description="jifen 积分 — points and welfare bot")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_commands(sub)
@@ -47,8 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import bot.cli_commands  # noqa: F401  - registers the commands
-
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()

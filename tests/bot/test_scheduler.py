@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.scheduler import SCHEDULE, Scheduler
+from bot.jobs.scheduler import SCHEDULE, Scheduler
 from core.db import Database
 from core.policy import Policy
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
+from core.approvals import service as approvals
 from core.catalog.importer import import_items, parse_catalog
 from core.db import Database
 from core.ledger.verify import verify
@@ -360,7 +361,6 @@ async def test_orders_of_and_get_order(db: Database, policy: Policy, now: dateti
 
 
 async def test_requires_approval_then_approve_places(db: Database, policy: Policy, now: datetime) -> None:
-    approvals = pytest.importorskip("core.approvals.service")
     await _setup(db, policy, now)
     order = await _redeem(db, policy, now, "LEAVE1")
     assert order.status == "pending_approval" and order.approval_id is not None
@@ -379,7 +379,6 @@ async def test_requires_approval_then_approve_places(db: Database, policy: Polic
 
 
 async def test_requires_approval_then_reject_refunds(db: Database, policy: Policy, now: datetime) -> None:
-    approvals = pytest.importorskip("core.approvals.service")
     await _setup(db, policy, now)
     order = await _redeem(db, policy, now, "LEAVE1")
     async with db.uow() as s:
@@ -398,7 +397,6 @@ async def test_requires_approval_then_reject_refunds(db: Database, policy: Polic
 async def test_cancel_pending_order_withdraws_its_approval(
     db: Database, policy: Policy, now: datetime
 ) -> None:
-    approvals = pytest.importorskip("core.approvals.service")
     await _setup(db, policy, now)
     order = await _redeem(db, policy, now, "LEAVE1")
     async with db.uow() as s:
@@ -416,7 +414,6 @@ async def test_cancel_pending_order_withdraws_its_approval(
 async def test_code_item_with_approval_reserves_code_until_decided(
     db: Database, policy: Policy, now: datetime
 ) -> None:
-    approvals = pytest.importorskip("core.approvals.service")
     await _setup(db, policy, now)
     first = await _redeem(db, policy, now, "GIFT")
     assert (first.status, first.codes) == ("pending_approval", [])  # the code stays hidden

@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import DB_KEY, POLICY_KEY, build
-from bot.assembly import STREAM_KEY, WORKER_KEY
-from bot.demo import load_demo
+from bot.app import DB_KEY, POLICY_KEY, STREAM_KEY, WORKER_KEY, build
+from bot.app.demo import load_demo
 from bot.outbox import OutboxWorker
 from bot.platforms.dingtalk.parse import TOPIC_BOT_MESSAGE, TOPIC_CARD_CALLBACK
 from bot.platforms.dingtalk.stream import Backoff, DingTalkStream
