@@ -28,7 +28,8 @@ NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
 async def _seed(db: Database, policy: Policy, n: int) -> None:
-    from core.catalog.importer import import_items, parse_catalog
+    from config.catalog_file import parse_catalog
+    from core.catalog.importer import import_items
     from core.ledger import credit
 
     async def fill(s: AsyncSession) -> None:

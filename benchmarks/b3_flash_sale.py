@@ -35,7 +35,8 @@ PRICE = 10
 
 
 async def _item(db: Database, policy: Policy, stock: int) -> None:
-    from core.catalog.importer import import_items, parse_catalog
+    from config.catalog_file import parse_catalog
+    from core.catalog.importer import import_items
 
     items = parse_catalog(f"items:\n  - {{sku: {SKU}, name: flash, points: {PRICE}, stock: {stock}}}\n",
                           fmt="yaml")

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import config
+from config.catalog_file import parse_catalog
 from core.awards.service import give
-from core.catalog.importer import import_items, parse_catalog
+from core.catalog.importer import import_items
 from core.db import Database
 from core.directory.importer import import_employees, parse_directory_csv
 from core.hr.service import grant

@@ -16,9 +16,10 @@ from bot.cli.errors import UserError
 from bot.cli.grant import grant_file, grant_one
 from bot.cli.report import print_report
 from bot.jobs import run_job
+from config.catalog_file import parse_catalog
 from config.settings import Settings
 from core import outbox
-from core.catalog.importer import import_items, parse_catalog
+from core.catalog.importer import import_items
 from core.db import Database
 from core.directory.importer import import_employees, parse_directory_csv
 from core.ledger.verify import verify

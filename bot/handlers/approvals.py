@@ -24,7 +24,8 @@ async def queue(ctx: Ctx, cmd: Command) -> None:
     for req in pending[:SHOWN]:
         requester = await ctx.session.get(Employee, req.requester_id)
         ctx.card(builders.approval_request(req.public_id, req.kind, requester.name if requester else "",
-                                           req.amount, req.summary, ctx.locale))  # type: ignore[arg-type]
+                                           req.amount, req.summary, ctx.locale,  # type: ignore[arg-type]
+                                           step=req.current_step))
 
 
 @router.on("approve", "reject")
@@ -35,7 +36,8 @@ async def decide(ctx: Ctx, cmd: Command) -> None:
         return
     decision = await approvals.decide(
         ctx.session, approval_id=target, actor_id=ctx.me, approve=cmd.intent == "approve",
-        comment=str(cmd.args.get("note") or "") or None, now=ctx.now, policy=ctx.policy)
+        comment=str(cmd.args.get("note") or "") or None, now=ctx.now, policy=ctx.policy,
+        step=cmd.args.get("step"))  # a button names the step its card was shown for
     card = builders.approval_decided(decision.public_id, _shown_status(decision.status),
                                      decision.decided_by_name, decision.comment, ctx.locale)  # type: ignore[arg-type]
     if isinstance(ctx.event, CardAction):

@@ -62,6 +62,9 @@ def action_command(action: str, lang: str) -> Command:
     }
     if isinstance(a, actions.OpenCatalog):
         return Command("catalog", lang, args={"category": a.category})
+    if isinstance(a, actions.ApproveAction | actions.RejectAction):
+        return Command(table[type(a)][0], lang,
+                       args={"target": a.approval_id, "note": "", "step": a.step})
     intent, attr = table[type(a)]
     return Command(intent, lang, args={"target": getattr(a, attr), "note": ""})
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.catalog_file import parse_catalog
 from core import errors, ledger
 from core.approvals import service as approvals
-from core.catalog.importer import import_items, parse_catalog
+from core.catalog.importer import import_items
 from core.db import Database
 from core.ledger.verify import verify
 from core.models import (
