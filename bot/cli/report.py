@@ -17,7 +17,7 @@ async def print_report(db: Database, policy: Policy, *, month: str | None, csv_p
     now = utcnow()
     month = parse_month(month) if month else month_key(now, policy)
     async with db.uow() as session:
-        s = await month_summary(session, month=month, now=now, policy=policy)
+        s = await month_summary(session, actor_id="cli", month=month, now=now, policy=policy)
     print(f"report {month}")
     print(f"  issued {s.issued}  redeemed {s.redeemed}  expired {s.expired}  refunded {s.refunded}")
     print(f"  awards {s.awards_count} ({s.awards_points} points)")

@@ -11,8 +11,8 @@ from bot.messages import t
 from bot.runtime.commands import Command
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
-from core import notify
 from core.hr import service as hr
+from core.hr.broadcast import broadcast as broadcast_to
 from core.orders import service as orders
 from core.reports.service import month_summary, parse_month
 from core.timeutil import month_key
@@ -75,10 +75,8 @@ async def broadcast(ctx: Ctx, cmd: Command) -> None:
     if not targets:
         ctx.say_key("broadcast_none")
         return
-    for name in targets:
-        await notify.broadcast(ctx.session, target=name, kind="promotion", now=ctx.now,
-                               payload={"text": cmd.args["text"], "by": ctx.employee.name},
-                               dedupe_key=f"{key(ctx)}:{name}")
+    await broadcast_to(ctx.session, actor_id=ctx.me, targets=targets, text=cmd.args["text"],
+                       now=ctx.now, dedupe_key=key(ctx))
     ctx.say_key("broadcast_queued", n=len(targets), targets="、".join(targets))
 
 
@@ -89,7 +87,7 @@ async def report(ctx: Ctx, cmd: Command) -> None:
         ctx.say_key("usage_report")
         return
     month = parse_month(cmd.args["month"]) if cmd.args.get("month") else month_key(ctx.now, ctx.policy)
-    s = await month_summary(ctx.session, month=month, now=ctx.now, policy=ctx.policy)
+    s = await month_summary(ctx.session, actor_id=ctx.me, month=month, now=ctx.now, policy=ctx.policy)
     lines = [t("report_flows", ctx.lang, issued=s.issued, redeemed=s.redeemed, expired=s.expired),
              t("report_awards", ctx.lang, n=s.awards_count, points=s.awards_points),
              t("report_expiring", ctx.lang, n=s.expiring_30d, people=s.expiring_employees)]
