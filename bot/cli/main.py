@@ -14,9 +14,10 @@ from sqlalchemy.exc import ArgumentError
 from bot.cli.commands import COMMANDS
 from bot.cli.errors import UserError
 from bot.cli.parser import add_commands
+from bot.messages import error_text
 from config.policy_loader import PolicyError
 from config.settings import Settings
-from core.errors import CoreError
+from core.errors import CoreError, InvalidInput
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_commands(sub)
     return parser
+
+
+def _sentence(exc: CoreError) -> str:
+    """The refusal as the same English sentence a chat user gets; a file's line leads it."""
+    if isinstance(exc, InvalidInput):
+        return f"line {exc.line}: {exc.message}" if exc.line is not None else exc.message
+    return error_text(exc, "en")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,8 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"jifen: {exc}", file=sys.stderr)
         return 1
     except CoreError as exc:
-        print(f"jifen: {exc.code}: {', '.join(f'{k}={v}' for k, v in exc.params.items())}",
-              file=sys.stderr)
+        print(f"jifen: {_sentence(exc)}", file=sys.stderr)
         return 1
     except (ArgumentError, ZoneInfoNotFoundError) as exc:  # JIFEN_DATABASE_URL, JIFEN_TIMEZONE
         print(f"jifen: configuration: {exc}".splitlines()[0], file=sys.stderr)

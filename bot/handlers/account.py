@@ -20,7 +20,7 @@ async def balance(ctx: Ctx, cmd: Command) -> None:
     bal = await ledger.balance(ctx.session, employee_id=ctx.me, now=ctx.now)
     allowance = await allowance_status(ctx.session, giver_id=ctx.me, now=ctx.now, policy=ctx.policy)
     ctx.card(builders.balance(bal.balance, allowance.left, bal.next_expiry_amount,
-                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone))  # type: ignore[arg-type]
+                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone))
 
 
 @router.on("history")

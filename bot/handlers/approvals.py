@@ -24,7 +24,7 @@ async def queue(ctx: Ctx, cmd: Command) -> None:
     for req in pending[:SHOWN]:
         requester = await ctx.session.get(Employee, req.requester_id)
         ctx.card(builders.approval_request(req.public_id, req.kind, requester.name if requester else "",
-                                           req.amount, req.summary, ctx.locale,  # type: ignore[arg-type]
+                                           req.amount, req.summary, ctx.locale,
                                            step=req.current_step))
 
 
@@ -39,7 +39,7 @@ async def decide(ctx: Ctx, cmd: Command) -> None:
         comment=str(cmd.args.get("note") or "") or None, now=ctx.now, policy=ctx.policy,
         step=cmd.args.get("step"))  # a button names the step its card was shown for
     card = builders.approval_decided(decision.public_id, _shown_status(decision.status),
-                                     decision.decided_by_name, decision.comment, ctx.locale)  # type: ignore[arg-type]
+                                     decision.decided_by_name, decision.comment, ctx.locale)
     if isinstance(ctx.event, CardAction):
         ctx.card_update = card  # the clicked card shows the outcome instead of its buttons
     if decision.final:

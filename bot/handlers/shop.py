@@ -17,7 +17,7 @@ router = Router()
 
 def order_card(ctx: Ctx, o: OrderView, *, for_hr: bool = False) -> None:
     ctx.card(builders.order_status(o.order_no, o.name, o.qty, o.points, o.status,
-                                   ", ".join(o.codes) or None, o.note, ctx.locale, for_hr=for_hr))  # type: ignore[arg-type]
+                                   ", ".join(o.codes) or None, o.note, ctx.locale, for_hr=for_hr))
 
 
 @router.on("catalog")
@@ -46,7 +46,7 @@ async def redeem(ctx: Ctx, cmd: Command) -> None:
     bal = await ledger.balance(ctx.session, employee_id=ctx.me, now=ctx.now)
     ctx.card(builders.redemption_confirm(pending.code, pending.name, pending.qty, pending.points,
                                          bal.balance - pending.points, pending.expires_at,
-                                         ctx.locale, tz=ctx.policy.timezone))  # type: ignore[arg-type]
+                                         ctx.locale, tz=ctx.policy.timezone))
 
 
 @router.on("confirm")

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.runtime.numerals import parse_amount
+from cards.texts import Locale
 
 # keyword -> (intent, lang); longest keywords are tried first so 我的积分 wins over 积分
-KEYWORDS: dict[str, tuple[str, str]] = {
+KEYWORDS: dict[str, tuple[str, Locale]] = {
     "积分": ("balance", "zh"), "余额": ("balance", "zh"), "我的积分": ("balance", "zh"),
     "balance": ("balance", "en"), "bal": ("balance", "en"), "points": ("balance", "en"),
     "明细": ("history", "zh"), "history": ("history", "en"),
@@ -46,7 +47,7 @@ _HASHTAG = re.compile(r"#([^\s#]+)")
 @dataclass(frozen=True)
 class Command:
     intent: str  # one of KEYWORDS' intents, or "unknown" / "empty"
-    lang: str
+    lang: Locale
     rest: str = ""  # text after the keyword
     args: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # a usage problem: the handler replies with the usage line
@@ -57,7 +58,7 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _split_keyword(text: str) -> tuple[str, str, str] | None:
+def _split_keyword(text: str) -> tuple[str, Locale, str] | None:
     lowered = text.lower()
     for kw in _BY_LENGTH:
         if not lowered.startswith(kw):
@@ -82,7 +83,7 @@ def parse(text: str) -> Command:
         return Command("empty", "zh")
     found = _split_keyword(clean)
     if found is None:
-        lang = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in clean) else "en"
+        lang: Locale = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in clean) else "en"
         return Command("unknown", lang, clean)
     intent, lang, rest = found
     shaper = _SHAPERS.get(intent)

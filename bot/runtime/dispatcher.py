@@ -29,6 +29,7 @@ from cards import actions
 from cards.builders import message
 from cards.model import Card
 from cards.serialize import card_from_dict, card_to_dict
+from cards.texts import Locale
 from config.settings import Settings
 from core import idempotency
 from core.db import Database
@@ -49,7 +50,7 @@ def event_key(event: Event) -> str:
     return f"evt:{event.source.platform}:{ident}"
 
 
-def action_command(action: str, lang: str) -> Command:
+def action_command(action: str, lang: Locale) -> Command:
     """A button click becomes the same command its text fallback would."""
     try:
         a = actions.unpack(action)
@@ -86,10 +87,10 @@ class Dispatcher:
         try:
             return await self.db.run(lambda s: self._process(s, event))
         except CoreError as exc:
-            return await self._finish(event, [message(error_text(exc, lang), locale=lang)])  # type: ignore[arg-type]
+            return await self._finish(event, [message(error_text(exc, lang), locale=lang)])
         except Exception:  # noqa: BLE001 - the user gets an apology, the log gets the traceback
             log.exception("event %s failed", event_key(event))
-            return [message(t("internal_error", lang), locale=lang)]  # type: ignore[arg-type]
+            return [message(t("internal_error", lang), locale=lang)]
 
     async def _finish(self, event: Event, cards: list[Card]) -> list[Card]:
         """Record a refusal like any answer, so a redelivery repeats it without re-sending."""

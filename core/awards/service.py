@@ -89,9 +89,9 @@ async def _validate(
     if amount <= 0:
         raise errors.InvalidAmount(amount=amount)
     if not recipient_ids:
-        raise errors.InvalidInput(message="no_recipients")
+        raise errors.NoRecipients()
     if len(set(recipient_ids)) != len(recipient_ids):
-        raise errors.InvalidInput(message="duplicate_recipients")
+        raise errors.DuplicateRecipients()
     if giver.employee_id in recipient_ids:
         raise errors.SelfAward()
     recipients = [await get_active(session, rid) for rid in recipient_ids]

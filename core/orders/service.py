@@ -77,7 +77,7 @@ async def _own_confirmation(session: AsyncSession, employee_id: str, code: str) 
     token = code.strip().upper()
     conf = await session.get(Confirmation, token) if token else None
     if conf is None or conf.employee_id != employee_id:
-        raise errors.UnknownConfirmation(code=token)
+        raise errors.UnknownConfirmation(confirmation=token)
     return conf
 
 
@@ -93,9 +93,9 @@ async def confirm(
     if conf.status == "used" and conf.order_no is not None:
         return await _view(session, conf.order_no)
     if conf.status != "open":
-        raise errors.UnknownConfirmation(code=conf.code)
+        raise errors.UnknownConfirmation(confirmation=conf.code)
     if now >= conf.expires_at:
-        raise errors.ConfirmationExpired(code=conf.code, expires_at=conf.expires_at)
+        raise errors.ConfirmationExpired(confirmation=conf.code, expires_at=conf.expires_at)
     await get_active(session, employee_id)
     order, item = await _take(session, conf, now=now, policy=policy)
     if item.requires_approval:

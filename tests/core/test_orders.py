@@ -369,7 +369,7 @@ async def test_requires_approval_then_approve_places(db: Database, policy: Polic
         assert await _balance(s, "E1", now) == 700
         assert await _held(s, "escrow") == 300  # held while the manager decides
         assert await verify(s) == []
-        await approvals.decide(s, approval_id=order.approval_id, actor_id="M1", approve=True,
+        await approvals.decide(s, approval_id=_approval_of(order), actor_id="M1", approve=True,
                                comment=None, now=now, policy=policy)
     async with db.uow() as s:
         placed = await orders.get_order(s, order.order_no)
@@ -383,7 +383,7 @@ async def test_requires_approval_then_reject_refunds(db: Database, policy: Polic
     await _setup(db, policy, now)
     order = await _redeem(db, policy, now, "LEAVE1")
     async with db.uow() as s:
-        await approvals.decide(s, approval_id=order.approval_id, actor_id="M1", approve=False,
+        await approvals.decide(s, approval_id=_approval_of(order), actor_id="M1", approve=False,
                                comment="项目冲刺期", now=now, policy=policy)
     async with db.uow() as s:
         assert (await orders.get_order(s, order.order_no)).status == "rejected"
@@ -404,10 +404,10 @@ async def test_cancel_pending_order_withdraws_its_approval(
         await orders.cancel(s, actor_id="E1", order_no=order.order_no, now=now, policy=policy)
     with pytest.raises(errors.AlreadyDecided):
         async with db.uow() as s:
-            await approvals.decide(s, approval_id=order.approval_id, actor_id="M1", approve=True,
+            await approvals.decide(s, approval_id=_approval_of(order), actor_id="M1", approve=True,
                                    comment=None, now=now, policy=policy)
     async with db.uow() as s:
-        assert (await approvals.get_request(s, order.approval_id)).status == "cancelled"
+        assert (await approvals.get_request(s, _approval_of(order))).status == "cancelled"
         assert await _balance(s, "E1", now) == 1000
         assert await verify(s) == []
 
@@ -422,11 +422,11 @@ async def test_code_item_with_approval_reserves_code_until_decided(
         async with db.uow() as s:
             await orders.start_redemption(s, employee_id="E2", sku="GIFT", now=now, policy=policy)
     async with db.uow() as s:
-        await approvals.decide(s, approval_id=first.approval_id, actor_id="M1", approve=False,
+        await approvals.decide(s, approval_id=_approval_of(first), actor_id="M1", approve=False,
                                comment=None, now=now, policy=policy)
     second = await _redeem(db, policy, now, "GIFT", who="E2")
     async with db.uow() as s:
-        await approvals.decide(s, approval_id=second.approval_id, actor_id="M1", approve=True,
+        await approvals.decide(s, approval_id=_approval_of(second), actor_id="M1", approve=True,
                                comment=None, now=now, policy=policy)
     async with db.uow() as s:
         done = (await orders.orders_of(s, employee_id="E2"))[0]
@@ -447,3 +447,8 @@ async def test_approval_finished_ignores_orders_no_longer_pending(
     async with db.uow() as s:
         assert (await orders.get_order(s, order.order_no)).status == "placed"
         assert await verify(s) == []
+
+
+def _approval_of(order: OrderView) -> int:
+    assert order.approval_id is not None, "the order waits for no approval"
+    return order.approval_id
