@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import error_text, lang_of, t
 from bot.runtime.commands import Command, normalize, parse
 from bot.runtime.context import Ctx
-from bot.runtime.events import CardAction, Event, IncomingText, Source
+from bot.runtime.events import CardAction, Event, IncomingText, Source, event_key
 from bot.runtime.router import Router
 from cards import actions
 from cards.builders import message
@@ -43,11 +43,6 @@ log = logging.getLogger("jifen.dispatch")
 # Writes the replies (and a card update) for an event inside its unit of work, e.g. as outbox
 # rows for WeCom; the playground needs none (it returns the cards over HTTP).
 ReplySink = Callable[[AsyncSession, Event, list[Card], Card | None], Awaitable[None]]
-
-
-def event_key(event: Event) -> str:
-    ident = event.message_id if isinstance(event, IncomingText) else event.event_id
-    return f"evt:{event.source.platform}:{ident}"
 
 
 def action_command(action: str, lang: Locale) -> Command:

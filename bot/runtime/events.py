@@ -35,3 +35,9 @@ class CardAction:
 
 
 Event = IncomingText | CardAction
+
+
+def event_key(event: Event) -> str:
+    """The idempotency key of one delivery of an event (a redelivery has the same one)."""
+    ident = event.message_id if isinstance(event, IncomingText) else event.event_id
+    return f"evt:{event.source.platform}:{ident}"
