@@ -269,7 +269,7 @@ def test_employees_import_dry_run_update_and_deactivate(cli: Cli) -> None:
         ("grant", "A2", "10", "--reason", "给离职的人"),
     )
     assert "line 3:" in manager_err and "NOBODY" in manager_err
-    assert "inactive_employee" in inactive_err
+    assert "is no longer active" in inactive_err
     assert cli.scalar(select(func.count()).select_from(Employee)) == 3
     assert cli.balance("A2") == 0
 
