@@ -20,15 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from benchmarks.common import POLICY_FILE, count_statements, pg_database
 from config.policy_loader import load_policy
 from core.db import Database
-from core.migrate import upgrade
 from core.models import Employee
 from core.policy import Policy
+from migrations.migrate import upgrade
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
 async def _seed(db: Database, policy: Policy, n: int) -> None:
-    from core.catalog.importer import import_items, parse_catalog
+    from config.catalog_file import parse_catalog
+    from core.catalog.importer import import_items
     from core.ledger import credit
 
     async def fill(s: AsyncSession) -> None:

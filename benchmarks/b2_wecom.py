@@ -270,7 +270,7 @@ async def measure(bench: Bench, url: str, reqs: list[Request], label: str, args:
 
 async def jifen_app(db_url: str, api_base: str) -> web.Application:
     from bot.app import DB_KEY, POLICY_KEY, build
-    from bot.demo import load_demo
+    from bot.app.demo import load_demo
     from config.settings import Settings
     from core.models import utcnow
     from tests.fakes.wecom_server import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN

@@ -25,9 +25,9 @@ from benchmarks.seed import bulk_seed, employee_id
 from config.policy_loader import load_policy
 from core import errors
 from core.db import Database
-from core.migrate import upgrade
 from core.models import Account, CatalogItem, Entry, Order
 from core.policy import Policy
+from migrations.migrate import upgrade
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 SKU = "FLASH"
@@ -35,7 +35,8 @@ PRICE = 10
 
 
 async def _item(db: Database, policy: Policy, stock: int) -> None:
-    from core.catalog.importer import import_items, parse_catalog
+    from config.catalog_file import parse_catalog
+    from core.catalog.importer import import_items
 
     items = parse_catalog(f"items:\n  - {{sku: {SKU}, name: flash, points: {PRICE}, stock: {stock}}}\n",
                           fmt="yaml")

@@ -31,8 +31,8 @@ from benchmarks.common import POLICY_FILE, count_statements, peak_rss_mib, pg_da
 from benchmarks.seed import Expiry, bulk_seed
 from config.policy_loader import load_policy
 from core.db import Database
-from core.migrate import upgrade
 from core.models import Lot, OutboxMessage, ReminderMark
+from migrations.migrate import upgrade
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cards.texts import Locale
 from core.errors import CoreError
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -93,10 +94,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "out_of_stock": ("{sku} 库存不足。", "{sku} is out of stock."),
     "limit_reached": ("{sku} 每人每月限兑 {limit} 件，你已兑换 {used} 件。", "{sku}: limit {limit} per month, you have {used}."),
     "codes_exhausted": ("{sku} 的券码已兑完。", "{sku} has no codes left."),
-    "unknown_confirmation": ("找不到待确认的兑换 {code}", "No pending redemption {code}"),
+    "unknown_confirmation": ("找不到待确认的兑换 {confirmation}", "No pending redemption {confirmation}"),
     "confirmation_expired": ("兑换确认已过期，请重新兑换。", "The confirmation expired; please redeem again."),
     "unknown_order": ("找不到订单 {order_no}", "No order {order_no}"),
     "bad_order_state": ("订单当前状态为 {status}，不能这样操作。", "The order is {status}; that is not possible now."),
+    "no_recipients": ("请至少 @ 一位同事。", "Name at least one colleague."),
+    "duplicate_recipients": ("同一位同事只能写一次。", "Name each colleague only once."),
     "forbidden": ("你没有权限做这件事。", "You are not allowed to do that."),
     "invalid_input": ("输入有误：{message}", "Invalid input: {message}"),
     "link_invalid": ("登录链接无效。", "This sign-in link is not valid."),
@@ -107,7 +110,7 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
-def lang_of(locale: str | None) -> str:
+def lang_of(locale: str | None) -> Locale:
     return "en" if (locale or "").lower().startswith("en") else "zh"
 
 
@@ -116,21 +119,21 @@ class _Defaults(dict[str, Any]):
         return ""
 
 
-def t(key: str, lang: str, **params: Any) -> str:
+def t(key: str, lang: Locale, **params: Any) -> str:
     """The text for ``key`` in ``lang`` ("zh"/"en"), with ``params`` filled in (missing ones blank)."""
     zh, en = TEXTS[key]
     return (en if lang == "en" else zh).format_map(_Defaults(params))
 
 
-def error_text(exc: CoreError, lang: str) -> str:
-    """One short line for a refused action."""
+def error_text(exc: CoreError, lang: Locale) -> str:
+    """One short sentence for a refused action (every CoreError code has one in TEXTS)."""
     params = dict(exc.params)
     if "candidates" in params:
         params["candidates"] = "；".join(
             f"{c.name}（{c.department}，{c.employee_id}）" for c in params["candidates"])
     if exc.code in TEXTS:
         return t(exc.code, lang, **params)
-    return t("invalid_input", lang, message=exc.code)
+    return t("internal_error", lang)  # a new refusal without a sentence yet: never its code
 
 
 # The web pages' strings (HR console; the mall adds its own), (zh, en) like TEXTS.

@@ -9,8 +9,8 @@ Wire format: ``<prefix>[:<value>]``.
 
 | action | prefix | example |
 |---|---|---|
-| ApproveAction | ``ap`` | ``ap:A12`` |
-| RejectAction | ``rj`` | ``rj:A12`` |
+| ApproveAction | ``ap`` | ``ap:A12:0`` (approval A12, step 0; ``ap:A12`` on older cards) |
+| RejectAction | ``rj`` | ``rj:A12:0`` |
 | ConfirmRedeem | ``cr`` | ``cr:K7F2QX`` |
 | CancelRedeem | ``cx`` | ``cx:K7F2QX`` |
 | FulfilOrder | ``ff`` | ``ff:O2405-0007`` |
@@ -87,17 +87,41 @@ class _IdAction(Action):
 
 
 @dataclass(frozen=True)
-class ApproveAction(_IdAction):
+class _Decision(Action):
+    """Approve or reject approval ``approval_id``; ``step`` (0-based) is the chain step the card
+    was shown for, so a stale or doubled click cannot decide a later step. Cards sent before
+    steps were pinned carry none (``ap:A12``) and decide whatever step is current."""
+
     approval_id: str
-    prefix: ClassVar[str] = "ap"
-    id_name: ClassVar[str] = "approval_id"
+    step: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_id(self.approval_id, "approval_id")
+        if self.step is not None and not 0 <= self.step <= 99:
+            raise ValueError(f"invalid step: {self.step!r}")
+
+    def pack(self) -> str:
+        tail = "" if self.step is None else f":{self.step}"
+        return f"{self.prefix}:{self.approval_id}{tail}"
+
+    @classmethod
+    def _from_value(cls, prefix: str, value: str | None) -> Action:
+        if value is None:
+            raise ValueError(f"{cls.__name__} needs an approval_id")
+        approval_id, sep, step = value.partition(":")
+        if sep and not step.isdigit():
+            raise ValueError(f"invalid step in payload: {value!r}")
+        return cls(approval_id, int(step) if sep else None)
 
 
 @dataclass(frozen=True)
-class RejectAction(_IdAction):
-    approval_id: str
+class ApproveAction(_Decision):
+    prefix: ClassVar[str] = "ap"
+
+
+@dataclass(frozen=True)
+class RejectAction(_Decision):
     prefix: ClassVar[str] = "rj"
-    id_name: ClassVar[str] = "approval_id"
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,11 @@ def approval_request(
     amount: int,
     summary: str,
     locale: Locale = "zh",
+    step: int | None = None,
 ) -> Card:
-    """Sent to the current approver with 同意 / 拒绝 (fallbacks ``同意 A12`` / ``拒绝 A12``)."""
+    """Sent to the current approver with 同意 / 拒绝 (fallbacks ``同意 A12`` / ``拒绝 A12``).
+
+    ``step`` pins the buttons to the chain step this card asks about."""
     kind = check(kind, APPROVAL_KINDS, "approval kind")
     return Card(
         kind="approval_request",
@@ -111,9 +114,9 @@ def approval_request(
             (t(locale, "approval.amount"), _pts(locale, amount)),
         ],
         buttons=[
-            _button(locale, "btn.approve", ApproveAction(approval_id),
+            _button(locale, "btn.approve", ApproveAction(approval_id, step),
                     t(locale, "cmd.approve", id=approval_id), "primary"),
-            _button(locale, "btn.reject", RejectAction(approval_id),
+            _button(locale, "btn.reject", RejectAction(approval_id, step),
                     t(locale, "cmd.reject", id=approval_id), "danger"),
         ],
         footer=t(locale, "approval.reject_hint", id=approval_id),

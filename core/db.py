@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -96,8 +96,6 @@ class Database:
 
 async def admin_execute(url: str, *statements: str) -> None:
     """Run statements outside a transaction (CREATE/DROP DATABASE need that on PostgreSQL)."""
-    from sqlalchemy import text
-
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT", hide_parameters=True)
     try:
         async with engine.connect() as conn:

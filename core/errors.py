@@ -1,50 +1,248 @@
-"""Typed error codes raised by core services; the bot maps each code to user text in one place."""
+"""Refusals raised by core services: one class per reason, with typed fields.
+
+``code`` is stable and names the sentence (Chinese and English) the bot's string table shows
+for it; ``params`` are the fields that fill that sentence. No code reaches a user as is.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import MISSING, dataclass, fields
+from datetime import datetime
+from typing import Any, ClassVar
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One of several active employees a name could mean."""
+
+    employee_id: str
+    name: str
+    department: str
+
+
+@dataclass(eq=False, kw_only=True)
 class CoreError(Exception):
-    """A refused action. ``code`` is stable (used for messages); ``params`` fill the message."""
+    """A refused action; nothing was changed."""
 
-    code = "error"
+    code: ClassVar[str] = "error"
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
-        super().__init__(f"{self.code}: {params}" if params else self.code)
+    def __post_init__(self) -> None:
+        Exception.__init__(self, str(self))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The fields that fill the sentence; optional ones left out are not listed."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.default is MISSING or getattr(self, f.name) is not None}
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.params}" if self.params else self.code
 
 
-def _err(code: str) -> type[CoreError]:
-    return type("".join(p.title() for p in code.split("_")), (CoreError,), {"code": code})
+@dataclass(eq=False, kw_only=True)
+class InvalidAmount(CoreError):
+    code: ClassVar[str] = "invalid_amount"
+    amount: int
+    min: int | None = None
+    max: int | None = None
 
 
-InvalidAmount = _err("invalid_amount")
-InsufficientPoints = _err("insufficient_points")
-InsufficientAllowance = _err("insufficient_allowance")
-UnknownEmployee = _err("unknown_employee")
-AmbiguousName = _err("ambiguous_name")
-InactiveEmployee = _err("inactive_employee")
-SelfAward = _err("self_award")
-ReasonTooShort = _err("reason_too_short")
-PairLimit = _err("pair_limit")
-ValueRequired = _err("value_required")
-UnknownValue = _err("unknown_value")
-NotApprover = _err("not_approver")
-AlreadyDecided = _err("already_decided")
-UnknownApproval = _err("unknown_approval")
-NoApprover = _err("no_approver")
-UnknownItem = _err("unknown_item")
-NotAvailable = _err("not_available")
-OutOfStock = _err("out_of_stock")
-LimitReached = _err("limit_reached")
-CodesExhausted = _err("codes_exhausted")
-UnknownConfirmation = _err("unknown_confirmation")
-ConfirmationExpired = _err("confirmation_expired")
-UnknownOrder = _err("unknown_order")
-BadOrderState = _err("bad_order_state")
-Forbidden = _err("forbidden")
-InvalidInput = _err("invalid_input")
-LinkInvalid = _err("link_invalid")
-LinkUsed = _err("link_used")
-LinkExpired = _err("link_expired")
+@dataclass(eq=False, kw_only=True)
+class InsufficientPoints(CoreError):
+    code: ClassVar[str] = "insufficient_points"
+    balance: int
+    need: int
+
+
+@dataclass(eq=False, kw_only=True)
+class InsufficientAllowance(CoreError):
+    code: ClassVar[str] = "insufficient_allowance"
+    left: int
+    need: int
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownEmployee(CoreError):
+    code: ClassVar[str] = "unknown_employee"
+    who: str
+
+
+@dataclass(eq=False, kw_only=True)
+class AmbiguousName(CoreError):
+    code: ClassVar[str] = "ambiguous_name"
+    who: str
+    candidates: list[Candidate]
+
+
+@dataclass(eq=False, kw_only=True)
+class InactiveEmployee(CoreError):
+    code: ClassVar[str] = "inactive_employee"
+    who: str
+
+
+@dataclass(eq=False, kw_only=True)
+class SelfAward(CoreError):
+    code: ClassVar[str] = "self_award"
+
+
+@dataclass(eq=False, kw_only=True)
+class NoRecipients(CoreError):
+    code: ClassVar[str] = "no_recipients"
+
+
+@dataclass(eq=False, kw_only=True)
+class DuplicateRecipients(CoreError):
+    code: ClassVar[str] = "duplicate_recipients"
+
+
+@dataclass(eq=False, kw_only=True)
+class ReasonTooShort(CoreError):
+    code: ClassVar[str] = "reason_too_short"
+    min: int
+
+
+@dataclass(eq=False, kw_only=True)
+class PairLimit(CoreError):
+    code: ClassVar[str] = "pair_limit"
+    who: str
+    limit: int
+
+
+@dataclass(eq=False, kw_only=True)
+class ValueRequired(CoreError):
+    code: ClassVar[str] = "value_required"
+    values: str
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownValue(CoreError):
+    code: ClassVar[str] = "unknown_value"
+    value: str
+    values: str
+
+
+@dataclass(eq=False, kw_only=True)
+class NotApprover(CoreError):
+    code: ClassVar[str] = "not_approver"
+    id: str
+
+
+@dataclass(eq=False, kw_only=True)
+class AlreadyDecided(CoreError):
+    code: ClassVar[str] = "already_decided"
+    by: str
+    status: str
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownApproval(CoreError):
+    code: ClassVar[str] = "unknown_approval"
+    id: str
+
+
+@dataclass(eq=False, kw_only=True)
+class NoApprover(CoreError):
+    code: ClassVar[str] = "no_approver"
+    role: str
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownItem(CoreError):
+    code: ClassVar[str] = "unknown_item"
+    sku: str
+
+
+@dataclass(eq=False, kw_only=True)
+class NotAvailable(CoreError):
+    code: ClassVar[str] = "not_available"
+    sku: str
+    name: str
+    available_from: datetime | None
+    available_until: datetime | None
+
+
+@dataclass(eq=False, kw_only=True)
+class OutOfStock(CoreError):
+    code: ClassVar[str] = "out_of_stock"
+    sku: str
+    name: str
+    available: int | None
+    need: int
+
+
+@dataclass(eq=False, kw_only=True)
+class LimitReached(CoreError):
+    code: ClassVar[str] = "limit_reached"
+    sku: str
+    name: str
+    limit: int | None
+    used: int
+
+
+@dataclass(eq=False, kw_only=True)
+class CodesExhausted(CoreError):
+    code: ClassVar[str] = "codes_exhausted"
+    sku: str
+    available: int
+    need: int | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownConfirmation(CoreError):
+    code: ClassVar[str] = "unknown_confirmation"
+    confirmation: str  # the confirmation code
+
+
+@dataclass(eq=False, kw_only=True)
+class ConfirmationExpired(CoreError):
+    code: ClassVar[str] = "confirmation_expired"
+    confirmation: str
+    expires_at: datetime
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownOrder(CoreError):
+    code: ClassVar[str] = "unknown_order"
+    order_no: str
+
+
+@dataclass(eq=False, kw_only=True)
+class BadOrderState(CoreError):
+    code: ClassVar[str] = "bad_order_state"
+    order_no: str
+    status: str
+
+
+@dataclass(eq=False, kw_only=True)
+class Forbidden(CoreError):
+    code: ClassVar[str] = "forbidden"
+    action: str
+    actor: str | None = None
+    order_no: str | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class InvalidInput(CoreError):
+    code: ClassVar[str] = "invalid_input"
+    message: str
+    field: str | None = None
+    line: int | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class LinkInvalid(CoreError):
+    """A sign-in link that was never issued (or was tampered with)."""
+
+    code: ClassVar[str] = "link_invalid"
+
+
+@dataclass(eq=False, kw_only=True)
+class LinkUsed(CoreError):
+    code: ClassVar[str] = "link_used"
+    used_at: datetime | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class LinkExpired(CoreError):
+    code: ClassVar[str] = "link_expired"
+    expires_at: datetime | None = None

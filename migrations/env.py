@@ -1,4 +1,4 @@
-"""Alembic environment: async engines; also accepts a connection handed in by ``core.migrate``."""
+"""Alembic environment: async engines; also accepts a connection handed in by ``migrations.migrate``."""
 
 from __future__ import annotations
 

@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 
 from config.policy_loader import load_policy
 from core.db import Database, admin_execute
-from core.migrate import upgrade
 from core.models import Base
 from core.policy import Policy
+from migrations.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL")

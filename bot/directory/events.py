@@ -16,9 +16,9 @@ from bot.directory.sources import ContactsSource
 from bot.runtime.events import ContactChange
 from core import idempotency
 from core.db import Database
-from core.directory.changes import Change, Member, Roster
-from core.directory.matching import platform_column
-from core.directory.sync import apply_member, remove_member, sync_directory
+from core.directory_sync.changes import Change, Member, Roster
+from core.directory_sync.matching import platform_column
+from core.directory_sync.sync import apply_member, remove_member, sync_directory
 from core.models import Employee, utcnow
 from core.policy import Policy
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from bot.directory.sources import ContactsSource, open_contacts
 from config.settings import Settings
 from core.db import Database
-from core.directory.changes import SyncReport
-from core.directory.sync import sync_directory
+from core.directory_sync.changes import SyncReport
+from core.directory_sync.sync import sync_directory
 from core.policy import Policy
 
 log = logging.getLogger("jifen.directory")

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from bot.platforms.base import RetryPolicy
 from config.settings import Settings
-from core.directory.changes import Member, Roster
+from core.directory_sync.changes import Member, Roster
 
 
 class ContactsSource(Protocol):

@@ -9,7 +9,7 @@ from aiohttp import web
 from bot.directory.events import ContactEvents
 from bot.directory.runner import JOB_NAME, SCHEDULE, scheduled_sync
 from bot.directory.sources import contacts_for
-from bot.scheduler import ExtraJob
+from bot.jobs.scheduler import ExtraJob
 from config.settings import Settings
 from core.db import Database
 from core.policy import Policy

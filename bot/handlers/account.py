@@ -1,10 +1,10 @@
-"""Balance, history, leaderboard and help."""
+"""Balance, history, leaderboard, help, and the usage line of a command that did not parse."""
 
 from __future__ import annotations
 
 from bot.handlers.common import local_time, signed
 from bot.messages import t
-from bot.runtime.commands import Command
+from bot.runtime.commands import Balance, Empty, Help, History, Leaderboard, Usage
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from cards import builders
@@ -13,22 +13,25 @@ from core.awards.service import allowance_status
 from core.reports.service import leaderboard
 
 router = Router()
+HR_INTENTS = frozenset({"grant", "deduct", "fulfill", "broadcast", "report"})
+EXAMPLES = {  # (zh, en) examples for commands whose only argument is a number or code
+    "confirm": ("确认 K7Q2", "confirm K7Q2"), "cancel": ("取消订单 OK7Q2", "cancel OK7Q2"),
+    "approve": ("同意 A12", "approve A12"), "reject": ("同意 A12", "approve A12"),
+    "fulfill": ("发货 OK7Q2", "fulfill OK7Q2"),
+}
 
 
-@router.on("balance")
-async def balance(ctx: Ctx, cmd: Command) -> None:
+@router.on(Balance)
+async def balance(ctx: Ctx, cmd: Balance) -> None:
     bal = await ledger.balance(ctx.session, employee_id=ctx.me, now=ctx.now)
     allowance = await allowance_status(ctx.session, giver_id=ctx.me, now=ctx.now, policy=ctx.policy)
     ctx.card(builders.balance(bal.balance, allowance.left, bal.next_expiry_amount,
-                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone))  # type: ignore[arg-type]
+                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone))
 
 
-@router.on("history")
-async def history(ctx: Ctx, cmd: Command) -> None:
-    if cmd.error:
-        ctx.say_key("usage_history")
-        return
-    lines = await ledger.history(ctx.session, employee_id=ctx.me, limit=int(cmd.args["n"]))
+@router.on(History)
+async def history(ctx: Ctx, cmd: History) -> None:
+    lines = await ledger.history(ctx.session, employee_id=ctx.me, limit=cmd.n)
     if not lines:
         ctx.say_key("history_empty")
         return
@@ -36,20 +39,30 @@ async def history(ctx: Ctx, cmd: Command) -> None:
             *(f"{local_time(ctx, h.at)}  {signed(h.amount)}  {h.reason or h.kind}" for h in lines))
 
 
-@router.on("leaderboard")
-async def board(ctx: Ctx, cmd: Command) -> None:
-    period = str(cmd.args["period"])
-    dept = cmd.args.get("department")
-    rows = await leaderboard(ctx.session, period=period, department=dept if isinstance(dept, str) else None,
+@router.on(Leaderboard)
+async def board(ctx: Ctx, cmd: Leaderboard) -> None:
+    rows = await leaderboard(ctx.session, period=cmd.period, department=cmd.department,
                              now=ctx.now, policy=ctx.policy)
-    title = t("leaderboard_title", ctx.lang, period=t(f"period_{period}", ctx.lang),
-              department=f" · {dept}" if dept else "")
+    title = t("leaderboard_title", ctx.lang, period=t(f"period_{cmd.period}", ctx.lang),
+              department=f" · {cmd.department}" if cmd.department else "")
     if not rows:
         ctx.say(title, t("leaderboard_empty", ctx.lang))
         return
     ctx.say(title, *(f"{r.rank}. {r.name}（{r.department}）{r.points}" for r in rows))
 
 
-@router.on("help", "empty")
-async def show_help(ctx: Ctx, cmd: Command) -> None:
+@router.on(Help, Empty)
+async def show_help(ctx: Ctx, cmd: Help | Empty) -> None:
     ctx.say_key("help")
+
+
+@router.on(Usage)
+async def usage(ctx: Ctx, cmd: Usage) -> None:
+    if cmd.intent in HR_INTENTS and not ctx.is_hr():  # HR commands refuse before explaining
+        ctx.say_key("forbidden_hr")
+        return
+    if cmd.intent in EXAMPLES:
+        zh, en = EXAMPLES[cmd.intent]
+        ctx.say_key("usage_target", example=zh if ctx.lang == "zh" else en)
+        return
+    ctx.say_key(f"usage_{cmd.intent}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.runtime.commands import Command
+from bot.runtime.commands import Approvals, Decide
 from bot.runtime.context import Ctx
 from bot.runtime.events import CardAction
 from bot.runtime.router import Router
@@ -14,8 +14,8 @@ router = Router()
 SHOWN = 5  # cards per 审批 reply; the rest are counted
 
 
-@router.on("approvals")
-async def queue(ctx: Ctx, cmd: Command) -> None:
+@router.on(Approvals)
+async def queue(ctx: Ctx, cmd: Approvals) -> None:
     pending = await approvals.pending_for(ctx.session, employee_id=ctx.me)
     if not pending:
         ctx.say_key("approvals_none")
@@ -24,20 +24,18 @@ async def queue(ctx: Ctx, cmd: Command) -> None:
     for req in pending[:SHOWN]:
         requester = await ctx.session.get(Employee, req.requester_id)
         ctx.card(builders.approval_request(req.public_id, req.kind, requester.name if requester else "",
-                                           req.amount, req.summary, ctx.locale))  # type: ignore[arg-type]
+                                           req.amount, req.summary, ctx.locale,
+                                           step=req.current_step))
 
 
-@router.on("approve", "reject")
-async def decide(ctx: Ctx, cmd: Command) -> None:
-    target = str(cmd.args.get("target") or "")
-    if cmd.error or not target:
-        ctx.say_key("usage_target", example="同意 A12" if ctx.lang == "zh" else "approve A12")
-        return
+@router.on(Decide)
+async def decide(ctx: Ctx, cmd: Decide) -> None:
     decision = await approvals.decide(
-        ctx.session, approval_id=target, actor_id=ctx.me, approve=cmd.intent == "approve",
-        comment=str(cmd.args.get("note") or "") or None, now=ctx.now, policy=ctx.policy)
+        ctx.session, approval_id=cmd.approval_id, actor_id=ctx.me, approve=cmd.approve,
+        comment=cmd.note or None, now=ctx.now, policy=ctx.policy,
+        step=cmd.step)  # a button names the step its card was shown for
     card = builders.approval_decided(decision.public_id, _shown_status(decision.status),
-                                     decision.decided_by_name, decision.comment, ctx.locale)  # type: ignore[arg-type]
+                                     decision.decided_by_name, decision.comment, ctx.locale)
     if isinstance(ctx.event, CardAction):
         ctx.card_update = card  # the clicked card shows the outcome instead of its buttons
     if decision.final:
@@ -48,4 +46,3 @@ async def decide(ctx: Ctx, cmd: Command) -> None:
 
 def _shown_status(status: str) -> str:
     return status if status in ("approved", "rejected") else "approved"
-

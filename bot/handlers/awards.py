@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.handlers.common import key, resolve_all
 from bot.messages import t
-from bot.runtime.commands import Command
+from bot.runtime.commands import Apply, Give
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from core.applications.service import apply as apply_points
@@ -13,15 +13,12 @@ from core.awards.service import give as give_points
 router = Router()
 
 
-@router.on("give")
-async def give(ctx: Ctx, cmd: Command) -> None:
-    if cmd.error:
-        ctx.say_key("usage_give")
-        return
-    recipients = await resolve_all(ctx, list(cmd.args["who"]))
+@router.on(Give)
+async def give(ctx: Ctx, cmd: Give) -> None:
+    recipients = await resolve_all(ctx, list(cmd.who))
     result = await give_points(ctx.session, giver_id=ctx.me, recipient_ids=recipients,
-                               amount=int(cmd.args["amount"]), reason=str(cmd.args["reason"]),
-                               key=key(ctx), now=ctx.now, policy=ctx.policy)
+                               amount=cmd.amount, reason=cmd.reason, key=key(ctx), now=ctx.now,
+                               policy=ctx.policy)
     lines = []
     for a in result.awards:
         if a.status == "approved":
@@ -32,12 +29,8 @@ async def give(ctx: Ctx, cmd: Command) -> None:
     ctx.say(t("award_done", ctx.lang, left=result.allowance_left), *lines)
 
 
-@router.on("apply")
-async def apply(ctx: Ctx, cmd: Command) -> None:
-    if cmd.error:
-        ctx.say_key("usage_apply")
-        return
-    view = await apply_points(ctx.session, applicant_id=ctx.me, amount=int(cmd.args["amount"]),
-                              reason=str(cmd.args["reason"]), key=key(ctx), now=ctx.now,
-                              policy=ctx.policy)
+@router.on(Apply)
+async def apply(ctx: Ctx, cmd: Apply) -> None:
+    view = await apply_points(ctx.session, applicant_id=ctx.me, amount=cmd.amount,
+                              reason=cmd.reason, key=key(ctx), now=ctx.now, policy=ctx.policy)
     ctx.say_key("applied", n=view.amount, id=f"A{view.approval_id}")

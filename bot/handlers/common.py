@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.runtime.context import Ctx
-from bot.runtime.dispatcher import event_key
-from bot.runtime.events import IncomingText
+from bot.runtime.events import IncomingText, event_key
 from core.directory import service as directory
 from core.timeutil import tz
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.handlers.hr import hr_only
-from bot.runtime.commands import Command
+from bot.runtime.commands import Console
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from bot.web.auth.links import login_link
@@ -11,9 +11,9 @@ from bot.web.auth.links import login_link
 router = Router()
 
 
-@router.on("console")
+@router.on(Console)
 @hr_only
-async def console(ctx: Ctx, cmd: Command) -> None:
+async def console(ctx: Ctx, cmd: Console) -> None:
     url = await login_link(ctx.session, ctx.settings, employee_id=ctx.me, purpose="admin",
                            now=ctx.now)
     ctx.say_key("console_link", url=url)

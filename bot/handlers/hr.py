@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from typing import TypeVar
 
 from bot.handlers.common import key, resolve_all
 from bot.handlers.shop import order_card
 from bot.messages import t
-from bot.runtime.commands import Command
+from bot.runtime.commands import Broadcast, Command, Deduct, Fulfil, Grant, Report
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from core.hr import service as hr
@@ -18,12 +19,12 @@ from core.reports.service import month_summary, parse_month
 from core.timeutil import month_key
 
 router = Router()
-Handler = Callable[[Ctx, Command], Awaitable[None]]
+C = TypeVar("C", bound=Command)
 
 
-def hr_only(fn: Handler) -> Handler:
+def hr_only(fn: Callable[[Ctx, C], Awaitable[None]]) -> Callable[[Ctx, C], Awaitable[None]]:
     @wraps(fn)
-    async def wrapper(ctx: Ctx, cmd: Command) -> None:
+    async def wrapper(ctx: Ctx, cmd: C) -> None:
         if not ctx.is_hr():  # the core checks again; this gives the clear refusal first
             ctx.say_key("forbidden_hr")
             return
@@ -32,62 +33,49 @@ def hr_only(fn: Handler) -> Handler:
     return wrapper
 
 
-@router.on("grant", "deduct")
+@router.on(Grant, Deduct)
 @hr_only
-async def grant_or_deduct(ctx: Ctx, cmd: Command) -> None:
-    if cmd.error:
-        ctx.say_key(f"usage_{cmd.intent}")
-        return
-    action = hr.grant if cmd.intent == "grant" else hr.deduct
+async def grant_or_deduct(ctx: Ctx, cmd: Grant | Deduct) -> None:
+    action, name = (hr.grant, "grant") if isinstance(cmd, Grant) else (hr.deduct, "deduct")
     lines = []
-    for emp in await resolve_all(ctx, list(cmd.args["who"])):
-        res = await action(ctx.session, actor_id=ctx.me, employee_id=emp, amount=int(cmd.args["amount"]),
-                           reason=str(cmd.args["reason"]), key=key(ctx, emp), now=ctx.now,
-                           policy=ctx.policy)
-        lines.append(t(f"{cmd.intent}_line", ctx.lang, who=emp, n=res.amount, balance=res.balance))
-    ctx.say(t(f"{cmd.intent}_done", ctx.lang), *lines)
+    for emp in await resolve_all(ctx, list(cmd.who)):
+        res = await action(ctx.session, actor_id=ctx.me, employee_id=emp, amount=cmd.amount,
+                           reason=cmd.reason, key=key(ctx, emp), now=ctx.now, policy=ctx.policy)
+        lines.append(t(f"{name}_line", ctx.lang, who=emp, n=res.amount, balance=res.balance))
+    ctx.say(t(f"{name}_done", ctx.lang), *lines)
 
 
-@router.on("fulfill")
+@router.on(Fulfil)
 @hr_only
-async def fulfil(ctx: Ctx, cmd: Command) -> None:
-    if cmd.error:
-        ctx.say_key("usage_target", example="发货 OK7Q2" if ctx.lang == "zh" else "fulfill OK7Q2")
-        return
-    order = await orders.fulfil(ctx.session, actor_id=ctx.me, order_no=cmd.args["target"],
-                                note=cmd.args.get("note") or None, now=ctx.now, policy=ctx.policy)
+async def fulfil(ctx: Ctx, cmd: Fulfil) -> None:
+    order = await orders.fulfil(ctx.session, actor_id=ctx.me, order_no=cmd.order_no,
+                                note=cmd.note or None, now=ctx.now, policy=ctx.policy)
     order_card(ctx, order, for_hr=True)
 
 
-@router.on("broadcast")
+@router.on(Broadcast)
 @hr_only
-async def broadcast(ctx: Ctx, cmd: Command) -> None:
-    if cmd.error:
-        ctx.say_key("usage_broadcast")
-        return
+async def broadcast(ctx: Ctx, cmd: Broadcast) -> None:
     targets = [tg.name for tg in ctx.policy.broadcast.targets]
-    wanted = cmd.args.get("target")
-    if wanted:
-        if wanted not in targets:
-            ctx.say_key("broadcast_unknown", target=wanted, targets="、".join(targets) or "-")
+    if cmd.target:
+        if cmd.target not in targets:
+            ctx.say_key("broadcast_unknown", target=cmd.target, targets="、".join(targets) or "-")
             return
-        targets = [wanted]
+        targets = [cmd.target]
     if not targets:
         ctx.say_key("broadcast_none")
         return
-    await send_broadcast(ctx.session, actor_id=ctx.me, text=str(cmd.args["text"]),
-                         target=wanted or None, key=key(ctx), now=ctx.now, policy=ctx.policy)
+    await send_broadcast(ctx.session, actor_id=ctx.me, text=cmd.text, target=cmd.target or None,
+                         key=key(ctx), now=ctx.now, policy=ctx.policy)
     ctx.say_key("broadcast_queued", n=len(targets), targets="、".join(targets))
 
 
-@router.on("report")
+@router.on(Report)
 @hr_only
-async def report(ctx: Ctx, cmd: Command) -> None:
-    if cmd.error:
-        ctx.say_key("usage_report")
-        return
-    month = parse_month(cmd.args["month"]) if cmd.args.get("month") else month_key(ctx.now, ctx.policy)
-    s = await month_summary(ctx.session, month=month, now=ctx.now, policy=ctx.policy)
+async def report(ctx: Ctx, cmd: Report) -> None:
+    month = parse_month(cmd.month) if cmd.month else month_key(ctx.now, ctx.policy)
+    s = await month_summary(ctx.session, actor_id=ctx.me, month=month, now=ctx.now,
+                            policy=ctx.policy)
     lines = [t("report_flows", ctx.lang, issued=s.issued, redeemed=s.redeemed, expired=s.expired),
              t("report_awards", ctx.lang, n=s.awards_count, points=s.awards_points),
              t("report_expiring", ctx.lang, n=s.expiring_30d, people=s.expiring_employees)]

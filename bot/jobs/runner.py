@@ -8,9 +8,12 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
+from core.approvals.service import remind_and_escalate
 from core.db import Database
 from core.ledger.expiry import expire_batch
 from core.policy import Policy
+from core.reminders.service import expiry_reminders
+from core.rules.service import run_auto_grants
 
 BATCH = 2000  # due lots per transaction of the expiry sweep
 JobFn = Callable[[Database, Policy, datetime], Awaitable[str]]
@@ -31,22 +34,16 @@ async def _expire(db: Database, policy: Policy, now: datetime) -> str:
 
 
 async def _expiry_reminders(db: Database, policy: Policy, now: datetime) -> str:
-    from core.reminders.service import expiry_reminders
-
     res = await db.run(lambda s: expiry_reminders(s, now=now, policy=policy))
     return f"queued {res.pushes} expiry reminders ({res.lots_marked} lots marked)"
 
 
 async def _approval_reminders(db: Database, policy: Policy, now: datetime) -> str:
-    from core.approvals.service import remind_and_escalate
-
     res = await db.run(lambda s: remind_and_escalate(s, now=now, policy=policy))
     return f"reminded {res.reminded} approval steps, escalated {res.escalated}"
 
 
 async def _auto_grants(db: Database, policy: Policy, now: datetime) -> str:
-    from core.rules.service import run_auto_grants
-
     grants = await db.run(lambda s: run_auto_grants(s, now=now, policy=policy))
     fresh = [g for g in grants if not g.duplicate]
     return f"granted {sum(g.points for g in fresh)} points in {len(fresh)} automatic grants"

@@ -1,20 +1,24 @@
 """Chat command parser for every row of SPEC section 2, Chinese and English.
 
-Text is NFKC-normalised first, which folds full-width letters, digits, ＠＃ and the ideographic
-space into their ASCII forms. The language of the reply is the language of the keyword used.
+A message is parsed once into a typed command — one small frozen dataclass per intent — and a
+button click becomes the same typed command (``bot.runtime.dispatcher.action_command``), so
+handlers take exactly the fields they use. Text is NFKC-normalised first, which folds
+full-width letters, digits, ＠＃ and the ideographic space into their ASCII forms. The language
+of the reply is the language of the keyword used.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.runtime.numerals import parse_amount
+from cards.texts import Locale
 
 # keyword -> (intent, lang); longest keywords are tried first so 我的积分 wins over 积分
-KEYWORDS: dict[str, tuple[str, str]] = {
+KEYWORDS: dict[str, tuple[str, Locale]] = {
     "积分": ("balance", "zh"), "余额": ("balance", "zh"), "我的积分": ("balance", "zh"),
     "balance": ("balance", "en"), "bal": ("balance", "en"), "points": ("balance", "en"),
     "明细": ("history", "zh"), "history": ("history", "en"),
@@ -44,13 +48,150 @@ PERIODS = {"本月": "month", "本季": "quarter", "本季度": "quarter", "今�
 _HASHTAG = re.compile(r"#([^\s#]+)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Command:
-    intent: str  # one of KEYWORDS' intents, or "unknown" / "empty"
-    lang: str
-    rest: str = ""  # text after the keyword
-    args: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None  # a usage problem: the handler replies with the usage line
+    """What one message or click asks for; ``lang`` is the language to answer in."""
+
+    lang: Locale
+
+
+@dataclass(frozen=True, kw_only=True)
+class Balance(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class History(Command):
+    n: int = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class Leaderboard(Command):
+    period: str = "month"
+    department: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Help(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Console(Command):
+    """后台 / admin: a sign-in link to the HR console."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Empty(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unknown(Command):
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage(Command):
+    """A known keyword with arguments that do not fit: answered with its usage line."""
+
+    intent: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ToPeople(Command):
+    who: tuple[str, ...]
+    amount: int
+    reason: str
+    hashtags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Give(_ToPeople):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grant(_ToPeople):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deduct(_ToPeople):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Apply(Command):
+    amount: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Catalog(Command):
+    category: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Redeem(Command):
+    sku: str
+    qty: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Confirm(Command):
+    code: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cancel(Command):
+    """取消 / 取消订单 with an order number or a pending confirmation's code."""
+
+    target: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelConfirmation(Command):
+    """The 取消 button of a confirmation card: always a code."""
+
+    code: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Orders(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Approvals(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decide(Command):
+    """同意 / 拒绝 or a card button; ``step`` comes only from a button (the step it showed)."""
+
+    approve: bool
+    approval_id: str
+    note: str = ""
+    step: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fulfil(Command):
+    order_no: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Broadcast(Command):
+    target: str | None
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report(Command):
+    month: str | None = None
 
 
 def normalize(text: str) -> str:
@@ -58,7 +199,7 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _split_keyword(text: str) -> tuple[str, str, str] | None:
+def _split_keyword(text: str) -> tuple[str, Locale, str] | None:
     lowered = text.lower()
     for kw in _BY_LENGTH:
         if not lowered.startswith(kw):
@@ -77,99 +218,105 @@ def _split_keyword(text: str) -> tuple[str, str, str] | None:
 
 
 def parse(text: str) -> Command:
-    """Parse one chat message into a Command; never raises."""
+    """Parse one chat message into its typed command; never raises."""
     clean = normalize(text)
     if not clean:
-        return Command("empty", "zh")
+        return Empty(lang="zh")
     found = _split_keyword(clean)
     if found is None:
-        lang = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in clean) else "en"
-        return Command("unknown", lang, clean)
+        lang: Locale = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in clean) else "en"
+        return Unknown(lang=lang, text=clean)
     intent, lang, rest = found
-    shaper = _SHAPERS.get(intent)
-    if shaper is None:
-        return Command(intent, lang, rest)
-    args, error = shaper(rest)
-    return Command(intent, lang, rest, args, error)
+    command = _SHAPERS[intent](intent, lang, rest)
+    return command if command is not None else Usage(lang=lang, intent=intent)
 
 
-def _recipients_amount_reason(rest: str) -> tuple[dict[str, object], str | None]:
+Shaper = Callable[[str, Locale, str], Command | None]
+
+
+def _to_people(intent: str, lang: Locale, rest: str) -> Command | None:
     tokens = rest.replace("@", " @").split()
     who: list[str] = []
     for i, tok in enumerate(tokens):
         amount = parse_amount(tok)
         if amount is not None and who:
             reason = " ".join(tokens[i + 1:])
-            tags = _HASHTAG.findall(reason)
-            return {"who": who, "amount": amount, "reason": reason, "hashtags": tags}, None
+            kind = {"give": Give, "grant": Grant, "deduct": Deduct}[intent]
+            return kind(lang=lang, who=tuple(who), amount=amount, reason=reason,
+                        hashtags=tuple(_HASHTAG.findall(reason)))
         who.append(tok)
-    return {"who": who}, "usage"
+    return None
 
 
-def _one_amount_reason(rest: str) -> tuple[dict[str, object], str | None]:
+def _apply(intent: str, lang: Locale, rest: str) -> Command | None:
     first, _, reason = rest.partition(" ")
     amount = parse_amount(first)
-    if amount is None:
-        return {}, "usage"
-    return {"amount": amount, "reason": reason.strip()}, None
+    return None if amount is None else Apply(lang=lang, amount=amount, reason=reason.strip())
 
 
-def _optional_count(rest: str) -> tuple[dict[str, object], str | None]:
+def _history(intent: str, lang: Locale, rest: str) -> Command | None:
     if not rest:
-        return {"n": 10}, None
+        return History(lang=lang)
     n = parse_amount(rest)
-    return ({"n": min(n, 50)}, None) if n else ({}, "usage")
+    return History(lang=lang, n=min(n, 50)) if n else None
 
 
-def _sku_qty(rest: str) -> tuple[dict[str, object], str | None]:
+def _redeem(intent: str, lang: Locale, rest: str) -> Command | None:
     parts = rest.split()
     if not parts or len(parts) > 2:
-        return {}, "usage"
+        return None
     qty = parse_amount(parts[1]) if len(parts) == 2 else 1
-    if qty is None:
-        return {}, "usage"
-    return {"sku": parts[0].upper(), "qty": qty}, None
+    return None if qty is None else Redeem(lang=lang, sku=parts[0].upper(), qty=qty)
 
 
-def _target(rest: str) -> tuple[dict[str, object], str | None]:
+def _target(intent: str, lang: Locale, rest: str) -> Command | None:
     target, _, note = rest.partition(" ")
     if not target:
-        return {}, "usage"
-    return {"target": target.upper(), "note": note.strip()}, None
+        return None
+    target, note = target.upper(), note.strip()
+    if intent == "confirm":
+        return Confirm(lang=lang, code=target)
+    if intent == "cancel":
+        return Cancel(lang=lang, target=target)
+    if intent == "fulfill":
+        return Fulfil(lang=lang, order_no=target, note=note)
+    return Decide(lang=lang, approve=intent == "approve", approval_id=target, note=note)
 
 
-def _leaderboard(rest: str) -> tuple[dict[str, object], str | None]:
+def _leaderboard(intent: str, lang: Locale, rest: str) -> Command | None:
     parts = rest.split()
     period = "month"
     if parts and parts[0].lower() in PERIODS:
         period = PERIODS[parts.pop(0).lower()]
-    return {"period": period, "department": " ".join(parts) or None}, None
+    return Leaderboard(lang=lang, period=period, department=" ".join(parts) or None)
 
 
-def _broadcast(rest: str) -> tuple[dict[str, object], str | None]:
-    if not rest:
-        return {}, "usage"
+def _broadcast(intent: str, lang: Locale, rest: str) -> Command | None:
     target = None
     if rest.startswith("@"):
         first, _, rest = rest.partition(" ")
         target = first[1:]
-    return ({"target": target, "text": rest.strip()}, None) if rest.strip() else ({}, "usage")
+    return Broadcast(lang=lang, target=target, text=rest.strip()) if rest.strip() else None
 
 
-def _month(rest: str) -> tuple[dict[str, object], str | None]:
+def _report(intent: str, lang: Locale, rest: str) -> Command | None:
     if not rest:
-        return {"month": None}, None
-    return ({"month": rest}, None) if re.fullmatch(r"\d{4}-\d{2}", rest) else ({}, "usage")
+        return Report(lang=lang)
+    return Report(lang=lang, month=rest) if re.fullmatch(r"\d{4}-\d{2}", rest) else None
 
 
-def _free_text(rest: str) -> tuple[dict[str, object], str | None]:
-    return {"category": rest or None}, None
+def _catalog(intent: str, lang: Locale, rest: str) -> Command | None:
+    return Catalog(lang=lang, category=rest or None)
 
 
-_SHAPERS = {
-    "give": _recipients_amount_reason, "grant": _recipients_amount_reason,
-    "deduct": _recipients_amount_reason, "apply": _one_amount_reason, "history": _optional_count,
-    "redeem": _sku_qty, "confirm": _target, "cancel": _target, "approve": _target,
-    "reject": _target, "fulfill": _target, "leaderboard": _leaderboard, "broadcast": _broadcast,
-    "report": _month, "catalog": _free_text,
+def _bare(kind: type[Command]) -> Shaper:
+    return lambda intent, lang, rest: kind(lang=lang)
+
+
+_SHAPERS: dict[str, Shaper] = {
+    "balance": _bare(Balance), "orders": _bare(Orders), "approvals": _bare(Approvals),
+    "help": _bare(Help), "console": _bare(Console), "give": _to_people, "grant": _to_people, "deduct": _to_people,
+    "apply": _apply, "history": _history, "redeem": _redeem, "confirm": _target,
+    "cancel": _target, "approve": _target, "reject": _target, "fulfill": _target,
+    "leaderboard": _leaderboard, "broadcast": _broadcast, "report": _report, "catalog": _catalog,
 }

@@ -11,6 +11,7 @@ from bot.messages import t
 from bot.runtime.events import Event
 from cards.builders import message
 from cards.model import Card
+from cards.texts import Locale
 from config.settings import Settings
 from core.models import Employee
 from core.policy import Policy
@@ -22,7 +23,7 @@ class Ctx:
     event: Event
     employee: Employee
     roles: set[str]
-    lang: str
+    lang: Locale
     policy: Policy
     settings: Settings
     now: datetime
@@ -34,11 +35,11 @@ class Ctx:
         return self.employee.employee_id
 
     @property
-    def locale(self) -> str:
-        return "en" if self.lang == "en" else "zh"
+    def locale(self) -> Locale:
+        return self.lang
 
     def say(self, title: str, *lines: str) -> None:
-        self.replies.append(message(title, list(lines), self.locale))  # type: ignore[arg-type]
+        self.replies.append(message(title, list(lines), self.locale))
 
     def say_key(self, key: str, **params: object) -> None:
         self.say(t(key, self.lang, **params))

@@ -21,14 +21,25 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import error_text, lang_of, t
-from bot.runtime.commands import Command, normalize, parse
+from bot.runtime.commands import (
+    CancelConfirmation,
+    Catalog,
+    Command,
+    Confirm,
+    Decide,
+    Fulfil,
+    Unknown,
+    normalize,
+    parse,
+)
 from bot.runtime.context import Ctx
-from bot.runtime.events import CardAction, Event, IncomingText, Source
+from bot.runtime.events import CardAction, Event, IncomingText, Source, event_key
 from bot.runtime.router import Router
 from cards import actions
 from cards.builders import message
 from cards.model import Card
 from cards.serialize import card_from_dict, card_to_dict
+from cards.texts import Locale
 from config.settings import Settings
 from core import idempotency
 from core.db import Database
@@ -44,26 +55,24 @@ log = logging.getLogger("jifen.dispatch")
 ReplySink = Callable[[AsyncSession, Event, list[Card], Card | None], Awaitable[None]]
 
 
-def event_key(event: Event) -> str:
-    ident = event.message_id if isinstance(event, IncomingText) else event.event_id
-    return f"evt:{event.source.platform}:{ident}"
-
-
-def action_command(action: str, lang: str) -> Command:
-    """A button click becomes the same command its text fallback would."""
+def action_command(action: str, lang: Locale) -> Command:
+    """A button click becomes the same typed command its text fallback would."""
     try:
         a = actions.unpack(action)
     except ValueError:
-        return Command("unknown", lang)
-    table: dict[type[actions.Action], tuple[str, str]] = {
-        actions.ApproveAction: ("approve", "approval_id"), actions.RejectAction: ("reject", "approval_id"),
-        actions.ConfirmRedeem: ("confirm", "code"), actions.CancelRedeem: ("cancel_confirmation", "code"),
-        actions.FulfilOrder: ("fulfill", "order_no"),
-    }
+        return Unknown(lang=lang)
     if isinstance(a, actions.OpenCatalog):
-        return Command("catalog", lang, args={"category": a.category})
-    intent, attr = table[type(a)]
-    return Command(intent, lang, args={"target": getattr(a, attr), "note": ""})
+        return Catalog(lang=lang, category=a.category)
+    if isinstance(a, actions.ApproveAction | actions.RejectAction):
+        return Decide(lang=lang, approve=isinstance(a, actions.ApproveAction),
+                      approval_id=a.approval_id, step=a.step)
+    if isinstance(a, actions.ConfirmRedeem):
+        return Confirm(lang=lang, code=a.code)
+    if isinstance(a, actions.CancelRedeem):
+        return CancelConfirmation(lang=lang, code=a.code)
+    if isinstance(a, actions.FulfilOrder):
+        return Fulfil(lang=lang, order_no=a.order_no)
+    return Unknown(lang=lang)
 
 
 async def identify(session: AsyncSession, source: Source) -> Employee | None:
@@ -79,14 +88,16 @@ class Dispatcher:
         self.sink, self.clock = sink, clock
 
     async def feed(self, event: Event) -> list[Card]:
-        lang = parse(event.text).lang if isinstance(event, IncomingText) else "zh"
+        # a message is parsed once, here; a click becomes its command once the language is known
+        typed = parse(event.text) if isinstance(event, IncomingText) else None
+        lang: Locale = typed.lang if typed is not None else "zh"
         try:
-            return await self.db.run(lambda s: self._process(s, event))
+            return await self.db.run(lambda s: self._process(s, event, typed))
         except CoreError as exc:
-            return await self._finish(event, [message(error_text(exc, lang), locale=lang)])  # type: ignore[arg-type]
+            return await self._finish(event, [message(error_text(exc, lang), locale=lang)])
         except Exception:  # noqa: BLE001 - the user gets an apology, the log gets the traceback
             log.exception("event %s failed", event_key(event))
-            return [message(t("internal_error", lang), locale=lang)]  # type: ignore[arg-type]
+            return [message(t("internal_error", lang), locale=lang)]
 
     async def _finish(self, event: Event, cards: list[Card]) -> list[Card]:
         """Record a refusal like any answer, so a redelivery repeats it without re-sending."""
@@ -106,7 +117,7 @@ class Dispatcher:
         if self.sink is not None:
             await self.sink(s, event, cards, update)
 
-    async def _process(self, s: AsyncSession, event: Event) -> list[Card]:
+    async def _process(self, s: AsyncSession, event: Event, typed: Command | None) -> list[Card]:
         stored = await idempotency.recall(s, event_key(event))
         if stored is not None:
             return [card_from_dict(c) for c in stored["cards"]]
@@ -115,27 +126,30 @@ class Dispatcher:
             cards = [message(t("not_enrolled", "zh"), [t("not_enrolled", "en")])]
             await self._commit_replies(s, event, cards, None)
             return cards
-        ctx = await self._context(s, event, employee)
-        await self._route(ctx)
+        ctx = await self._context(s, event, employee, typed)
+        await self._route(ctx, typed)
         await self._commit_replies(s, event, ctx.replies, ctx.card_update)
         return ctx.replies
 
-    async def _context(self, s: AsyncSession, event: Event, employee: Employee) -> Ctx:
+    async def _context(self, s: AsyncSession, event: Event, employee: Employee,
+                       typed: Command | None) -> Ctx:
         # the reply follows the language the user typed; a click or a bare "?" has none
         lang = lang_of(employee.locale)
-        if isinstance(event, IncomingText) and normalize(event.text) not in ("?", ""):
-            lang = parse(event.text).lang
+        if typed is not None and isinstance(event, IncomingText) and normalize(event.text) not in ("?", ""):
+            lang = typed.lang
         return Ctx(session=s, event=event, employee=employee, roles=await directory.roles_of(s, employee),
                    lang=lang, policy=self.policy, settings=self.settings, now=self.clock())
 
-    async def _route(self, ctx: Ctx) -> None:
+    async def _route(self, ctx: Ctx, typed: Command | None) -> None:
         ev = ctx.event
-        cmd = parse(ev.text) if isinstance(ev, IncomingText) else action_command(ev.action, ctx.lang)
-        handler = self.router.get(cmd.intent)
+        if typed is None:
+            assert isinstance(ev, CardAction)  # every message was parsed in feed
+            typed = action_command(ev.action, ctx.lang)
+        handler = self.router.get(typed)
         if handler is None:
             ctx.say_key("unknown_command")
             return
-        await handler(ctx, cmd)
+        await handler(ctx, typed)
 
 
 def playground_event(employee_id: str, text: str | None, *, action: str | None = None,

@@ -50,3 +50,9 @@ class ContactChange:
     kind: str
     user_ids: tuple[str, ...] = ()
     renamed_from: str | None = None  # WeCom update_user with NewUserID: the old user id
+
+
+def event_key(event: Event) -> str:
+    """The idempotency key of one delivery of an event (a redelivery has the same one)."""
+    ident = event.message_id if isinstance(event, IncomingText) else event.event_id
+    return f"evt:{event.source.platform}:{ident}"

@@ -1,34 +1,37 @@
-"""Intent → handler, composed from one router per feature in a visible order."""
+"""Command type → handler, composed from one router per feature in a visible order."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from bot.runtime.commands import Command
 from bot.runtime.context import Ctx
 
-Handler = Callable[[Ctx, Command], Awaitable[None]]
+Handler = Callable[[Ctx, Any], Awaitable[None]]  # takes the command type it is registered for
+H = TypeVar("H", bound=Handler)
 
 
 class Router:
     def __init__(self) -> None:
-        self.handlers: dict[str, Handler] = {}
+        self.handlers: dict[type[Command], Handler] = {}
 
-    def on(self, *intents: str) -> Callable[[Handler], Handler]:
-        def deco(fn: Handler) -> Handler:
-            for intent in intents:
-                if intent in self.handlers:
-                    raise ValueError(f"intent {intent} registered twice")
-                self.handlers[intent] = fn
+    def on(self, *kinds: type[Command]) -> Callable[[H], H]:
+        def deco(fn: H) -> H:
+            for kind in kinds:
+                self._add(kind, fn)
             return fn
 
         return deco
 
-    def include(self, other: Router) -> None:
-        for intent, fn in other.handlers.items():
-            if intent in self.handlers:
-                raise ValueError(f"intent {intent} registered twice")
-            self.handlers[intent] = fn
+    def _add(self, kind: type[Command], fn: Handler) -> None:
+        if kind in self.handlers:
+            raise ValueError(f"{kind.__name__} registered twice")
+        self.handlers[kind] = fn
 
-    def get(self, intent: str) -> Handler | None:
-        return self.handlers.get(intent)
+    def include(self, other: Router) -> None:
+        for kind, fn in other.handlers.items():
+            self._add(kind, fn)
+
+    def get(self, command: Command) -> Handler | None:
+        return self.handlers.get(type(command))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -14,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
 from bot.messages import error_text, tw
+from cards.texts import Locale
 from config.settings import Settings
 from core.db import Database
 from core.errors import CoreError
-from core.models import utcnow
+from core.models import Employee, utcnow
 from core.policy import Policy
 from core.signin.service import Signed, csrf_token, secret_key
 
@@ -33,6 +35,25 @@ class KeyHolder:
 
 
 KEY_HOLDER = web.AppKey("secret_key_holder", KeyHolder)
+
+
+@dataclass(frozen=True)
+class WebUser:
+    """The signed-in person of a request: their session and who they are now."""
+
+    signed: Signed
+    session_id: str
+
+    @property
+    def employee(self) -> Employee:
+        return self.signed.employee
+
+    @property
+    def me(self) -> str:
+        return self.signed.employee.employee_id
+
+
+USER_KEY: web.RequestKey[WebUser] = web.RequestKey("web_user", WebUser)
 
 
 def db_of(request: web.Request) -> Database:
@@ -65,16 +86,12 @@ async def run(request: web.Request, fn: Callable[[AsyncSession], Awaitable[T]]) 
 
 
 def signed_of(request: web.Request) -> Signed | None:
-    from bot.web.auth.sessions import USER_KEY
-
     user = request.get(USER_KEY)
     return user.signed if user is not None else None
 
 
 def csrf_of(request: web.Request) -> str:
     """The CSRF token for forms; it is derived from the session id (never stored)."""
-    from bot.web.auth.sessions import USER_KEY
-
     user = request.get(USER_KEY)
     holder = request.app.get(KEY_HOLDER)
     if user is None or holder is None or holder.value is None:
@@ -82,10 +99,10 @@ def csrf_of(request: web.Request) -> str:
     return csrf_token(holder.value, user.session_id)
 
 
-def lang_of_request(request: web.Request) -> str:
+def lang_of_request(request: web.Request) -> Locale:
     wanted = request.query.get("lang") or request.cookies.get(LANG_COOKIE)
     if wanted in ("zh", "en"):
-        return wanted
+        return "en" if wanted == "en" else "zh"
     user = signed_of(request)
     if user is not None:
         return "en" if (user.employee.locale or "").startswith("en") else "zh"
@@ -135,6 +152,5 @@ def is_https(settings: Settings) -> bool:
 
 
 def public_url(settings: Settings) -> str:
-    from bot.web.auth.links import public_base
-
-    return public_base(settings)
+    """The base of every link jifen sends (JIFEN_PUBLIC_URL, else the listening address)."""
+    return (settings.public_url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")

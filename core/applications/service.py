@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
+from core.approvals.finalizers import Outcome, register
 from core.approvals.service import open_request
 from core.directory.service import get_active
 from core.idempotency import recall, remember
@@ -80,3 +81,11 @@ async def finalize(
                      key=f"application:{app.id}", kind="application", actor=actor_id,
                      reason=app.reason, now=now, policy=policy, ref=f"application:{app.id}")
     await session.flush()
+
+
+async def _finalize_outcome(session: AsyncSession, outcome: Outcome) -> None:
+    await finalize(session, application_id=int(outcome.subject_id), approved=outcome.approved,
+                   actor_id=outcome.actor_id, now=outcome.now, policy=outcome.policy)
+
+
+register("application", _finalize_outcome)

@@ -16,6 +16,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
+from core.approvals.finalizers import Outcome, finalizer
 from core.approvals.reminders import remind_and_escalate
 from core.approvals.routing import (
     active_manager,
@@ -28,7 +29,7 @@ from core.approvals.routing import (
 from core.approvals.schemas import Decision, ReminderResult
 from core.directory.service import get as get_employee
 from core.ledger.service import employee_account
-from core.models import ApprovalRequest, ApprovalStep, Award, Employee
+from core.models import ApprovalRequest, ApprovalStep, Employee
 from core.notify import push
 from core.policy import Policy
 
@@ -119,11 +120,9 @@ async def pending_for(session: AsyncSession, *, employee_id: str) -> list[Approv
 
 async def _lock_owner_account(session: AsyncSession, req: ApprovalRequest) -> None:
     # Lock order (accounts before approval rows): finalizers credit or refund this account.
-    owner = req.requester_id
-    if req.kind == "award" and req.subject_id.isdigit():
-        award = await session.get(Award, int(req.subject_id))
-        owner = award.recipient_id if award is not None else owner
-    await employee_account(session, owner, lock=True)
+    owner_of = finalizer(req.kind).owner
+    owner = (await owner_of(session, req.subject_id) if owner_of is not None else None)
+    await employee_account(session, owner or req.requester_id, lock=True)
 
 
 async def _locked(session: AsyncSession, request_id: int) -> tuple[ApprovalRequest, list[ApprovalStep]]:
@@ -227,22 +226,9 @@ async def _finalize(
     session: AsyncSession, req: ApprovalRequest, approved: bool, actor_id: str,
     comment: str | None, now: datetime, policy: Policy,
 ) -> None:
-    # Imported here: those services open approvals themselves (import cycle otherwise).
-    if req.kind == "award":
-        from core.awards.service import finalize as finalize_award
-
-        await finalize_award(session, award_id=int(req.subject_id), approved=approved,
-                             actor_id=actor_id, now=now, policy=policy)
-    elif req.kind == "application":
-        from core.applications.service import finalize as finalize_application
-
-        await finalize_application(session, application_id=int(req.subject_id), approved=approved,
-                                   actor_id=actor_id, now=now, policy=policy)
-    else:
-        from core.orders.service import approval_finished
-
-        await approval_finished(session, order_no=req.subject_id, approved=approved,
-                                actor_id=actor_id, comment=comment, now=now, policy=policy)
+    outcome = Outcome(subject_id=req.subject_id, approved=approved, actor_id=actor_id,
+                      comment=comment, now=now, policy=policy)
+    await finalizer(req.kind).finalize(session, outcome)
 
 
 async def cancel(session: AsyncSession, *, approval_id: str | int, now: datetime) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
+from core.approvals.finalizers import Outcome, register
 from core.approvals.service import open_request
 from core.awards.rules import check_reason
 from core.awards.schemas import AllowanceStatus, AwardResult, AwardView
@@ -88,9 +89,9 @@ async def _validate(
     if amount <= 0:
         raise errors.InvalidAmount(amount=amount)
     if not recipient_ids:
-        raise errors.InvalidInput(message="no_recipients")
+        raise errors.NoRecipients()
     if len(set(recipient_ids)) != len(recipient_ids):
-        raise errors.InvalidInput(message="duplicate_recipients")
+        raise errors.DuplicateRecipients()
     if giver.employee_id in recipient_ids:
         raise errors.SelfAward()
     recipients = [await get_active(session, rid) for rid in recipient_ids]
@@ -192,3 +193,16 @@ async def finalize(
     award.status = "rejected"
     await _set_use(session, award.id, "released")
     await session.flush()
+
+
+async def _finalize_outcome(session: AsyncSession, outcome: Outcome) -> None:
+    await finalize(session, award_id=int(outcome.subject_id), approved=outcome.approved,
+                   actor_id=outcome.actor_id, now=outcome.now, policy=outcome.policy)
+
+
+async def _recipient(session: AsyncSession, subject_id: str) -> str | None:
+    award = await session.get(Award, int(subject_id)) if subject_id.isdigit() else None
+    return award.recipient_id if award is not None else None
+
+
+register("award", _finalize_outcome, owner=_recipient)

@@ -1,4 +1,4 @@
-"""Catalog import from YAML or CSV (``jifen catalog import``): validate everything, then upsert.
+"""Catalog import (``jifen catalog import``; CSV here, YAML read in ``config.catalog_file``): validate everything, then upsert.
 
 Stock in the file is the quantity available now; the importer keeps ``stock + sold ==
 stock_added`` by raising ``stock_added`` by the difference. A ``code`` item's stock is its number
@@ -24,35 +24,41 @@ from core.models import CatalogItem, CodeEntry
 from core.policy import Policy
 from core.timeutil import start_of_local_day, tz
 
-__all__ = ["CatalogImportReport", "ItemSpec", "import_items", "parse_catalog"]
+__all__ = [
+    "CatalogImportReport", "ItemSpec", "Row", "bad_item", "import_items", "item_specs",
+    "parse_catalog_csv",
+]
 
 Row = tuple[int, Any, dict[str, int]]  # (line of the item, raw data, line of each field)
 
 
-def parse_catalog(text: str, *, fmt: str) -> list[ItemSpec]:
-    """Validate a whole file (``fmt`` "yaml" or "csv"); the first bad item raises InvalidInput
-    with its line and a one-line message naming the field, so nothing gets imported."""
-    if fmt not in ("yaml", "csv"):
-        raise ValueError(f"unknown catalog format {fmt!r}")
-    rows = _yaml_rows(text) if fmt == "yaml" else _csv_rows(text)
+def parse_catalog_csv(text: str) -> list[ItemSpec]:
+    """Validate a whole CSV file; see ``item_specs``."""
+    return item_specs(_csv_rows(text))
+
+
+def item_specs(rows: list[Row]) -> list[ItemSpec]:
+    """Validate every row of a file (the YAML form is read in ``config.catalog_file``); the
+    first bad item raises InvalidInput with its line and a one-line message naming the field,
+    so nothing gets imported."""
     specs: list[ItemSpec] = []
     seen: dict[str, int] = {}
     for line, raw, field_lines in rows:
         spec = _validate(line, raw, field_lines)
         if spec.sku in seen:
-            raise _bad(line, "sku", f"{spec.sku} is already on line {seen[spec.sku]}")
+            raise bad_item(line, "sku", f"{spec.sku} is already on line {seen[spec.sku]}")
         seen[spec.sku] = line
         specs.append(spec)
     return specs
 
 
-def _bad(line: int, field: str, problem: str) -> errors.CoreError:
+def bad_item(line: int, field: str, problem: str) -> errors.CoreError:
     return errors.InvalidInput(line=line, field=field, message=f"{field}: {problem}")
 
 
 def _validate(line: int, raw: Any, field_lines: dict[str, int]) -> ItemSpec:
     if not isinstance(raw, dict):
-        raise _bad(line, "item", "expected a mapping of columns")
+        raise bad_item(line, "item", "expected a mapping of columns")
     try:
         spec = ItemSpec.model_validate(raw)
     except ValidationError as exc:
@@ -65,31 +71,6 @@ def _validate(line: int, raw: Any, field_lines: dict[str, int]) -> ItemSpec:
         raise errors.InvalidInput(line=field_lines.get(field, line), field=field,
                                   message=message) from None
     return spec
-
-
-def _yaml_rows(text: str) -> list[Row]:
-    import yaml  # PyYAML (a project dependency); only this format needs it
-
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = f"not valid YAML ({getattr(exc, 'problem', exc)})"
-        raise _bad(mark.line + 1 if mark else 1, "file", problem) from None
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-        raise _bad(1, "items", "a top-level items: list is needed")
-    item_nodes: list[Any] = []
-    for key, value in node.value if isinstance(node, yaml.MappingNode) else []:
-        if key.value == "items":
-            item_nodes = list(value.value)
-    rows: list[Row] = []
-    for raw, item_node in zip(data["items"], item_nodes, strict=False):
-        fields = {}
-        if isinstance(item_node, yaml.MappingNode):
-            fields = {str(k.value): k.start_mark.line + 1 for k, _ in item_node.value}
-        rows.append((item_node.start_mark.line + 1, raw, fields))
-    return rows
 
 
 def _csv_rows(text: str) -> list[Row]:

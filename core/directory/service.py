@@ -6,21 +6,14 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
+from core.errors import Candidate
 from core.models import Employee
-
-
-@dataclass(frozen=True)
-class Candidate:
-    employee_id: str
-    name: str
-    department: str
 
 
 async def get(session: AsyncSession, employee_id: str) -> Employee:

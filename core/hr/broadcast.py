@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, notify
+from core.access import authorize_hr
 from core.audit.service import record as audit
-from core.hr.service import _authorize
 from core.policy import Policy
 
 MAX_TEXT = 2000  # WeCom text messages carry at most 2048 bytes; longer is refused, not cut
@@ -44,7 +44,7 @@ async def broadcast(
     Forbidden unless an operator or an active HR / admin. A repeated ``key`` queues nothing again
     (``duplicate=True``). Each broadcast is written to the audit log.
     """
-    by = await _authorize(session, actor_id, "broadcast")
+    by = await authorize_hr(session, actor_id, "broadcast")
     body = text.strip()
     if not body or len(body) > MAX_TEXT:
         raise errors.InvalidInput(field="text", message=f"text must be 1-{MAX_TEXT} characters")

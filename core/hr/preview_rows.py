@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
-from core.hr.service import GrantRow, _authorize
+from core.access import authorize_hr
+from core.hr.service import GrantRow
 from core.models import Employee, LedgerTransaction
 
 
@@ -39,7 +40,7 @@ async def preview_grants(
 ) -> list[PreviewRow]:
     """Every row with its employee, balance now and after the grants above it, and its problems
     (unknown or inactive employee). Reads only."""
-    await _authorize(session, actor_id, "grant")
+    await authorize_hr(session, actor_id, "grant")
     ids = sorted({row.employee_id for row in rows})
     people = {e.employee_id: e for e in await session.scalars(
         select(Employee).where(Employee.employee_id.in_(ids)))} if ids else {}

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger, notify
+from core.access import authorize_hr
 from core.audit.service import record as audit
 from core.directory import service as directory
 from core.directory.service import bad_cell, csv_records, date_cell, show_value
@@ -24,8 +25,6 @@ from core.models import Account, Employee, LedgerTransaction
 from core.policy import Policy
 from core.timeutil import start_of_local_day
 
-OPERATORS = frozenset({"cli", "api"})  # the shell and the admin API are trusted operators
-HR_ROLES = frozenset({"hr", "admin"})
 _MAX_KEY = 190  # ledger keys are 200 characters including the ``grant:`` prefix
 _POINTS = re.compile(r"\d{1,9}")
 
@@ -49,16 +48,6 @@ class GrantRow:
     reason: str
     key: str
     expires_at: date | None = None
-
-
-async def _authorize(session: AsyncSession, actor_id: str, action: str) -> str:
-    """The actor's display name, or Forbidden unless an operator or an active HR / admin."""
-    if actor_id in OPERATORS:
-        return actor_id
-    emp = await session.get(Employee, actor_id)
-    if emp is None or not emp.active or not (await directory.roles_of(session, emp)) & HR_ROLES:
-        raise errors.Forbidden(action=action, actor=actor_id)
-    return emp.name
 
 
 def _check_request(amount: int, reason: str, key: str) -> None:
@@ -97,7 +86,7 @@ async def grant(
     Forbidden unless ``actor_id`` is an operator (cli / api) or an active HR / admin. A repeated
     ``key`` returns the first grant (``duplicate=True``) even if the other arguments differ.
     """
-    actor = await _authorize(session, actor_id, "grant")
+    actor = await authorize_hr(session, actor_id, "grant")
     _check_request(amount, reason, key)
     if (tx := await find_transaction(session, f"grant:{key}")) is not None:
         return await _result(session, tx, duplicate=True, now=now)
@@ -121,7 +110,7 @@ async def deduct(
     InsufficientPoints (changing nothing) if the unexpired balance does not cover ``amount``;
     balances never go negative. Same authorization and idempotency as ``grant``.
     """
-    actor = await _authorize(session, actor_id, "deduct")
+    actor = await authorize_hr(session, actor_id, "deduct")
     _check_request(amount, reason, key)
     if (tx := await find_transaction(session, f"deduct:{key}")) is not None:
         return await _result(session, tx, duplicate=True, now=now)
@@ -198,7 +187,7 @@ async def grant_rows(
 ) -> list[GrantResult]:
     """All rows of a grants file in the caller's unit of work; an unknown or inactive employee
     raises InvalidInput with that row's line before anything is granted."""
-    await _authorize(session, actor_id, "grant")
+    await authorize_hr(session, actor_id, "grant")
     ids = sorted({row.employee_id for row in rows})
     active = set(await session.scalars(select(Employee.employee_id).where(
         Employee.employee_id.in_(ids), Employee.active.is_(True)))) if ids else set()

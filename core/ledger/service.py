@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
+from core.ledger.expiry import expire_batch
 from core.models import Account, Employee, Entry, LedgerTransaction, Lot
 from core.policy import Policy
 from core.timeutil import default_expiry
@@ -242,8 +243,6 @@ async def transfer(
 async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 2000) -> int:
     """Expire up to ``limit`` due lots (set-based, see core.ledger.expiry); returns the points.
     Callers loop until nothing is due, each batch in its own transaction."""
-    from core.ledger.expiry import expire_batch
-
     expired = await system_account(session, "expired")
     _lots, points = await expire_batch(session, now=now, expired_account_id=expired.id, limit=limit)
     return points

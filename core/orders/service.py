@@ -14,6 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
+from core.approvals.finalizers import Outcome, register
+from core.approvals.service import cancel as withdraw
+from core.approvals.service import open_request
 from core.audit.service import record as audit
 from core.catalog.service import find_item, lock_item
 from core.directory.service import get_active, roles_of
@@ -76,7 +79,7 @@ async def _own_confirmation(session: AsyncSession, employee_id: str, code: str) 
     token = code.strip().upper()
     conf = await session.get(Confirmation, token) if token else None
     if conf is None or conf.employee_id != employee_id:
-        raise errors.UnknownConfirmation(code=token)
+        raise errors.UnknownConfirmation(confirmation=token)
     return conf
 
 
@@ -92,9 +95,9 @@ async def confirm(
     if conf.status == "used" and conf.order_no is not None:
         return await _view(session, conf.order_no)
     if conf.status != "open":
-        raise errors.UnknownConfirmation(code=conf.code)
+        raise errors.UnknownConfirmation(confirmation=conf.code)
     if now >= conf.expires_at:
-        raise errors.ConfirmationExpired(code=conf.code, expires_at=conf.expires_at)
+        raise errors.ConfirmationExpired(confirmation=conf.code, expires_at=conf.expires_at)
     await get_active(session, employee_id)
     order, item = await _take(session, conf, now=now, policy=policy)
     if item.requires_approval:
@@ -137,8 +140,6 @@ async def _take(
 async def _ask_approval(
     session: AsyncSession, order: Order, item: CatalogItem, *, now: datetime, policy: Policy,
 ) -> None:
-    from core.approvals.service import open_request  # the approvals service calls back into us
-
     await flow.set_status(session, order, "pending_approval", actor=order.employee_id, note=None,
                           now=now)
     request = await open_request(
@@ -212,8 +213,6 @@ async def cancel(
 
 async def _close_approval(session: AsyncSession, approval_id: int, *, now: datetime) -> None:
     """Withdraw the order's approval request so nobody can decide it any more."""
-    from core.approvals.service import cancel as withdraw  # approvals calls back into orders
-
     await withdraw(session, approval_id=approval_id, now=now)
 
 
@@ -249,7 +248,7 @@ async def approval_finished(
     session: AsyncSession, *, order_no: str, approved: bool, actor_id: str, comment: str | None,
     now: datetime, policy: Policy,
 ) -> None:
-    """The approval chain of a ``pending_approval`` order ended (called by core.approvals).
+    """The approval chain of a ``pending_approval`` order ended (registered with core.approvals).
 
     Approved: placed (a code item is fulfilled at once). Rejected: points and stock restored.
     An order no longer pending (cancelled meanwhile, or a repeat call) is left alone.
@@ -287,3 +286,12 @@ async def orders_of(session: AsyncSession, *, employee_id: str, limit: int = 10)
         .where(Order.employee_id == employee_id)
         .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
     return [order_view(order, item) for order, item in rows.tuples()]
+
+
+async def _finalize_outcome(session: AsyncSession, outcome: Outcome) -> None:
+    await approval_finished(session, order_no=outcome.subject_id, approved=outcome.approved,
+                            actor_id=outcome.actor_id, comment=outcome.comment, now=outcome.now,
+                            policy=outcome.policy)
+
+
+register("redemption", _finalize_outcome)

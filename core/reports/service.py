@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core import errors
+from core.access import authorize_hr
 from core.models import Account, CatalogItem, Employee, Entry, LedgerTransaction, Lot, Order
 from core.policy import Policy
 from core.timeutil import add_months, local_date, month_bounds, start_of_local_day
@@ -190,9 +191,11 @@ async def _departments(session: AsyncSession, start: datetime, end: datetime) ->
 
 
 async def month_summary(
-    session: AsyncSession, *, month: str, now: datetime, policy: Policy,
+    session: AsyncSession, *, actor_id: str, month: str, now: datetime, policy: Policy,
 ) -> MonthSummary:
-    """The figures of local month ``month`` (YYYY-MM); "expiring" looks 30 days ahead of ``now``."""
+    """The figures of local month ``month`` (YYYY-MM); "expiring" looks 30 days ahead of ``now``.
+    Forbidden unless ``actor_id`` is an operator or HR / admin."""
+    await authorize_hr(session, actor_id, "report")
     start, end = month_bounds(parse_month(month), policy)
     awards = await _employee_credits(session, "award", start, end)
     refunded = await _employee_credits(session, "refund", start, end)

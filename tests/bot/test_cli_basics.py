@@ -29,3 +29,10 @@ def test_unknown_command_exits_nonzero(tmp_path: Path) -> None:
     res = jifen("frobnicate", db_url=f"sqlite+aiosqlite:///{tmp_path}/j.db", cwd=tmp_path)
     assert res.returncode == 1
     assert res.stderr.count("\n") == 1 and res.stderr.startswith("jifen: ")
+
+
+def test_a_core_refusal_is_a_sentence_not_a_code(tmp_path: Path) -> None:
+    res = jifen("grant", "E999", "5", "--reason", "welcome",
+                db_url=f"sqlite+aiosqlite:///{tmp_path}/j.db", cwd=tmp_path)
+    assert res.returncode == 1
+    assert res.stderr == "jifen: No colleague found: E999\n"

@@ -15,7 +15,7 @@ from tests.fakes.wecom_server import AGENT_ID, CORP_ID, SECRET
 
 
 async def test_directory_sync_cli(db: Database, db_url: str, policy: Policy) -> None:
-    from bot.demo import load_demo
+    from bot.app.demo import load_demo
 
     await load_demo(db, policy, now=utcnow())
     async with FakeWeComDirectory(org=demo_org()) as api:

@@ -4,78 +4,96 @@ from __future__ import annotations
 
 import pytest
 
+from bot.runtime import commands as c
 from bot.runtime.commands import parse
+from bot.runtime.dispatcher import action_command
 from bot.runtime.numerals import chinese_to_int, parse_amount
 
 
-@pytest.mark.parametrize("text,intent,lang", [
-    ("积分", "balance", "zh"), ("余额", "balance", "zh"), ("我的积分", "balance", "zh"),
-    ("balance", "balance", "en"), ("BAL", "balance", "en"), ("points", "balance", "en"),
-    ("明细", "history", "zh"), ("history 5", "history", "en"),
-    ("商城", "catalog", "zh"), ("catalog", "catalog", "en"), ("shop", "catalog", "en"),
-    ("订单", "orders", "zh"), ("我的订单", "orders", "zh"), ("orders", "orders", "en"),
-    ("审批", "approvals", "zh"), ("待审批", "approvals", "zh"), ("approvals", "approvals", "en"),
-    ("帮助", "help", "zh"), ("?", "help", "zh"), ("？", "help", "zh"), ("help", "help", "en"),
-    ("排行", "leaderboard", "zh"), ("leaderboard year", "leaderboard", "en"),
-    ("报表", "report", "zh"), ("report 2026-03", "report", "en"),
+@pytest.mark.parametrize("text,kind,lang", [
+    ("积分", c.Balance, "zh"), ("余额", c.Balance, "zh"), ("我的积分", c.Balance, "zh"),
+    ("balance", c.Balance, "en"), ("BAL", c.Balance, "en"), ("points", c.Balance, "en"),
+    ("明细", c.History, "zh"), ("history 5", c.History, "en"),
+    ("商城", c.Catalog, "zh"), ("catalog", c.Catalog, "en"), ("shop", c.Catalog, "en"),
+    ("订单", c.Orders, "zh"), ("我的订单", c.Orders, "zh"), ("orders", c.Orders, "en"),
+    ("审批", c.Approvals, "zh"), ("待审批", c.Approvals, "zh"), ("approvals", c.Approvals, "en"),
+    ("帮助", c.Help, "zh"), ("?", c.Help, "zh"), ("？", c.Help, "zh"), ("help", c.Help, "en"),
+    ("排行", c.Leaderboard, "zh"), ("leaderboard year", c.Leaderboard, "en"),
+    ("报表", c.Report, "zh"), ("report 2026-03", c.Report, "en"),
 ])
-def test_keywords(text: str, intent: str, lang: str) -> None:
+def test_keywords(text: str, kind: type[c.Command], lang: str) -> None:
     cmd = parse(text)
-    assert (cmd.intent, cmd.lang, cmd.error) == (intent, lang, None)
+    assert type(cmd) is kind and cmd.lang == lang
 
 
 def test_full_width_and_extra_spaces() -> None:
-    cmd = parse("　赞　＠张三　　１０分　感谢支持　＃团队合作 ")
-    assert cmd.intent == "give"
-    assert cmd.args == {"who": ["@张三"], "amount": 10, "reason": "感谢支持 #团队合作",
-                        "hashtags": ["团队合作"]}
+    assert parse("　赞　＠张三　　１０分　感谢支持　＃团队合作 ") == c.Give(
+        lang="zh", who=("@张三",), amount=10, reason="感谢支持 #团队合作", hashtags=("团队合作",))
 
 
 def test_several_recipients_and_chinese_numerals() -> None:
     cmd = parse("给 @李四 E0042 王伟 二十分 周末加班辛苦")
-    assert cmd.args["who"] == ["@李四", "E0042", "王伟"]
-    assert cmd.args["amount"] == 20
+    assert isinstance(cmd, c.Give)
+    assert (cmd.who, cmd.amount) == (("@李四", "E0042", "王伟"), 20)
 
 
 def test_glued_mention() -> None:
-    assert parse("赞@张三 十 帮我review").args["who"] == ["@张三"]
+    cmd = parse("赞@张三 十 帮我review")
+    assert isinstance(cmd, c.Give) and cmd.who == ("@张三",)
 
 
 def test_give_without_amount_is_usage_error() -> None:
-    cmd = parse("赞 @张三 谢谢")
-    assert cmd.intent == "give" and cmd.error == "usage"
+    assert parse("赞 @张三 谢谢") == c.Usage(lang="zh", intent="give")
 
 
-@pytest.mark.parametrize("text,args", [
-    ("兑换 cup01", {"sku": "CUP01", "qty": 1}), ("redeem CUP01 3", {"sku": "CUP01", "qty": 3}),
-    ("兑换 CUP01 两", {"sku": "CUP01", "qty": 2}),
+def test_hr_commands_have_their_own_types() -> None:
+    assert parse("发放 E1 100 年终奖") == c.Grant(lang="zh", who=("E1",), amount=100, reason="年终奖")
+    assert parse("deduct E1 5 oops") == c.Deduct(lang="en", who=("E1",), amount=5, reason="oops")
+
+
+@pytest.mark.parametrize("text,sku,qty", [
+    ("兑换 cup01", "CUP01", 1), ("redeem CUP01 3", "CUP01", 3), ("兑换 CUP01 两", "CUP01", 2),
 ])
-def test_redeem(text: str, args: dict[str, object]) -> None:
-    assert parse(text).args == args
+def test_redeem(text: str, sku: str, qty: int) -> None:
+    cmd = parse(text)
+    assert isinstance(cmd, c.Redeem) and (cmd.sku, cmd.qty) == (sku, qty)
 
 
 def test_decisions_and_targets() -> None:
-    assert parse("同意 a12").args == {"target": "A12", "note": ""}
-    assert parse("拒绝 A12 证明材料不足").args == {"target": "A12", "note": "证明材料不足"}
-    assert parse("reject A12").intent == "reject"
-    assert parse("取消订单 O1001").args["target"] == "O1001"
-    assert parse("发货 O1001 顺丰 SF123").args == {"target": "O1001", "note": "顺丰 SF123"}
-    assert parse("confirm k7q2").args["target"] == "K7Q2"
+    assert parse("同意 a12") == c.Decide(lang="zh", approve=True, approval_id="A12")
+    assert parse("拒绝 A12 证明材料不足") == c.Decide(lang="zh", approve=False, approval_id="A12",
+                                                 note="证明材料不足")
+    assert parse("reject A12") == c.Decide(lang="en", approve=False, approval_id="A12")
+    assert parse("取消订单 O1001") == c.Cancel(lang="zh", target="O1001")
+    assert parse("发货 O1001 顺丰 SF123") == c.Fulfil(lang="zh", order_no="O1001", note="顺丰 SF123")
+    assert parse("confirm k7q2") == c.Confirm(lang="en", code="K7Q2")
+    assert parse("同意") == c.Usage(lang="zh", intent="approve")
+
+
+def test_a_click_becomes_the_same_command_as_its_text() -> None:
+    assert action_command("ap:A12", "zh") == parse("同意 A12")
+    assert action_command("ap:A12:1", "zh") == c.Decide(lang="zh", approve=True, approval_id="A12",
+                                                       step=1)
+    assert action_command("cr:K7Q2", "en") == parse("confirm K7Q2")
+    assert action_command("ff:O1001", "zh") == parse("发货 O1001")
+    assert action_command("cx:K7Q2", "zh") == c.CancelConfirmation(lang="zh", code="K7Q2")
+    assert action_command("nonsense!", "zh") == c.Unknown(lang="zh")
 
 
 def test_apply_leaderboard_broadcast_report() -> None:
-    assert parse("申请 50 组织了技术分享").args == {"amount": 50, "reason": "组织了技术分享"}
-    assert parse("排行 本季 研发部").args == {"period": "quarter", "department": "研发部"}
-    assert parse("广播 @全员群 双十一限时兑换").args == {"target": "全员群", "text": "双十一限时兑换"}
-    assert parse("broadcast sale today").args == {"target": None, "text": "sale today"}
-    assert parse("报表 2026-3").error == "usage"
+    assert parse("申请 50 组织了技术分享") == c.Apply(lang="zh", amount=50, reason="组织了技术分享")
+    assert parse("排行 本季 研发部") == c.Leaderboard(lang="zh", period="quarter", department="研发部")
+    assert parse("广播 @全员群 双十一限时兑换") == c.Broadcast(lang="zh", target="全员群",
+                                                        text="双十一限时兑换")
+    assert parse("broadcast sale today") == c.Broadcast(lang="en", target=None, text="sale today")
+    assert parse("报表 2026-3") == c.Usage(lang="zh", intent="report")
 
 
 def test_unknown_and_empty() -> None:
-    assert parse("今天天气不错").intent == "unknown"
+    assert isinstance(parse("今天天气不错"), c.Unknown)
     assert parse("hello there").lang == "en"
-    assert parse("   ").intent == "empty"
-    assert parse("balanced").intent == "unknown"  # English keywords need a word boundary
+    assert isinstance(parse("   "), c.Empty)
+    assert isinstance(parse("balanced"), c.Unknown)  # English keywords need a word boundary
 
 
 @pytest.mark.parametrize("text,value", [

@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.directory.wiring import directory_events, directory_jobs
-from bot.scheduler import Scheduler
+from bot.jobs.scheduler import Scheduler
 from config.settings import Settings
 from core.db import Database
 from core.models import Employee, utcnow

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from bot.scheduler import LOCK_ID, SCHEDULE, Scheduler
+from bot.jobs.scheduler import LOCK_ID, SCHEDULE, Scheduler
 from core.db import Database
 from core.policy import Policy
 

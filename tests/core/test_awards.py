@@ -167,8 +167,8 @@ def _strict(policy: Policy) -> Policy:
 REFUSALS: list[tuple[str, dict[str, Any], type[errors.CoreError], dict[str, Any]]] = [
     ("zero", {"amount": 0}, errors.InvalidAmount, {"amount": 0}),
     ("negative", {"amount": -5}, errors.InvalidAmount, {"amount": -5}),
-    ("nobody", {"to": []}, errors.InvalidInput, {"message": "no_recipients"}),
-    ("twice", {"to": ["E2", "E2"]}, errors.InvalidInput, {"message": "duplicate_recipients"}),
+    ("nobody", {"to": []}, errors.NoRecipients, {}),
+    ("twice", {"to": ["E2", "E2"]}, errors.DuplicateRecipients, {}),
     ("self", {"to": ["E2", "E1"]}, errors.SelfAward, {}),
     ("unknown", {"to": ["E2", "NOPE"]}, errors.UnknownEmployee, {"who": "NOPE"}),
     ("inactive", {"to": ["GONE"]}, errors.InactiveEmployee, {"who": "离职者"}),

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from config.catalog_file import parse_catalog
 from core import errors, ledger
-from core.catalog.importer import CatalogImportReport, import_items, parse_catalog
+from core.catalog.importer import CatalogImportReport, import_items
 from core.catalog.service import categories, get_item, list_items
 from core.db import Database
 from core.ledger.verify import verify

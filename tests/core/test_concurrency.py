@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from config.catalog_file import parse_catalog
 from core import errors, ledger
-from core.catalog.importer import import_items, parse_catalog
+from core.catalog.importer import import_items
 from core.db import Database
 from core.ledger.verify import verify
 from core.models import Account, Base, CatalogItem, Order

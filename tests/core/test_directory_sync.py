@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
 from core.approvals.service import open_request
 from core.db import Database
-from core.directory.changes import Member, Roster
-from core.directory.sync import apply_member, remove_member, sync_directory
+from core.directory_sync.changes import Member, Roster
+from core.directory_sync.sync import apply_member, remove_member, sync_directory
 from core.ledger.verify import verify
 from core.models import ApprovalStep, Employee, OutboxMessage
 from core.policy import Policy
@@ -19,6 +20,12 @@ from core.rules.service import run_auto_grants
 from tests.factories import add_employee
 
 TODAY = date(2026, 3, 15)
+
+
+async def _emp(s: AsyncSession, employee_id: str) -> Employee:
+    found = await s.get(Employee, employee_id)
+    assert found is not None, employee_id
+    return found
 
 
 def wc(*members: Member) -> Roster:
@@ -30,7 +37,7 @@ async def seed(db: Database) -> None:
         await add_employee(s, "E1", "陈静", wecom="chenjing", roles="hr")
         await add_employee(s, "E2", "赵磊", wecom="zhaolei", manager_id="E1")
         await add_employee(s, "E3", "王伟", manager_id="E2")  # CSV only: matched by mobile below
-        emp = await s.get(Employee, "E3")
+        emp = await _emp(s, "E3")
         emp.mobile = "+86 138-0000-0003"
     await db.run(work)
 
@@ -51,9 +58,10 @@ async def test_create_update_match_by_mobile_and_managers(db: Database, policy: 
     report = await run(db, policy, now, wc(*BASE, newbie))
     assert report.applied and report.refused is None
     async with db.uow() as s:
-        e3 = await s.get(Employee, "E3")
+        e3 = await _emp(s, "E3")
         assert (e3.wecom_userid, e3.department, e3.manager_id) == ("wangwei", "研发部/后端组", "E2")
         new = await s.scalar(select(Employee).where(Employee.wecom_userid == "liuyang"))
+        assert new is not None
         assert new.employee_id == "wc-liuyang" and new.manager_id == "E3" and new.active
         assert new.hire_date == TODAY  # a newcomer on a platform already in use is a new hire
     assert {c.action for c in report.changes} == {"update", "create"}
@@ -74,7 +82,7 @@ async def test_move_department_change_manager_leave_and_rejoin(db: Database, pol
     left = await run(db, policy, now, wc(BASE[0], moved))  # zhaolei left
     assert [(c.action, c.employee_id) for c in left.changes] == [("deactivate", "E2")]
     async with db.uow() as s:
-        assert not (await s.get(Employee, "E2")).active  # deactivated, never deleted
+        assert not (await _emp(s, "E2")).active  # deactivated, never deleted
     back = await run(db, policy, now, wc(*BASE[:2], moved))
     assert [(c.action, c.employee_id) for c in back.changes] == [("reactivate", "E2")]
 
@@ -86,7 +94,7 @@ async def test_guard_refuses_mass_deactivation_unless_forced(db: Database, polic
     report = await run(db, policy, now, wc(BASE[0]))  # 2 of 3 would leave: 66% > 10%
     assert report.refused and "max_deactivate_percent" in report.refused and not report.applied
     async with db.uow() as s:
-        assert (await s.get(Employee, "E2")).active
+        assert (await _emp(s, "E2")).active
     forced = await run(db, policy, now, wc(BASE[0]), force=True)
     assert forced.applied and forced.count("deactivate") == 2
 
@@ -117,10 +125,10 @@ async def test_one_person_on_both_platforms_is_one_account(db: Database, policy:
     ding = Roster("dingtalk", (Member("dt_ww", "王伟", "研发部", mobile="13800000003"),
                                Member("dt_cj", "陈静", email="CJ@example.com")))
     async with db.uow() as s:
-        (await s.get(Employee, "E1")).email = "cj@example.com"
+        (await _emp(s, "E1")).email = "cj@example.com"
     await run(db, policy, now, ding)
     async with db.uow() as s:
-        e3, e1 = await s.get(Employee, "E3"), await s.get(Employee, "E1")
+        e3, e1 = await _emp(s, "E3"), await _emp(s, "E1")
         assert (e3.wecom_userid, e3.dingtalk_userid) == ("wangwei", "dt_ww")
         assert e1.dingtalk_userid == "dt_cj"
         assert await s.scalar(select(Employee).where(Employee.employee_id.like("dt-%"))) is None
@@ -148,6 +156,7 @@ async def test_leaver_expire_balance_and_approvals_move_to_manager(db: Database,
     async with db.uow() as s:
         assert (await ledger.balance(s, employee_id="E3", now=later)).balance == 0
         step = await s.scalar(select(ApprovalStep))
+        assert step is not None
         assert step.approver_id == "E2"  # the leaver's manager
         pushes = list(await s.scalars(select(OutboxMessage).where(
             OutboxMessage.kind == "approval_reassigned")))
@@ -171,13 +180,14 @@ async def test_an_event_matches_by_mobile_then_email(db: Database, policy: Polic
                                                      now: datetime) -> None:
     await seed(db)
     async with db.uow() as s:
-        (await s.get(Employee, "E2")).email = "ZL@example.com"
+        (await _emp(s, "E2")).email = "ZL@example.com"
     ww = Member("dt_ww", "王伟", mobile="13800000003")
     zl = Member("dt_zl", "赵磊", email="zl@EXAMPLE.com", manager_user_id="dt_unknown")
     for member in (ww, zl):
-        await db.run(lambda s, m=member: apply_member(s, platform="dingtalk", member=m,
-                                                      policy=policy, now=now, today=TODAY))
+        async with db.uow() as s:
+            await apply_member(s, platform="dingtalk", member=member, policy=policy, now=now,
+                               today=TODAY)
     async with db.uow() as s:
-        assert (await s.get(Employee, "E3")).dingtalk_userid == "dt_ww"
-        e2 = await s.get(Employee, "E2")
+        assert (await _emp(s, "E3")).dingtalk_userid == "dt_ww"
+        e2 = await _emp(s, "E2")
         assert e2.dingtalk_userid == "dt_zl" and e2.manager_id == "E1"  # unknown boss: kept

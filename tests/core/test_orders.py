@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.catalog_file import parse_catalog
 from core import errors, ledger
-from core.catalog.importer import import_items, parse_catalog
+from core.approvals import service as approvals
+from core.catalog.importer import import_items
 from core.db import Database
 from core.ledger.verify import verify
 from core.models import (
@@ -360,7 +362,6 @@ async def test_orders_of_and_get_order(db: Database, policy: Policy, now: dateti
 
 
 async def test_requires_approval_then_approve_places(db: Database, policy: Policy, now: datetime) -> None:
-    approvals = pytest.importorskip("core.approvals.service")
     await _setup(db, policy, now)
     order = await _redeem(db, policy, now, "LEAVE1")
     assert order.status == "pending_approval" and order.approval_id is not None
@@ -368,7 +369,7 @@ async def test_requires_approval_then_approve_places(db: Database, policy: Polic
         assert await _balance(s, "E1", now) == 700
         assert await _held(s, "escrow") == 300  # held while the manager decides
         assert await verify(s) == []
-        await approvals.decide(s, approval_id=order.approval_id, actor_id="M1", approve=True,
+        await approvals.decide(s, approval_id=_approval_of(order), actor_id="M1", approve=True,
                                comment=None, now=now, policy=policy)
     async with db.uow() as s:
         placed = await orders.get_order(s, order.order_no)
@@ -379,11 +380,10 @@ async def test_requires_approval_then_approve_places(db: Database, policy: Polic
 
 
 async def test_requires_approval_then_reject_refunds(db: Database, policy: Policy, now: datetime) -> None:
-    approvals = pytest.importorskip("core.approvals.service")
     await _setup(db, policy, now)
     order = await _redeem(db, policy, now, "LEAVE1")
     async with db.uow() as s:
-        await approvals.decide(s, approval_id=order.approval_id, actor_id="M1", approve=False,
+        await approvals.decide(s, approval_id=_approval_of(order), actor_id="M1", approve=False,
                                comment="项目冲刺期", now=now, policy=policy)
     async with db.uow() as s:
         assert (await orders.get_order(s, order.order_no)).status == "rejected"
@@ -398,17 +398,16 @@ async def test_requires_approval_then_reject_refunds(db: Database, policy: Polic
 async def test_cancel_pending_order_withdraws_its_approval(
     db: Database, policy: Policy, now: datetime
 ) -> None:
-    approvals = pytest.importorskip("core.approvals.service")
     await _setup(db, policy, now)
     order = await _redeem(db, policy, now, "LEAVE1")
     async with db.uow() as s:
         await orders.cancel(s, actor_id="E1", order_no=order.order_no, now=now, policy=policy)
     with pytest.raises(errors.AlreadyDecided):
         async with db.uow() as s:
-            await approvals.decide(s, approval_id=order.approval_id, actor_id="M1", approve=True,
+            await approvals.decide(s, approval_id=_approval_of(order), actor_id="M1", approve=True,
                                    comment=None, now=now, policy=policy)
     async with db.uow() as s:
-        assert (await approvals.get_request(s, order.approval_id)).status == "cancelled"
+        assert (await approvals.get_request(s, _approval_of(order))).status == "cancelled"
         assert await _balance(s, "E1", now) == 1000
         assert await verify(s) == []
 
@@ -416,7 +415,6 @@ async def test_cancel_pending_order_withdraws_its_approval(
 async def test_code_item_with_approval_reserves_code_until_decided(
     db: Database, policy: Policy, now: datetime
 ) -> None:
-    approvals = pytest.importorskip("core.approvals.service")
     await _setup(db, policy, now)
     first = await _redeem(db, policy, now, "GIFT")
     assert (first.status, first.codes) == ("pending_approval", [])  # the code stays hidden
@@ -424,11 +422,11 @@ async def test_code_item_with_approval_reserves_code_until_decided(
         async with db.uow() as s:
             await orders.start_redemption(s, employee_id="E2", sku="GIFT", now=now, policy=policy)
     async with db.uow() as s:
-        await approvals.decide(s, approval_id=first.approval_id, actor_id="M1", approve=False,
+        await approvals.decide(s, approval_id=_approval_of(first), actor_id="M1", approve=False,
                                comment=None, now=now, policy=policy)
     second = await _redeem(db, policy, now, "GIFT", who="E2")
     async with db.uow() as s:
-        await approvals.decide(s, approval_id=second.approval_id, actor_id="M1", approve=True,
+        await approvals.decide(s, approval_id=_approval_of(second), actor_id="M1", approve=True,
                                comment=None, now=now, policy=policy)
     async with db.uow() as s:
         done = (await orders.orders_of(s, employee_id="E2"))[0]
@@ -449,3 +447,8 @@ async def test_approval_finished_ignores_orders_no_longer_pending(
     async with db.uow() as s:
         assert (await orders.get_order(s, order.order_no)).status == "placed"
         assert await verify(s) == []
+
+
+def _approval_of(order: OrderView) -> int:
+    assert order.approval_id is not None, "the order waits for no approval"
+    return order.approval_id

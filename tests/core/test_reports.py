@@ -83,7 +83,7 @@ async def _build(db: Database, policy: Policy, now: datetime) -> None:
 async def test_month_summary_figures(db: Database, policy: Policy, now: datetime) -> None:
     await _build(db, policy, now)
     async with db.uow() as s:
-        summary = await month_summary(s, month="2026-03", now=now, policy=policy)
+        summary = await month_summary(s, actor_id="cli", month="2026-03", now=now, policy=policy)
         assert await verify(s) == []
     # 200 + 100 + 25 granted, 20 + 30 + 20 + 20 awarded (the 1-March-local award counts)
     assert (summary.issued, summary.redeemed, summary.expired) == (415, 50, 10)
@@ -97,8 +97,8 @@ async def test_month_summary_figures(db: Database, policy: Policy, now: datetime
 async def test_other_months(db: Database, policy: Policy, now: datetime) -> None:
     await _build(db, policy, now)
     async with db.uow() as s:
-        feb = await month_summary(s, month="2026-2", now=now, policy=policy)
-        april = await month_summary(s, month="2026-04", now=now, policy=policy)
+        feb = await month_summary(s, actor_id="cli", month="2026-2", now=now, policy=policy)
+        april = await month_summary(s, actor_id="cli", month="2026-04", now=now, policy=policy)
     assert (feb.month, feb.issued, feb.awards_count, feb.top_items) == ("2026-02", 10, 0, [])
     assert (april.issued, april.awards_points, april.redeemed) == (15, 15, 0)
 
@@ -106,7 +106,7 @@ async def test_other_months(db: Database, policy: Policy, now: datetime) -> None
 async def test_summary_csv(db: Database, policy: Policy, now: datetime) -> None:
     await _build(db, policy, now)
     async with db.uow() as s:
-        text = summary_csv(await month_summary(s, month="2026-03", now=now, policy=policy))
+        text = summary_csv(await month_summary(s, actor_id="cli", month="2026-03", now=now, policy=policy))
     assert text.startswith("\ufeffmetric,value\n")
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert ["issued", "415"] in rows and ["TEA", "茶叶", "2", "40"] in rows

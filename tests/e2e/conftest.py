@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import DB_KEY, POLICY_KEY, build
-from bot.assembly import WORKER_KEY
-from bot.demo import load_demo
+from bot.app import DB_KEY, POLICY_KEY, WORKER_KEY, build
+from bot.app.demo import load_demo
 from bot.outbox import OutboxWorker
 from config.settings import Settings
 from core.db import Database

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 
-from bot.app import DB_KEY, POLICY_KEY, build
-from bot.assembly import STREAM_KEY, WORKER_KEY
-from bot.demo import load_demo
+from bot.app import DB_KEY, POLICY_KEY, STREAM_KEY, WORKER_KEY, build
+from bot.app.demo import load_demo
 from bot.outbox import OutboxWorker
 from bot.platforms.dingtalk.parse import TOPIC_BOT_MESSAGE, TOPIC_CARD_CALLBACK
-from bot.platforms.dingtalk.stream import Backoff, DingTalkStream
+from bot.platforms.dingtalk.stream import DingTalkStream
 from config.settings import Settings
 from core import ledger
 from core.db import Database
@@ -115,7 +114,6 @@ async def _bot(db_url: str, dt: FakeDingTalk, template: str | None, tmp_path: Pa
     bot = DingBot(dt, db, app[WORKER_KEY], stream)
     while await bot.worker.run_once():  # the demo's own pushes
         pass
-    stream.backoff = Backoff(first=0.05, maximum=0.2, healthy_after=30)
     await stream.start()
     await until(lambda: dt.connected == 1 and stream.connected)
     dt.requests.clear()

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import DB_KEY, POLICY_KEY, build
-from bot.assembly import STREAM_KEY, WORKER_KEY
-from bot.demo import load_demo
+from bot.app import DB_KEY, POLICY_KEY, STREAM_KEY, WORKER_KEY, build
+from bot.app.demo import load_demo
 from bot.platforms.dingtalk.stream import Backoff
 from bot.platforms.wecom.transport import TASKS_KEY
 from config.settings import Settings

@@ -12,7 +12,7 @@ import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -54,7 +54,7 @@ class FakeWeComAPI:
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
 
-    async def __aenter__(self) -> FakeWeComAPI:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("*", "/cgi-bin/{tail:.*}", self._handle)
         # No access log: it would print tokens and secrets from the query (the fake plays WeCom).

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.app import DB_KEY, POLICY_KEY, SETTINGS_KEY, build
-from bot.demo import load_demo
+from bot.app.demo import load_demo
 from bot.web.auth.links import login_link
 from config.settings import Settings
 from core.db import Database

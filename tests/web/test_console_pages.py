@@ -160,7 +160,7 @@ async def test_dashboard_figures_are_the_reports(console: Console) -> None:
     await console.sign_in(HR)
     policy = console.app[POLICY_KEY]
     summary = await console.db.run(lambda s: month_summary(
-        s, month=month_key(utcnow(), policy), now=utcnow(), policy=policy))
+        s, month=month_key(utcnow(), policy), now=utcnow(), policy=policy, actor_id="cli"))
     html = await (await console.client.get("/admin")).text()
     shown = dict(re.findall(r'data-k="(\w+)">(?:<a [^>]*>)?(\d+)', html))
     assert int(shown["issued"]) == summary.issued

@@ -30,8 +30,8 @@ import aiohttp
 
 from bot.platforms.base import ApiClient, RetryPolicy, Sleep
 from bot.platforms.dingtalk.errors import ERR_BAD_RESPONSE, ERR_HTTP, ERR_NETWORK, DingTalkError
-from core.directory.changes import Member, Roster
-from core.directory.sync import department_path
+from core.directory_sync.changes import Member, Roster
+from core.directory_sync.sync import department_path
 
 log = logging.getLogger("jifen.dingtalk")
 

@@ -1,4 +1,5 @@
-"""The local playground: a web chat at ``/playground`` and ``jifen chat --as <id>`` in a terminal.
+"""The local playground: a web chat at ``/playground`` (``jifen chat --as <id>`` in
+``bot/cli/chat.py`` is its terminal twin).
 
 Both go through the real dispatcher and render the same cards (with working buttons on the web).
 Wiring (composition root)::

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.platforms.wecom.client import WeComClient, WeComError
-from core.directory.changes import Member, Roster
-from core.directory.sync import department_path
+from core.directory_sync.changes import Member, Roster
+from core.directory_sync.sync import department_path
 
 log = logging.getLogger("jifen.wecom")
 

@@ -24,7 +24,7 @@ async def page(request: web.Request) -> web.StreamResponse:
 async def decide_one(request: web.Request) -> web.StreamResponse:
     user = user_of(request)
     if not user.signed.is_admin:
-        return refused(request, "/admin/approvals", errors.Forbidden())
+        return refused(request, "/admin/approvals", errors.Forbidden(action="decide", actor=user.me))
     data = await form(request)
     approval_id = request.match_info["approval_id"]
     approve = data.get("decision") == "approve"

@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.admin.common import age_text, render, script_json, staff
+from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
 from core.policy import Policy
 from core.reports import dashboard as dash
@@ -16,14 +17,14 @@ from core.reports.service import month_summary
 from core.timeutil import month_key
 
 
-async def gather(s: AsyncSession, policy: Policy) -> dict[str, Any]:
+async def gather(s: AsyncSession, policy: Policy, actor_id: str) -> dict[str, Any]:
     at = now()
     month = month_key(at, policy)
     months = dash.last_months(at, policy)
     flows = await dash.month_flows(s, months=months, policy=policy)
     return {
         "month": month,
-        "summary": await month_summary(s, month=month, now=at, policy=policy),
+        "summary": await month_summary(s, month=month, now=at, policy=policy, actor_id=actor_id),
         "flows": flows,
         "departments": await dash.departments_over(s, months=months, policy=policy),
         "participation": await dash.participation(s, month=month, policy=policy),
@@ -48,7 +49,7 @@ def pct(n: int, total: int) -> int:
 @staff
 async def page(request: web.Request) -> web.StreamResponse:
     policy = policy_of(request)
-    data = await run(request, lambda s: gather(s, policy))
+    data = await run(request, lambda s: gather(s, policy, user_of(request).me))
     data["chart"] = chart_json(data["flows"])
     depts = data["departments"]
     data["depts"] = script_json({"names": [d.department or "-" for d in depts],

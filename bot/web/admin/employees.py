@@ -62,7 +62,7 @@ async def change(request: web.Request) -> web.StreamResponse:
     call = hr.grant if action == "grant" else hr.deduct
     try:
         if amount is None:
-            raise errors.InvalidAmount(amount=data.get("points", ""))
+            raise errors.InvalidAmount(amount=0, min=1)
         res = await run(request, lambda s: call(
             s, actor_id=me, employee_id=employee_id, amount=amount, reason=data.get("reason", ""),
             key=f"console:{me}:{data.get('nonce', '')}", now=now(), policy=policy))

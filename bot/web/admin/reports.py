@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web.admin.common import refused, render, script_json, staff
+from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
 from core import errors
 from core.reports.dashboard import last_months
@@ -25,7 +26,8 @@ async def page(request: web.Request) -> web.StreamResponse:
         month = _month(request)
     except errors.CoreError as exc:
         return refused(request, "/admin/reports", exc)
-    summary = await run(request, lambda s: month_summary(s, month=month, now=now(), policy=policy))
+    summary = await run(request, lambda s: month_summary(
+        s, month=month, now=now(), policy=policy, actor_id=user_of(request).me))
     chart = script_json({"items": [i.name for i in summary.top_items],
                          "qty": [i.qty for i in summary.top_items],
                          "depts": [d.department or "-" for d in summary.by_department],
@@ -42,7 +44,8 @@ async def export(request: web.Request) -> web.StreamResponse:
         month = _month(request)
     except errors.CoreError as exc:
         return refused(request, "/admin/reports", exc)
-    summary = await run(request, lambda s: month_summary(s, month=month, now=now(), policy=policy))
+    summary = await run(request, lambda s: month_summary(
+        s, month=month, now=now(), policy=policy, actor_id=user_of(request).me))
     return web.Response(body=summary_csv(summary).encode(), content_type="text/csv",
                         charset="utf-8", headers={
                             "Content-Disposition": f'attachment; filename="report-{month}.csv"'})

@@ -22,6 +22,7 @@ from bot.web.api.framework import (
     run_once,
 )
 from bot.web.api.openapi import document
+from cards.texts import Locale
 from core.db import Database
 from core.errors import CoreError
 from core.models import utcnow
@@ -33,7 +34,7 @@ _STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"
                  413: "too_large", 415: "unsupported_media_type"}
 
 
-def _lang(request: web.Request) -> str:
+def _lang(request: web.Request) -> Locale:
     return "zh" if request.headers.get("Accept-Language", "").lower().startswith("zh") else "en"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.messages import error_text
+from cards.texts import Locale
 from core.errors import CoreError
 
 NOT_FOUND = {"unknown_employee", "unknown_item", "unknown_order", "unknown_approval",
@@ -33,7 +34,7 @@ def status_of(exc: CoreError) -> int:
     return 403 if exc.code in FORBIDDEN else 422
 
 
-def core_error(exc: CoreError, lang: str) -> ApiError:
+def core_error(exc: CoreError, lang: Locale) -> ApiError:
     message = error_text(exc, lang)
     if "line" in exc.params:  # a file row: say which line, as the CLI does
         message = f"line {exc.params['line']}: {message}"

@@ -8,14 +8,11 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.web.base import public_url
 from config.settings import Settings
 from core.signin.service import issue_link, secret_key
 
 PATHS = {"admin": "/admin/login", "mall": "/m/login"}
-
-
-def public_base(settings: Settings) -> str:
-    return (settings.public_url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
 
 
 async def login_link(
@@ -25,4 +22,4 @@ async def login_link(
     configured = settings.secret_key.get_secret_value() if settings.secret_key else None
     key = await secret_key(session, configured)
     token = await issue_link(session, employee_id=employee_id, purpose=purpose, key=key, now=now)
-    return f"{public_base(settings)}{PATHS[purpose]}?token={quote(token)}"
+    return f"{public_url(settings)}{PATHS[purpose]}?token={quote(token)}"

@@ -7,13 +7,14 @@ a deactivated employee or a removed role stops working on the next click, on eve
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import wraps
 
 from aiohttp import web
 
 from bot.web.api.auth import SessionUser
 from bot.web.base import (
+    USER_KEY,
+    WebUser,
     is_https,
     key_of,
     lang_of_request,
@@ -22,8 +23,7 @@ from bot.web.base import (
     run,
     settings_of,
 )
-from core.models import Employee
-from core.signin.service import SESSION_HOURS, Signed, csrf_ok, session_employee
+from core.signin.service import SESSION_HOURS, csrf_ok, session_employee
 
 COOKIE = "jifen_session"
 CSRF_FIELD = "csrf"
@@ -31,21 +31,6 @@ CSRF_HEADER = "X-CSRF-Token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@dataclass(frozen=True)
-class WebUser:
-    signed: Signed
-    session_id: str
-
-    @property
-    def employee(self) -> Employee:
-        return self.signed.employee
-
-    @property
-    def me(self) -> str:
-        return self.signed.employee.employee_id
-
-
-USER_KEY: web.RequestKey[WebUser] = web.RequestKey("web_user", WebUser)
 
 
 def set_cookie(request: web.Request, response: web.StreamResponse, session_id: str, kind: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
 
 from bot.app import build
 from bot.platforms.dingtalk.client import DingTalkClient, trusted_webhook
@@ -224,7 +225,7 @@ async def test_the_assembled_app_refuses_a_replayed_pair(tmp_path: Path,
     with FakeDingTalk() as dt:
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/j.db",  # type: ignore[call-arg]
                             dingtalk_mode="http", dingtalk_client_id=CLIENT_ID,
-                            dingtalk_client_secret=CLIENT_SECRET, dingtalk_api_base=dt.base_url,
+                            dingtalk_client_secret=SecretStr(CLIENT_SECRET), dingtalk_api_base=dt.base_url,
                             _env_file=None)
         client = await aiohttp_client(await build(settings, background=False))
         pair = signed()

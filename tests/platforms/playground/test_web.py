@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.assembly import WORKER_KEY
+from bot.app import WORKER_KEY
 
 Client = TestClient[web.Request, web.Application]
 

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
 
 from bot.app import create_app
+from config.catalog_file import parse_catalog
 from config.settings import Settings
-from core.catalog.importer import import_items, parse_catalog
+from core.catalog.importer import import_items
 from core.db import Database
 from core.hr.service import grant
 from core.models import utcnow
@@ -77,7 +79,7 @@ def api_policy(policy: Policy) -> Policy:
 
 @pytest.fixture
 async def api(db: Database, api_policy: Policy, aiohttp_client: Any) -> AsyncIterator[Api]:
-    settings = Settings(database_url=db.url, admin_token=TOKEN, playground=False,  # type: ignore[call-arg]
+    settings = Settings(database_url=db.url, admin_token=SecretStr(TOKEN), playground=False,  # type: ignore[call-arg]
                         _env_file=None)
     await seed(db, api_policy)
     client = await aiohttp_client(create_app(settings, db, api_policy))

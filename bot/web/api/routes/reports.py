@@ -38,7 +38,8 @@ MAX_BOARD = 500
 
 async def _summary(ctx: Ctx[MonthQuery, Any], s: AsyncSession) -> Any:
     month = ctx.query.month or month_key(ctx.now, ctx.policy)
-    return await month_summary(s, month=month, now=ctx.now, policy=ctx.policy)
+    return await month_summary(s, month=month, now=ctx.now, policy=ctx.policy,
+                               actor_id=ctx.actor)
 
 
 @T.add("GET", "/reports/monthly", summary="The monthly report", query=MonthQuery,

@@ -7,18 +7,25 @@ import logging
 
 from aiohttp import web
 
+from bot.app.demo import is_empty, load_demo
 from bot.delivery import RATE_LIMITS, Deliverer, PlaygroundInbox
 from bot.directory.events import ContactEvents
 from bot.directory.wiring import directory_events, directory_jobs
 from bot.handlers import build_router
+from bot.jobs.scheduler import Scheduler
 from bot.outbox import OutboxWorker, RateLimiter
+from bot.platforms import dingtalk, wecom
 from bot.platforms.dingtalk.sender import DingTalkSender
 from bot.platforms.dingtalk.stream import DingTalkStream
+from bot.platforms.playground import setup_routes as playground_routes
 from bot.runtime.dispatcher import Dispatcher
-from bot.scheduler import Scheduler
+from bot.web import setup_web
+from bot.web.api import API_KEY, SESSION_LOOKUP
+from bot.web.auth.sessions import api_session
 from bot.wiring import outbox_sink
 from config.settings import Settings
 from core.db import Database
+from core.models import utcnow
 from core.policy import Policy
 
 log = logging.getLogger("jifen")
@@ -38,8 +45,6 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
     wecom_client = None
     contacts = directory_events(app, settings, db, policy)
     if settings.wecom_enabled:
-        from bot.platforms import wecom
-
         wecom_client = wecom.client_from_settings(settings)
         wecom.setup_routes(app, crypto=wecom.crypto_from_settings(settings), feed=dispatcher.feed,
                            contacts=contacts if settings.directory_sync == "wecom" else None)
@@ -53,10 +58,6 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
     worker = OutboxWorker(db, deliverer.send, rate_key=deliverer.rate_key,
                           limiter=RateLimiter(RATE_LIMITS))
     app[WORKER_KEY] = worker
-    from bot.web import setup_web
-    from bot.web.api import API_KEY, SESSION_LOOKUP
-    from bot.web.auth.sessions import api_session
-
     setup_web(app)
     app[API_KEY][SESSION_LOOKUP] = api_session  # console sessions may call the admin API
     if background:
@@ -68,8 +69,6 @@ def _dingtalk(app: web.Application, settings: Settings, dispatcher: Dispatcher, 
               background: bool, contacts: ContactEvents | None) -> DingTalkSender | None:
     if not settings.dingtalk_enabled:
         return None
-    from bot.platforms import dingtalk
-
     client = dingtalk.client_from_settings(settings)
     app.on_cleanup.append(lambda _app: client.close())
     if settings.dingtalk_mode == "http":
@@ -88,14 +87,10 @@ def _dingtalk(app: web.Application, settings: Settings, dispatcher: Dispatcher, 
 
 async def _playground(app: web.Application, settings: Settings, db: Database, policy: Policy,
                       dispatcher: Dispatcher, inbox: PlaygroundInbox) -> None:
-    from bot.demo import is_empty, load_demo
-    from bot.platforms.playground import setup_routes
-    from core.models import utcnow
-
     # With no platform configured, an empty database gets the demo so the first run shows jifen.
     if not (settings.wecom_enabled or settings.dingtalk_enabled) and await is_empty(db):
         log.info(await load_demo(db, policy, now=utcnow()))
-    setup_routes(app, dispatcher=dispatcher, inbox=inbox, db=db)
+    playground_routes(app, dispatcher=dispatcher, inbox=inbox, db=db)
 
 
 def _start_background(app: web.Application, worker: OutboxWorker, scheduler: Scheduler) -> None:

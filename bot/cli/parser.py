@@ -83,5 +83,10 @@ def add_commands(sub: Any) -> None:
     chat = _cmd(sub, "chat", "chat", "terminal chat through the real dispatcher")
     chat.add_argument("--as", dest="as_employee", required=True, metavar="EMPLOYEE_ID")
 
-    from bot.cli_directory import add_directory_commands  # also registers the command
-    add_directory_commands(sub, _cmd, _group)
+    sync = _cmd(_group(sub, "directory", "directory sync from WeCom / DingTalk", "dir_command"),
+                "sync", "directory_sync", "read every department and member and update the directory")
+    sync.add_argument("--platform", choices=("wecom", "dingtalk"),
+                      help="default: JIFEN_DIRECTORY_SYNC")
+    sync.add_argument("--dry-run", action="store_true", help="list every change, change nothing")
+    sync.add_argument("--force", action="store_true",
+                      help="apply even beyond directory.max_deactivate_percent")

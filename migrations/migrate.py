@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -12,9 +14,7 @@ import migrations
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
 
-def _config(url: str):  # type: ignore[no-untyped-def]
-    from alembic.config import Config
-
+def _config(url: str) -> Config:
     cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -23,8 +23,6 @@ def _config(url: str):  # type: ignore[no-untyped-def]
 
 async def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision``; safe to run on every start."""
-    from alembic import command
-
     cfg = _config(url)
 
     def _do(conn: Connection) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.directory.changes import Member
+from core.directory_sync.changes import Member
 from core.models import Employee
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.@-]{1,58}")

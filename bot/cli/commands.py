@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.cli import UserError, command
+from bot.app import load_effective_policy, run
+from bot.app.demo import DemoRefused, load_demo
+from bot.cli.chat import run_chat
+from bot.cli.directory import sync_and_report
+from bot.cli.errors import UserError
+from bot.cli.grant import grant_file, grant_one
+from bot.cli.login import print_login_link
+from bot.cli.report import print_report
+from bot.jobs import run_job
+from config.catalog_file import parse_catalog
 from config.settings import Settings
+from core import outbox
+from core.catalog.importer import import_items
 from core.db import Database
+from core.directory.importer import import_employees, parse_directory_csv
 from core.ledger.verify import verify
-from core.migrate import upgrade
 from core.models import utcnow
 from core.policy import Policy
+from migrations.migrate import upgrade
+
+Command = Callable[[argparse.Namespace, Settings], Awaitable[int] | int]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    def deco(fn: Command) -> Command:
+        COMMANDS[name] = fn
+        return fn
+
+    return deco
 
 
 def _policy(settings: Settings) -> Policy:
-    from bot.app import load_effective_policy
-
     return load_effective_policy(settings)
 
 
@@ -59,8 +80,6 @@ def _parse_now(text: str | None, policy: Policy) -> datetime:
 
 @command("run")
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import run
-
     _policy(settings)  # a wrong policy file stops here with one line, before anything starts
     run(settings)
     return 0
@@ -85,8 +104,6 @@ async def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int
 
 @command("employees_import")
 async def cmd_employees_import(args: argparse.Namespace, settings: Settings) -> int:
-    from core.directory.importer import import_employees, parse_directory_csv
-
     rows = parse_directory_csv(_read(args.file))
     async with _database(settings) as db:
         report = await db.run(lambda s: import_employees(
@@ -100,8 +117,6 @@ async def cmd_employees_import(args: argparse.Namespace, settings: Settings) -> 
 
 @command("catalog_import")
 async def cmd_catalog_import(args: argparse.Namespace, settings: Settings) -> int:
-    from core.catalog.importer import import_items, parse_catalog
-
     suffix = Path(args.file).suffix.lower()
     if suffix not in (".yaml", ".yml", ".csv"):
         raise UserError(f"{args.file}: expected a .yaml, .yml or .csv file")
@@ -115,8 +130,6 @@ async def cmd_catalog_import(args: argparse.Namespace, settings: Settings) -> in
 
 @command("grant")
 async def cmd_grant(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli_grant import grant_file, grant_one
-
     policy = _policy(settings)
     async with _database(settings) as db:
         if args.file:
@@ -128,8 +141,6 @@ async def cmd_grant(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("jobs_run")
 async def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.jobs import run_job
-
     policy = _policy(settings)
     now = _parse_now(args.now, policy)
     async with _database(settings) as db:
@@ -139,8 +150,6 @@ async def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("report")
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli_report import print_report
-
     policy = _policy(settings)
     async with _database(settings) as db:
         await print_report(db, policy, month=args.month, csv_path=args.csv)
@@ -149,8 +158,6 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("login_link")
 async def cmd_login_link(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli_login import print_login_link
-
     async with _database(settings) as db:
         await print_login_link(db, settings, employee_id=args.employee_id, admin=args.admin)
     return 0
@@ -158,8 +165,6 @@ async def cmd_login_link(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("outbox")
 async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
-    from core import outbox
-
     async with _database(settings) as db:
         if args.retry:
             n = await db.run(lambda s: outbox.requeue_failed(s, now=utcnow()))
@@ -176,23 +181,23 @@ async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("demo")
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import load_demo
-
     policy = _policy(settings)
     async with _database(settings) as db:
-        print(await load_demo(db, policy, now=utcnow()))
+        try:
+            print(await load_demo(db, policy, now=utcnow()))
+        except DemoRefused as exc:
+            raise UserError(str(exc)) from None
     return 0
-
-
-def parse_date(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"{what} {text!r}: expected YYYY-MM-DD") from None
 
 
 @command("chat")
 async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.platforms.playground.terminal import run_chat
-
     return await run_chat(settings, args.as_employee)
+
+
+@command("directory_sync")
+async def cmd_directory_sync(args: argparse.Namespace, settings: Settings) -> int:
+    policy = _policy(settings)
+    async with _database(settings) as db:
+        return await sync_and_report(db, policy, settings, platform=args.platform,
+                                     dry_run=args.dry_run, force=args.force)

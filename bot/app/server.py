@@ -1,4 +1,4 @@
-"""Composition root: the aiohttp application and what ``jifen run`` starts."""
+"""The aiohttp application and what ``jifen run`` starts: migrate, assemble, serve."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.app.assembly import STREAM_KEY, assemble
 from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
 from bot.metrics import handler as metrics_handler
 from bot.web.api import setup_api
 from config.policy_loader import load_policy
 from config.settings import Settings
 from core.db import Database
-from core.migrate import upgrade
 from core.policy import Policy
+from migrations.migrate import upgrade
 
 log = logging.getLogger("jifen")
 
@@ -43,8 +44,6 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def _dingtalk_state(app: web.Application, settings: Settings) -> str:
-    from bot.assembly import STREAM_KEY
-
     if not settings.dingtalk_enabled:
         return "off"
     if settings.dingtalk_mode == "http" or STREAM_KEY not in app:
@@ -74,8 +73,6 @@ async def build(settings: Settings, *, background: bool = True) -> web.Applicati
 
     ``background=False`` (tests) leaves the worker and scheduler off so a test drives them.
     """
-    from bot.assembly import assemble
-
     policy = load_effective_policy(settings)
     await upgrade(settings.database_url)
     db = Database(settings.database_url)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.platforms.playground.terminal import run_chat
+from bot.cli.chat import run_chat
 from tests.platforms.playground.conftest import ROOT, playground_settings
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from bot.cli import UserError
+from bot.cli.errors import UserError
 from core.db import Database
+from core.hr.service import grant, grant_rows, parse_grants_csv
 from core.models import utcnow
 from core.policy import Policy
 from core.timeutil import start_of_local_day
@@ -14,9 +15,14 @@ from core.timeutil import start_of_local_day
 MAX_POINTS = 999_999_999  # nine digits, the bound of a grants CSV row
 
 
-def _expiry(text: str | None, policy: Policy) -> datetime | None:
-    from bot.cli_commands import parse_date
+def parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{what} {text!r}: expected YYYY-MM-DD") from None
 
+
+def _expiry(text: str | None, policy: Policy) -> datetime | None:
     if not text:
         return None
     # an expiry date means "usable through that local day"
@@ -24,8 +30,6 @@ def _expiry(text: str | None, policy: Policy) -> datetime | None:
 
 
 async def grant_one(db: Database, policy: Policy, args: argparse.Namespace) -> int:
-    from core.hr.service import grant
-
     if not args.employee_id or args.points is None:
         raise UserError("usage: jifen grant EMPLOYEE_ID POINTS --reason TEXT [--key K]")
     if not args.reason:
@@ -46,8 +50,6 @@ async def grant_one(db: Database, policy: Policy, args: argparse.Namespace) -> i
 
 
 async def grant_file(db: Database, policy: Policy, text: str) -> int:
-    from core.hr.service import grant_rows, parse_grants_csv
-
     rows = parse_grants_csv(text)
     now = utcnow()
     results = await db.run(lambda s: grant_rows(s, actor_id="cli", rows=rows, now=now, policy=policy))

@@ -21,9 +21,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.app import DB_KEY, build
-from bot.assembly import DISPATCHER_KEY, INBOX_KEY, WORKER_KEY
-from bot.cli import UserError
+from bot.app import DB_KEY, DISPATCHER_KEY, INBOX_KEY, WORKER_KEY, build
+from bot.cli.errors import UserError
 from bot.runtime.dispatcher import playground_event
 from cards.model import Card
 from cards.render_text import render_plain

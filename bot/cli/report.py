@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.cli import UserError
+from bot.cli.errors import UserError
 from core.db import Database
 from core.models import utcnow
 from core.policy import Policy
+from core.reports.service import month_summary, parse_month, summary_csv
 from core.timeutil import month_key
 
 
 async def print_report(db: Database, policy: Policy, *, month: str | None, csv_path: str | None) -> None:
-    from core.reports.service import month_summary, parse_month, summary_csv
-
     now = utcnow()
     month = parse_month(month) if month else month_key(now, policy)
     async with db.uow() as session:
-        s = await month_summary(session, month=month, now=now, policy=policy)
+        s = await month_summary(session, actor_id="cli", month=month, now=now, policy=policy)
     print(f"report {month}")
     print(f"  issued {s.issued}  redeemed {s.redeemed}  expired {s.expired}  refunded {s.refunded}")
     print(f"  awards {s.awards_count} ({s.awards_points} points)")

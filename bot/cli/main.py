@@ -5,32 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError
 
+from bot.cli.commands import COMMANDS
+from bot.cli.errors import UserError
+from bot.cli.parser import add_commands
+from bot.messages import error_text
 from config.policy_loader import PolicyError
 from config.settings import Settings
-from core.errors import CoreError
-
-
-class UserError(Exception):
-    """A mistake of the person at the keyboard: printed as one line, exit code 1."""
-
-
-Command = Callable[[argparse.Namespace, Settings], Awaitable[int] | int]
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str) -> Callable[[Command], Command]:
-    def deco(fn: Command) -> Command:
-        COMMANDS[name] = fn
-        return fn
-
-    return deco
+from core.errors import CoreError, InvalidInput
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,17 +27,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.cli_parser import add_commands
-
     parser = _Parser(prog="jifen", description="jifen 积分 — points and welfare bot")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_commands(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    import bot.cli_commands  # noqa: F401  - registers the commands
+def _sentence(exc: CoreError) -> str:
+    """The refusal as the same English sentence a chat user gets; a file's line leads it."""
+    if isinstance(exc, InvalidInput):
+        return f"line {exc.line}: {exc.message}" if exc.line is not None else exc.message
+    return error_text(exc, "en")
 
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
@@ -62,8 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"jifen: {exc}", file=sys.stderr)
         return 1
     except CoreError as exc:
-        print(f"jifen: {exc.code}: {', '.join(f'{k}={v}' for k, v in exc.params.items())}",
-              file=sys.stderr)
+        print(f"jifen: {_sentence(exc)}", file=sys.stderr)
         return 1
     except ValidationError as exc:  # a JIFEN_ variable with a value outside its choices
         err = exc.errors()[0]

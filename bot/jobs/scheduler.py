@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.jobs import run_job
+from bot.jobs.runner import run_job
 from core.db import Database
 from core.models import utcnow
 from core.policy import Policy

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.directory.changes import Change, Member, Roster, SyncReport, record_change
-from core.directory.leavers import ACTOR, deactivate
-from core.directory.matching import (
+from core.directory_sync.changes import Change, Member, Roster, SyncReport, record_change
+from core.directory_sync.leavers import ACTOR, deactivate
+from core.directory_sync.matching import (
     Index,
     generated_id,
     load_all,

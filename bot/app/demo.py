@@ -9,13 +9,22 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import config
-from bot.cli import UserError
+from config.catalog_file import parse_catalog
+from core.awards.service import give
+from core.catalog.importer import import_items
 from core.db import Database
+from core.directory.importer import import_employees, parse_directory_csv
+from core.hr.service import grant
 from core.models import Employee
+from core.orders.service import confirm, start_redemption
 from core.policy import Policy
 
 DEMO_DIR = Path(config.__file__).resolve().parent / "demo"
 WELCOME = 500
+
+
+class DemoRefused(Exception):
+    """The database already has employees: the demo loads only into an empty one."""
 
 
 async def is_empty(db: Database) -> bool:
@@ -24,9 +33,6 @@ async def is_empty(db: Database) -> bool:
 
 
 async def _org(s: AsyncSession, policy: Policy, now: datetime) -> None:
-    from core.catalog.importer import import_items, parse_catalog
-    from core.directory.importer import import_employees, parse_directory_csv
-
     rows = parse_directory_csv((DEMO_DIR / "directory.csv").read_text(encoding="utf-8"))
     await import_employees(s, rows=rows, now=now, actor_id="demo")
     items = parse_catalog((DEMO_DIR / "catalog.yaml").read_text(encoding="utf-8"), fmt="yaml")
@@ -34,10 +40,6 @@ async def _org(s: AsyncSession, policy: Policy, now: datetime) -> None:
 
 
 async def _history(s: AsyncSession, policy: Policy, now: datetime) -> None:
-    from core.awards.service import give
-    from core.hr.service import grant
-    from core.orders.service import confirm, start_redemption
-
     ids = list(await s.scalars(select(Employee.employee_id).order_by(Employee.employee_id)))
     for emp in ids:
         await grant(s, actor_id="cli", employee_id=emp, amount=WELCOME, reason="欢迎使用积分商城",
@@ -54,9 +56,9 @@ async def _history(s: AsyncSession, policy: Policy, now: datetime) -> None:
 
 
 async def load_demo(db: Database, policy: Policy, *, now: datetime) -> str:
-    """Load the demo into an empty database; refuses (UserError) if anyone is enrolled already."""
+    """Load the demo into an empty database; refuses (DemoRefused) if anyone is enrolled already."""
     if not await is_empty(db):
-        raise UserError("the database already has employees; the demo loads only into an empty one")
+        raise DemoRefused("the database already has employees; the demo loads only into an empty one")
 
     async def _all(s: AsyncSession) -> None:
         await _org(s, policy, now)
