@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.metrics import handler as metrics_handler
+from bot.outbox.metrics import handler as metrics_handler
 from config.policy_loader import load_policy
 from config.settings import Settings
 from core.db import Database

@@ -7,14 +7,13 @@ import logging
 
 from aiohttp import web
 
-from bot.delivery import RATE_LIMITS, Deliverer, PlaygroundInbox
 from bot.handlers import build_router
-from bot.outbox import OutboxWorker, RateLimiter
+from bot.outbox import Deliverer, OutboxSink, OutboxWorker, RateLimiter
 from bot.platforms.dingtalk.sender import DingTalkSender
 from bot.platforms.dingtalk.stream import DingTalkStream
+from bot.platforms.playground.inbox import PlaygroundInbox
 from bot.runtime.dispatcher import Dispatcher
 from bot.scheduler import Scheduler
-from bot.wiring import outbox_sink
 from config.settings import Settings
 from core.db import Database
 from core.policy import Policy
@@ -29,8 +28,9 @@ OUTBOX_TASK_KEY = web.AppKey("outbox_task", asyncio.Task[None])
 
 async def assemble(app: web.Application, settings: Settings, db: Database, policy: Policy, *,
                    background: bool) -> None:
+    sink = OutboxSink()
     dispatcher = Dispatcher(db=db, policy=policy, settings=settings, router=build_router(),
-                            sink=outbox_sink)
+                            sink=sink)
     app[DISPATCHER_KEY] = dispatcher
     inbox = PlaygroundInbox() if settings.playground_enabled else None
     wecom_client = None
@@ -45,8 +45,8 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
         app[INBOX_KEY] = inbox
         await _playground(app, settings, db, policy, dispatcher, inbox)
     deliverer = Deliverer(db, policy, wecom=wecom_client, dingtalk=dingtalk_sender, playground=inbox)
-    worker = OutboxWorker(db, deliverer.send, rate_key=deliverer.rate_key,
-                          limiter=RateLimiter(RATE_LIMITS))
+    worker = OutboxWorker(db, deliverer, limiter=RateLimiter())
+    sink.on_commit = worker.wake
     app[WORKER_KEY] = worker
     if background:
         _start_background(app, worker, Scheduler(db, policy))

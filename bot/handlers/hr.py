@@ -11,7 +11,7 @@ from bot.messages import t
 from bot.runtime.commands import Command
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
-from core import notify
+from core import outbox
 from core.hr import service as hr
 from core.orders import service as orders
 from core.reports.service import month_summary, parse_month
@@ -76,7 +76,7 @@ async def broadcast(ctx: Ctx, cmd: Command) -> None:
         ctx.say_key("broadcast_none")
         return
     for name in targets:
-        await notify.broadcast(ctx.session, target=name, kind="promotion", now=ctx.now,
+        await outbox.broadcast(ctx.session, target=name, kind="promotion", now=ctx.now,
                                payload={"text": cmd.args["text"], "by": ctx.employee.name},
                                dedupe_key=f"{key(ctx)}:{name}")
     ctx.say_key("broadcast_queued", n=len(targets), targets="、".join(targets))

@@ -5,7 +5,7 @@ from core.models.base import Base, UTCDateTime, utcnow
 from core.models.catalog import CatalogItem, CodeEntry, Confirmation, Order, OrderEvent
 from core.models.directory import Employee
 from core.models.ledger import Account, Entry, IdempotencyKey, LedgerTransaction, Lot, ReminderMark
-from core.models.outbox import CardRef, OutboxMessage
+from core.outbox.models import CardRef, OutboxMessage
 
 __all__ = [
     "Account", "AllowanceUse", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",

@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.delivery import PlaygroundInbox
+from bot.platforms.playground.inbox import PlaygroundInbox
 from bot.runtime.dispatcher import Dispatcher, playground_event
 from cards.model import Card
 from cards.render_html import render_html
