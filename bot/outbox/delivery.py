@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.outbox.batching import BatchSender
@@ -31,17 +30,12 @@ from cards.render_dingtalk import dingtalk_markdown_text
 from cards.render_wecom import render_wecom, render_wecom_markdown, render_wecom_updated
 from cards.serialize import card_from_dict
 from core.db import Database
-from core.outbox import Contact, Delivery, Recipient, contacts
+from core.outbox import Contact, Delivery, Recipient
 from core.outbox.card_refs import DeliveredCard
 from core.outbox.card_refs import approval_ref as ref_of_approval
 from core.policy import BroadcastTarget, Policy
 
-
-@dataclass
-class Prepared:
-    """What a batch needs from the database, read once for the whole batch."""
-
-    contacts: dict[str, Contact] = field(default_factory=dict)
+Contacts = dict[str, Contact]
 
 
 def approval_ref(card: Card) -> str | None:
@@ -61,39 +55,32 @@ class Deliverer:
         self.dingtalk = dingtalk
         self.batch = BatchSender(dingtalk.client) if dingtalk is not None else None
 
-    async def prepare(self, rows: list[Delivery]) -> Prepared:
-        ids = {d.recipient.id for d in rows if d.recipient.kind == "employee"}
-        if not ids:
-            return Prepared()
-        async with self.db.uow() as s:
-            return Prepared(await contacts(s, ids))
-
-    def rate_key(self, d: Delivery, prep: Prepared) -> str | None:
+    def rate_key(self, d: Delivery, contacts: Contacts) -> str | None:
         """The platform limit this row counts against (None: no documented limit applies)."""
         r = d.recipient
         if r.kind == "chat" and r.platform == "wecom":
             return f"wecom:{r.id}"
         if r.kind == "employee":
-            c = prep.contacts.get(r.id)
+            c = contacts.get(r.id)
             if c is not None and self.wecom is not None and c.wecom_userid:
                 return f"wecom:{c.wecom_userid}"
         if r.kind == "target":
             return f"robot:{r.id}"
         return None
 
-    async def send(self, d: Delivery, prep: Prepared) -> DeliveredCard | None:
+    async def send(self, d: Delivery, contacts: Contacts) -> DeliveredCard | None:
         try:
-            return await self._send(d, prep, json.loads(d.payload))
+            return await self._send(d, contacts, json.loads(d.payload))
         except DingTalkError as exc:
             raise delivery_error(exc) from None
         except WeComError as exc:
             raise DeliveryError(f"WeCom {exc.errcode}: {exc.errmsg}",
                                 retriable=exc.retriable) from None
 
-    async def _send(self, d: Delivery, prep: Prepared, payload: dict[str, Any]) -> DeliveredCard | None:
+    async def _send(self, d: Delivery, contacts: Contacts, payload: dict[str, Any]) -> DeliveredCard | None:
         r = d.recipient
         if r.kind == "employee":
-            return await self._push(r.id, d.kind, payload, prep)
+            return await self._push(r.id, d.kind, payload, contacts)
         if r.kind == "target":
             card = (card_from_dict(payload["card"]) if "card" in payload
                     else render_push(d.kind, payload, "zh", self.policy.timezone))
@@ -111,8 +98,8 @@ class Deliverer:
         return await self._to_user(r.platform or "", r.id, card)
 
     async def _push(self, employee_id: str, kind: str, payload: dict[str, Any],
-                    prep: Prepared) -> DeliveredCard | None:
-        c = prep.contacts.get(employee_id)
+                    contacts: Contacts) -> DeliveredCard | None:
+        c = contacts.get(employee_id)
         if c is None:
             raise DeliveryError(f"employee {employee_id} is gone", retriable=False)
         card = render_push(kind, payload, c.locale, self.policy.timezone)

@@ -15,30 +15,30 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.outbox.limits import RateLimiter
 from bot.platforms.base import DeliveryError
 from core.db import Database
 from core.models import utcnow
-from core.outbox import Delivery, Lane, Outcome, claim, settle
+from core.outbox import Contact, Delivery, Lane, Outcome, claim_batch, settle
 from core.outbox.card_refs import DeliveredCard
 
 log = logging.getLogger("jifen.outbox")
 
 MAX_ATTEMPTS = 6
+Contacts = dict[str, Contact]
 BASE_DELAY = 2.0  # seconds; doubled per attempt: 2, 4, 8, 16, 32
 LEASE = timedelta(minutes=2)  # a claimed row not settled by then (crash) is sent again
 
 
 class Transport(Protocol):
-    """Sends rows (see :class:`bot.outbox.delivery.Deliverer`)."""
+    """Sends rows (see :class:`bot.outbox.delivery.Deliverer`); ``contacts`` are the batch's
+    employees, read in the claim's own transaction."""
 
-    def prepare(self, rows: list[Delivery]) -> Awaitable[Any]: ...
+    def rate_key(self, d: Delivery, contacts: Contacts) -> str | None: ...
 
-    def rate_key(self, d: Delivery, prep: Any) -> str | None: ...
-
-    def send(self, d: Delivery, prep: Any) -> Awaitable[DeliveredCard | None]: ...
+    def send(self, d: Delivery, contacts: Contacts) -> Awaitable[DeliveredCard | None]: ...
 
 
 def backoff(attempts: int) -> timedelta:
@@ -65,14 +65,13 @@ class OutboxWorker:
         return sum([await self._run_lane_once(ln) for ln in lanes])
 
     async def _run_lane_once(self, lane: Lane) -> int:
-        rows = await self.db.run(lambda s: claim(
+        rows, prep = await self.db.run(lambda s: claim_batch(
             s, lane=lane, now=utcnow(), limit=self.batch, lease=LEASE,
             skip_locked=not self.db.is_sqlite))
         if not rows:
             return 0
         outcome = Outcome()
         try:
-            prep = await self.transport.prepare(rows)
             streams: dict[str, list[Delivery]] = {}
             for d in rows:
                 streams.setdefault(d.recipient.address, []).append(d)
@@ -82,7 +81,7 @@ class OutboxWorker:
             await self.db.run(lambda s: settle(s, outcome, now=utcnow()))
         return len(rows)
 
-    async def _stream(self, lane: Lane, rows: list[Delivery], prep: object,
+    async def _stream(self, lane: Lane, rows: list[Delivery], prep: Contacts,
                       outcome: Outcome) -> None:
         """One recipient's rows, in order; a row that has to wait holds back the ones after it."""
         async with self._slots[lane]:
@@ -92,7 +91,7 @@ class OutboxWorker:
                         outcome.released.append(later.id)
                     return
 
-    async def _deliver(self, d: Delivery, prep: object, outcome: Outcome) -> bool:
+    async def _deliver(self, d: Delivery, prep: Contacts, outcome: Outcome) -> bool:
         """Send one row; False when it was not sent and must go out before the next one."""
         now = utcnow()
         wait = self.limiter.acquire(self.transport.rate_key(d, prep))

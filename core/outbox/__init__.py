@@ -12,6 +12,7 @@ from core.outbox.queries import (
     Outcome,
     backlog,
     claim,
+    claim_batch,
     contacts,
     counts,
     list_messages,
@@ -23,5 +24,5 @@ from core.outbox.recipient import Lane, Recipient
 
 __all__ = [
     "Contact", "Delivery", "Lane", "LaneBacklog", "Outcome", "Recipient", "backlog", "broadcast",
-    "claim", "contacts", "counts", "list_messages", "push", "queue", "requeue_failed", "settle",
+    "claim", "claim_batch", "contacts", "counts", "list_messages", "push", "queue", "requeue_failed", "settle",
 ]

@@ -93,6 +93,15 @@ async def claim(session: AsyncSession, *, lane: Lane, now: datetime, limit: int,
                      int(lane)) for r in rows]
 
 
+async def claim_batch(session: AsyncSession, *, lane: Lane, now: datetime, limit: int,
+                      lease: timedelta, skip_locked: bool) -> tuple[list[Delivery], dict[str, Contact]]:
+    """:func:`claim`, plus where each employee of the batch is reached, in one transaction."""
+    rows = await claim(session, lane=lane, now=now, limit=limit, lease=lease,
+                       skip_locked=skip_locked)
+    ids = {d.recipient.id for d in rows if d.recipient.kind == "employee"}
+    return rows, await contacts(session, ids)
+
+
 async def settle(session: AsyncSession, outcome: Outcome, *, now: datetime) -> None:
     m = cast(Table, OutboxMessage.__table__)
     if outcome.sent:
