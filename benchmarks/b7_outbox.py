@@ -37,12 +37,14 @@ class TimedWeCom(FakeWeComAPI):
     """The tests' fake WeCom, stamping when each message/send arrives, per recipient."""
 
     arrivals: list[tuple[str, float]]
+    wall: dict[str, float]  # first arrival per recipient, time.time()
 
     async def _handle(self, request: web.Request) -> web.Response:
         response = await super()._handle(request)
         if request.path.endswith("message/send"):
             body = self.requests[-1].json or {}
             self.arrivals.append((str(body.get("touser")), time.perf_counter()))
+            self.wall.setdefault(str(body.get("touser")), time.time())
         return response
 
 
@@ -103,7 +105,7 @@ async def wait_for(cond: Callable[[], bool], bench: Bench) -> None:
 
 async def run_backend(bench: Bench, args: argparse.Namespace, name: str, db_url: str) -> None:
     async with TimedWeCom() as api:
-        api.arrivals = []
+        api.arrivals, api.wall = [], {}
         app = await jifen_app(db_url, api.base_url, args.employees)
         async with serve(app) as url:
             await _replies(bench, args, name, url, app, api)
@@ -130,26 +132,26 @@ async def _replies(bench: Bench, args: argparse.Namespace, name: str, url: str,
           f"callbacks {dict(statuses)}")
     pushed = {wecom_user(i) for i in pushes}
     await wait_for(lambda: pushed <= {u for u, _ in api.arrivals}, bench)
-    print(f"{'':<4}in the database, queued -> sent: {await _queue_times(app)}")
+    print(f"{'':<4}of which the outbox (answer queued -> at WeCom): {await _outbox_part(app, api)}")
 
 
-async def _queue_times(app: web.Application) -> str:
+async def _outbox_part(app: web.Application, api: TimedWeCom) -> str:
+    """Time from queueing each reply (in the event's transaction) to its arrival at the fake:
+    the outbox's own share, apart from the time the callback itself took."""
     from sqlalchemy import select
 
     from bot.app import DB_KEY
     from core.models import OutboxMessage
 
     async with app[DB_KEY].uow() as s:
-        rows = (await s.execute(select(OutboxMessage.lane, OutboxMessage.created_at,
-                                       OutboxMessage.sent_at))).all()
-    out = []
-    for lane in (0, 1):
-        waits = sorted((sent - created).total_seconds() for ln, created, sent in rows
-                       if ln == lane and sent is not None)
-        if waits:
-            out.append(f"lane {lane}: p50 {percentile(waits, 50) * 1000:.0f} ms "
-                       f"p99 {percentile(waits, 99) * 1000:.0f} ms")
-    return "; ".join(out)
+        rows = (await s.execute(select(OutboxMessage.recipient, OutboxMessage.created_at)
+                                .where(OutboxMessage.lane == 0))).all()
+    waits = sorted(api.wall[r.split(":", 1)[1]] - created.timestamp() for r, created in rows
+                   if r.split(":", 1)[1] in api.wall)
+    if not waits:
+        return "no answers"
+    return (f"p50 {percentile(waits, 50) * 1000:.0f} ms  p99 {percentile(waits, 99) * 1000:.0f} ms"
+            f"  (the rest is the callback's own processing, queued on the machine's CPU)")
 
 
 async def _throughput(bench: Bench, args: argparse.Namespace, name: str, app: web.Application,
@@ -158,11 +160,12 @@ async def _throughput(bench: Bench, args: argparse.Namespace, name: str, app: we
     before = len(api.arrivals)
     committed = await queue_pushes(app, list(range(n)))
     await wait_for(lambda: len(api.arrivals) - before >= n, bench)
-    took = api.arrivals[-1][1] - committed
+    first, last = api.arrivals[before][1], api.arrivals[-1][1]
     got = Counter(u for u, _ in api.arrivals[before:])
-    print(f"B7 {name}: outbox sent {n} pushes in {took:.2f} s = {n / took:.0f} messages/s "
-          f"(goal >= 200/s); duplicates {sum(c - 1 for c in got.values())}, "
-          f"missing {n - len(got)}")
+    print(f"B7 {name}: outbox sent {n} pushes at {n / max(last - first, 1e-6):.0f} messages/s "
+          f"(first to last send; goal >= 200/s), {n / (last - committed):.0f}/s counted from the "
+          f"commit (includes up to one 1 s idle poll); duplicates "
+          f"{sum(c - 1 for c in got.values())}, missing {n - len(got)}")
 
 
 async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: Any) -> None:

@@ -25,8 +25,8 @@ class OutboxSink:
 
     async def __call__(self, s: AsyncSession, event: Event, cards: list[Card],
                        update: Card | None) -> None:
-        queued = await outbox_sink(s, event, cards, update)
-        if queued and self.on_commit is not None:
+        await outbox_sink(s, event, cards, update)
+        if self.on_commit is not None:  # an event may also have queued pushes (an award, …)
             wake = self.on_commit
             sa_event.listen(s.sync_session, "after_commit", lambda _s: wake(), once=True)
 

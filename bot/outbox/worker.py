@@ -55,9 +55,10 @@ class OutboxWorker:
         self._stop = asyncio.Event()
         self._wake = {lane: asyncio.Event() for lane in Lane}
 
-    def wake(self, lane: Lane = Lane.REPLY) -> None:
-        """Something was just committed to ``lane``: look now instead of at the next poll."""
-        self._wake[lane].set()
+    def wake(self) -> None:
+        """Rows were just committed: look now instead of at the next poll."""
+        for ev in self._wake.values():
+            ev.set()
 
     async def run_once(self, lane: Lane | None = None) -> int:
         """Send one batch of what is due now (answers first); returns how many rows were handled."""
