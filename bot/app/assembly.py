@@ -8,21 +8,20 @@ import logging
 from aiohttp import web
 
 from bot.app.demo import is_empty, load_demo
-from bot.delivery import RATE_LIMITS, Deliverer, PlaygroundInbox
 from bot.directory.events import ContactEvents
 from bot.directory.wiring import directory_events, directory_jobs
 from bot.handlers import build_router
 from bot.jobs.scheduler import Scheduler
-from bot.outbox import OutboxWorker, RateLimiter
+from bot.outbox import Deliverer, OutboxSink, OutboxWorker, RateLimiter
 from bot.platforms import dingtalk, wecom
 from bot.platforms.dingtalk.sender import DingTalkSender
 from bot.platforms.dingtalk.stream import DingTalkStream
 from bot.platforms.playground import setup_routes as playground_routes
+from bot.platforms.playground.inbox import PlaygroundInbox
 from bot.runtime.dispatcher import Dispatcher
 from bot.web import setup_web
 from bot.web.api import API_KEY, SESSION_LOOKUP
 from bot.web.auth.sessions import api_session
-from bot.wiring import outbox_sink
 from config.settings import Settings
 from core.db import Database
 from core.models import utcnow
@@ -38,8 +37,9 @@ OUTBOX_TASK_KEY = web.AppKey("outbox_task", asyncio.Task[None])
 
 async def assemble(app: web.Application, settings: Settings, db: Database, policy: Policy, *,
                    background: bool) -> None:
+    sink = OutboxSink()
     dispatcher = Dispatcher(db=db, policy=policy, settings=settings, router=build_router(),
-                            sink=outbox_sink)
+                            sink=sink)
     app[DISPATCHER_KEY] = dispatcher
     inbox = PlaygroundInbox() if settings.playground_enabled else None
     wecom_client = None
@@ -55,8 +55,8 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
         app[INBOX_KEY] = inbox
         await _playground(app, settings, db, policy, dispatcher, inbox)
     deliverer = Deliverer(db, policy, wecom=wecom_client, dingtalk=dingtalk_sender, playground=inbox)
-    worker = OutboxWorker(db, deliverer.send, rate_key=deliverer.rate_key,
-                          limiter=RateLimiter(RATE_LIMITS))
+    worker = OutboxWorker(db, deliverer, limiter=RateLimiter())
+    sink.on_commit = worker.wake
     app[WORKER_KEY] = worker
     setup_web(app)
     app[API_KEY][SESSION_LOOKUP] = api_session  # console sessions may call the admin API
@@ -90,7 +90,7 @@ async def _playground(app: web.Application, settings: Settings, db: Database, po
     # With no platform configured, an empty database gets the demo so the first run shows jifen.
     if not (settings.wecom_enabled or settings.dingtalk_enabled) and await is_empty(db):
         log.info(await load_demo(db, policy, now=utcnow()))
-    playground_routes(app, dispatcher=dispatcher, inbox=inbox, db=db)
+    playground_routes(app, feed=dispatcher.feed, inbox=inbox, db=db)
 
 
 def _start_background(app: web.Application, worker: OutboxWorker, scheduler: Scheduler) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bot.app.assembly import STREAM_KEY, assemble
 from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
-from bot.metrics import handler as metrics_handler
+from bot.outbox.metrics import handler as metrics_handler
 from bot.web.api import setup_api
 from config.policy_loader import load_policy
 from config.settings import Settings

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bot.app import DB_KEY, DISPATCHER_KEY, INBOX_KEY, WORKER_KEY, build
 from bot.cli.errors import UserError
-from bot.runtime.dispatcher import playground_event
+from bot.runtime.events import playground_event
 from cards.model import Card
 from cards.render_text import render_plain
 from cards.serialize import card_from_dict

@@ -102,3 +102,13 @@ class ApiClient:
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class DeliveryError(Exception):
+    """A send failed; ``retriable`` False means retrying cannot help (bad recipient, …);
+    ``retry_after`` is the platform's own wait in seconds, when it gave one."""
+
+    def __init__(self, message: str, *, retriable: bool = True, retry_after: float | None = None):
+        super().__init__(message)
+        self.retriable = retriable
+        self.retry_after = retry_after

@@ -151,10 +151,3 @@ class Dispatcher:
             return
         await handler(ctx, typed)
 
-
-def playground_event(employee_id: str, text: str | None, *, action: str | None = None,
-                     message_id: str) -> Event:
-    source = Source(platform="playground", user_id=employee_id)
-    if action is not None:
-        return CardAction(source=source, event_id=message_id, action=action)
-    return IncomingText(source=source, message_id=message_id, text=text or "")

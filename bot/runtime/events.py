@@ -56,3 +56,11 @@ def event_key(event: Event) -> str:
     """The idempotency key of one delivery of an event (a redelivery has the same one)."""
     ident = event.message_id if isinstance(event, IncomingText) else event.event_id
     return f"evt:{event.source.platform}:{ident}"
+
+
+def playground_event(employee_id: str, text: str | None, *, action: str | None = None,
+                     message_id: str) -> Event:
+    source = Source(platform="playground", user_id=employee_id)
+    if action is not None:
+        return CardAction(source=source, event_id=message_id, action=action)
+    return IncomingText(source=source, message_id=message_id, text=text or "")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
 from core.models import ApprovalRequest, ApprovalStep, Employee
-from core.notify import push
+from core.outbox import push
 
 
 async def active_manager(session: AsyncSession, employee_id: str) -> Employee | None:

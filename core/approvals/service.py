@@ -30,7 +30,7 @@ from core.approvals.schemas import Decision, ReminderResult
 from core.directory.service import get as get_employee
 from core.ledger.service import employee_account
 from core.models import ApprovalRequest, ApprovalStep, Employee
-from core.notify import push
+from core.outbox import card_refs, push
 from core.policy import Policy
 
 __all__ = [
@@ -220,6 +220,9 @@ async def _close(
         "comment": comment}
     await push(session, employee_id=req.requester_id, kind="approval_decided", payload=payload,
                now=now, dedupe_key=f"approval-decided:{req.id}")
+    # every approver's delivered copy shows the outcome, queued with the decision itself
+    await card_refs.queue_updates(session, ref=card_refs.approval_ref(req.public_id),
+                                  render="approval_decided", data=payload, now=now)
 
 
 async def _finalize(

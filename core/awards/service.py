@@ -23,7 +23,7 @@ from core.directory.service import get_active, roles_of
 from core.idempotency import recall, remember
 from core.ledger.service import credit
 from core.models import AllowanceUse, Award, Employee
-from core.notify import push
+from core.outbox import push
 from core.policy import Policy
 from core.timeutil import day_key, month_key
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import errors, notify
+from core import errors, outbox
 from core.access import authorize_hr
 from core.audit.service import record as audit
 from core.policy import Policy
@@ -52,7 +52,7 @@ async def broadcast(
     send_at = at if at is not None and at > now else now
     fresh = 0
     for name in names:
-        msg = await notify.broadcast(session, target=name, kind="promotion", now=now,
+        msg = await outbox.broadcast(session, target=name, kind="promotion", now=now,
                                      payload={"text": body, "by": by}, dedupe_key=f"{key}:{name}")
         if msg is not None:
             msg.next_attempt_at = send_at  # the outbox sends nothing before its next attempt

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import errors, ledger, notify
+from core import errors, ledger, outbox
 from core.access import authorize_hr
 from core.audit.service import record as audit
 from core.directory import service as directory
@@ -128,7 +128,7 @@ async def _tell(
 ) -> GrantResult:
     """The result of a fresh grant or deduction, pushed to the employee in the same transaction."""
     result = await _result(session, tx, duplicate=False, now=now)
-    await notify.push(session, employee_id=employee_id, kind=kind, now=now, dedupe_key=key,
+    await outbox.push(session, employee_id=employee_id, kind=kind, now=now, dedupe_key=key,
                       payload={"amount": result.amount, "reason": reason.strip(), "actor": actor,
                                "actor_id": actor_id, "balance": result.balance,
                                "transaction_id": tx.id})

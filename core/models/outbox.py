@@ -4,26 +4,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, UTCDateTime, utcnow
 
 
 class OutboxMessage(Base):
-    """``recipient`` is ``employee:<id>`` or ``target:<broadcast name>``; the bot picks the platform.
+    """``recipient`` is the address of a :class:`core.outbox.recipient.Recipient`; ``lane`` 0
+    (answers) is sent before lane 1 (pushes, reminders, broadcasts).
 
     ``kind`` names the notification (award_received, approval_request, expiry_reminder, …) and
     ``payload`` holds its JSON data; rendering happens at send time, not in the core.
     """
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_claim", "status", "lane", "next_attempt_at", "id"),
+        Index("ix_outbox_recipient_status", "recipient", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     recipient: Mapped[str] = mapped_column(String(200), index=True)
     platform: Mapped[str | None] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(40))
+    lane: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
     payload: Mapped[str] = mapped_column(Text, default="{}")
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import errors, ledger, notify
+from core import errors, ledger, outbox
 from core.catalog.service import lock_item
 from core.models import CatalogItem, CodeEntry, Order, OrderEvent
 from core.orders.rules import active_hr
@@ -41,7 +41,7 @@ async def tell(
 ) -> None:
     """Push ``kind`` about the order (to the redeemer unless ``to``), at most once per recipient."""
     who = to or order.employee_id
-    await notify.push(session, employee_id=who, kind=kind, payload=payload(order, item, **extra),
+    await outbox.push(session, employee_id=who, kind=kind, payload=payload(order, item, **extra),
                       now=now, dedupe_key=f"order:{order.order_no}:{kind}:{who}")
 
 

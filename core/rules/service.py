@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, extract, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, notify
+from core import ledger, outbox
 from core.models import Employee, LedgerTransaction
 from core.policy import GrantRule, Policy
 from core.timeutil import local_date
@@ -135,7 +135,7 @@ async def _grant(
     await ledger.credit(session, employee_id=person.employee_id, amount=rule.points, key=key,
                         kind="rule", actor="system", reason=reason, now=now, policy=policy,
                         source="issuance")
-    await notify.push(session, employee_id=person.employee_id, kind="points_granted", now=now,
+    await outbox.push(session, employee_id=person.employee_id, kind="points_granted", now=now,
                       payload={"amount": rule.points, "reason": reason, "actor": "system",
                                "actor_id": "system", "rule": rule.name, "rule_kind": rule.kind,
                                "occasion": person.occasion.isoformat()},

@@ -10,7 +10,8 @@ import uuid
 from datetime import datetime
 
 from bot.handlers import build_router
-from bot.runtime.dispatcher import Dispatcher, playground_event
+from bot.runtime.dispatcher import Dispatcher
+from bot.runtime.events import playground_event
 from cards import actions
 from cards.model import Card
 from config.settings import Settings

@@ -139,7 +139,7 @@ async def test_hr_commands_refused_for_employees(wecom: WeComBot) -> None:
 
 
 async def test_outbox_retries_after_500s_and_expired_token(wecom: WeComBot) -> None:
-    from bot import outbox
+    from bot.outbox import worker as outbox
 
     outbox.BASE_DELAY = 0.0  # no waiting between attempts in this test
     try:
@@ -198,7 +198,7 @@ async def test_decision_by_text_updates_every_copy_of_the_card(wecom: WeComBot) 
     await wecom.flush()
     card = [m for m in wecom.sent_to("zhaolei") if m["msgtype"] == "template_card"][-1]
     approve = next(b for b in _card_buttons(card) if b["key"].startswith("ap:"))
-    approval_id = approve["key"].split(":", 1)[1]
+    approval_id = approve["key"].split(":")[1]  # ap:<id>:<step>
     await wecom.say("zhaolei", f"同意 {approval_id}")  # typed, not clicked
     await wecom.flush()
     updates = wecom.api.calls("message/update_template_card")
@@ -252,8 +252,12 @@ async def test_every_command_gets_its_reply(wecom: WeComBot) -> None:
                                                    Order.status == "placed"))
     assert order is not None
     await wecom.say("linfang", f"发货 {order.order_no} 顺丰 SF1234")
+    before = len(wecom.sent_to("liuyang"))
     await wecom.say("liuyang", f"取消订单 {order.order_no}")  # too late: already fulfilled
     await wecom.flush()
     assert "已发货" in wecom.texts_to("linfang").split(order.order_no, 1)[1]
-    assert "不能这样操作" in json.dumps(wecom.sent_to("liuyang")[-1], ensure_ascii=False)
+    # the answer goes before the 已发货 push queued ahead of it (answers lane first)
+    answer, push = wecom.sent_to("liuyang")[before:]
+    assert "不能这样操作" in json.dumps(answer, ensure_ascii=False)
+    assert "已发货" in json.dumps(push, ensure_ascii=False)
     await _verify(wecom)

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.outbox import DeliveryError
+from bot.platforms.base import DeliveryError
 from bot.platforms.dingtalk.client import BatchSendResult, DingTalkClient
 from bot.platforms.dingtalk.errors import (
     ERR_FLOW_CONTROLLED,

@@ -5,7 +5,7 @@ Both go through the real dispatcher and render the same cards (with working butt
 Wiring (composition root)::
 
     from bot.platforms.playground import setup_routes
-    setup_routes(app, dispatcher=dispatcher, inbox=inbox, db=db)
+    setup_routes(app, feed=dispatcher.feed, inbox=inbox, db=db)
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.delivery import PlaygroundInbox
-from bot.runtime.dispatcher import Dispatcher, playground_event
+from bot.platforms.playground.inbox import PlaygroundInbox
+from bot.runtime.events import Event, playground_event
 from cards.model import Card
 from cards.render_html import render_html
 from cards.serialize import card_from_dict, card_to_dict
@@ -80,9 +80,12 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+Feed = Callable[[Event], Awaitable[list[Card]]]  # the dispatcher's feed: the answer's cards
+
+
 class PlaygroundApi:
-    def __init__(self, *, dispatcher: Dispatcher, inbox: PlaygroundInbox, db: Database) -> None:
-        self.dispatcher, self.inbox, self.db = dispatcher, inbox, db
+    def __init__(self, *, feed: Feed, inbox: PlaygroundInbox, db: Database) -> None:
+        self.feed, self.inbox, self.db = feed, inbox, db
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC_DIR / "index.html", headers={
@@ -120,7 +123,7 @@ class PlaygroundApi:
 
     async def _feed(self, who: str, text: str | None, action: str | None) -> web.Response:
         event = playground_event(who, text, action=action, message_id=uuid.uuid4().hex)
-        cards = await self.dispatcher.feed(event)
+        cards = await self.feed(event)
         return web.json_response({"cards": [card_json(c) for c in cards]})
 
     async def _employee(self, value: Any) -> str:
@@ -147,10 +150,10 @@ def _api(handler: Handler) -> Handler:
     return wrapped
 
 
-def setup_routes(app: web.Application, *, dispatcher: Dispatcher, inbox: PlaygroundInbox,
+def setup_routes(app: web.Application, *, feed: Feed, inbox: PlaygroundInbox,
                  db: Database) -> None:
     """Add ``/playground``, its static files and ``/playground/api/…`` to ``app``."""
-    api = PlaygroundApi(dispatcher=dispatcher, inbox=inbox, db=db)
+    api = PlaygroundApi(feed=feed, inbox=inbox, db=db)
     app.router.add_get("/playground", api.page)
     app.router.add_get("/playground/", api.page)
     app.router.add_static("/playground/static/", STATIC_DIR, append_version=False)

@@ -9,6 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import tw
 from bot.web.admin.common import back, lang, render, staff
@@ -18,7 +19,7 @@ from cards.builders import promotion
 from cards.render_dingtalk import render_dingtalk_markdown
 from cards.render_text import render_plain
 from cards.render_wecom import render_wecom_markdown
-from core import notify
+from core.hr.broadcast import broadcast
 
 
 def _previews(text: str, locale: str) -> dict[str, str]:
@@ -66,11 +67,12 @@ async def send(request: web.Request) -> web.StreamResponse:
     at = max(_when(str(data.get("at", "")), policy_of(request).timezone), now())
     user, nonce = user_of(request), str(data.get("nonce", ""))
 
-    async def queue_all(s):  # type: ignore[no-untyped-def]
-        for name in picked:  # the schedule is the row's first attempt time
-            await notify.broadcast(s, target=name, kind="promotion", now=at,
-                                   payload={"text": text, "by": user.employee.name},
-                                   dedupe_key=f"console-broadcast:{nonce}:{name}")
+    policy = policy_of(request)
+
+    async def queue_all(s: AsyncSession) -> None:
+        for name in picked:  # the same core call as chat 广播: authorised and audited there
+            await broadcast(s, actor_id=user.me, text=text, target=name, now=now(), at=at,
+                            key=f"console-broadcast:{nonce}", policy=policy)
 
     await run(request, queue_all)
     return back("/admin/broadcasts", notice=tw("broadcast_sent", lang(request), n=len(picked)))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.outbox import DeliveryError
+from bot.platforms.base import DeliveryError
 from bot.platforms.dingtalk.client import DingTalkClient
 from bot.platforms.dingtalk.errors import DingTalkError
 from bot.platforms.dingtalk.sender import DingTalkSender, delivery_error

@@ -3,32 +3,32 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import func, select
 
 from core.db import Database
-from core.models import Employee, LedgerTransaction, Order, OutboxMessage
-
-OUTBOX_STATES = ("pending", "sent", "failed")
+from core.models import utcnow
+from core.outbox.gauges import gauges
 
 
 async def collect(db: Database) -> list[str]:
     async with db.uow() as s:
-        outbox = {st: int(n) for st, n in await s.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
-        orders = {st: int(n) for st, n in await s.execute(
-            select(Order.status, func.count()).group_by(Order.status))}
-        employees = await s.scalar(select(func.count()).where(Employee.active.is_(True)))
-        transactions = await s.scalar(select(func.count()).select_from(LedgerTransaction))
+        g = await gauges(s, now=utcnow())
     lines = ["# HELP jifen_outbox_messages Outgoing messages by state (failed = gave up after retries).",
              "# TYPE jifen_outbox_messages gauge"]
-    lines += [f'jifen_outbox_messages{{status="{st}"}} {int(outbox.get(st, 0))}' for st in OUTBOX_STATES]
+    lines += [f'jifen_outbox_messages{{status="{st}"}} {n}' for st, n in g.outbox.items()]
+    lines += ["# HELP jifen_outbox_depth Messages waiting to be sent, per lane (reply before push).",
+              "# TYPE jifen_outbox_depth gauge"]
+    lines += [f'jifen_outbox_depth{{lane="{b.lane.name.lower()}"}} {b.depth}' for b in g.lanes]
+    lines += ["# HELP jifen_outbox_oldest_age_seconds Age of the oldest waiting message, per lane.",
+              "# TYPE jifen_outbox_oldest_age_seconds gauge"]
+    lines += [f'jifen_outbox_oldest_age_seconds{{lane="{b.lane.name.lower()}"}} '
+              f'{b.oldest_age_seconds:.3f}' for b in g.lanes]
     lines += ["# HELP jifen_orders Orders by state.", "# TYPE jifen_orders gauge"]
-    lines += [f'jifen_orders{{status="{st}"}} {int(n)}' for st, n in sorted(orders.items())]
+    lines += [f'jifen_orders{{status="{st}"}} {n}' for st, n in sorted(g.orders.items())]
     lines += ["# HELP jifen_active_employees Active employees in the directory.",
-              "# TYPE jifen_active_employees gauge", f"jifen_active_employees {int(employees or 0)}",
+              "# TYPE jifen_active_employees gauge", f"jifen_active_employees {g.active_employees}",
               "# HELP jifen_ledger_transactions_total Ledger transactions posted.",
               "# TYPE jifen_ledger_transactions_total counter",
-              f"jifen_ledger_transactions_total {int(transactions or 0)}"]
+              f"jifen_ledger_transactions_total {g.ledger_transactions}"]
     return lines
 
 

@@ -31,8 +31,10 @@ def _order(p: dict[str, Any], loc: Locale, for_hr: bool = False) -> Card:
 
 
 def _approval(p: dict[str, Any], loc: Locale, note_key: str | None = None) -> Card:
+    step = p.get("step")  # pins the buttons to the step this card asks about
     card = builders.approval_request(p["approval_id"], p["kind"], p.get("requester_name", ""),
-                                     int(p.get("amount", 0)), p.get("summary", ""), loc)
+                                     int(p.get("amount", 0)), p.get("summary", ""), loc,
+                                     step=int(step) if step is not None else None)
     if note_key is None:
         return card
     return replace(card, lines=[t(note_key, loc, **p), *card.lines])
