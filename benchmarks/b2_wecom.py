@@ -340,7 +340,7 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
           f"(goal < 50 ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000, help="requests in the max-throughput phase")
     ap.add_argument("--concurrency", type=int, default=32, help="requests in flight in (a)")
@@ -354,7 +354,7 @@ def main() -> None:
                     help="cProfile the app's max-throughput phase, sorted by this column")
     ap.add_argument("--profile-lines", type=int, default=30)
     ap.add_argument("--deadline", type=float, default=115.0, help="give up after this many seconds")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()

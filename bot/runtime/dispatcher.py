@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +39,11 @@ from core.models import Employee, utcnow
 from core.policy import Policy
 
 log = logging.getLogger("jifen.dispatch")
+
+# Intents whose handlers only read. They run in a read-only unit of work (on SQLite: a reader
+# connection, no write lock), and only the answer (dedupe record + reply rows) is written after.
+READ_ONLY_INTENTS = frozenset(
+    {"balance", "history", "leaderboard", "help", "empty", "catalog", "orders", "unknown"})
 
 # Writes the replies (and a card update) for an event inside its unit of work, e.g. as outbox
 # rows for WeCom; the playground needs none (it returns the cards over HTTP).
@@ -72,6 +78,13 @@ async def identify(session: AsyncSession, source: Source) -> Employee | None:
     return await directory.by_platform_id(session, platform=source.platform, user_id=source.user_id)
 
 
+@dataclass
+class _Answer:
+    cards: list[Card]
+    update: Card | None = None
+    stored: bool = False  # an earlier delivery's answer, already committed
+
+
 class Dispatcher:
     def __init__(self, *, db: Database, policy: Policy, settings: Settings, router: Router,
                  sink: ReplySink | None = None, clock: Callable[[], datetime] = utcnow) -> None:
@@ -81,6 +94,10 @@ class Dispatcher:
     async def feed(self, event: Event) -> list[Card]:
         lang = parse(event.text).lang if isinstance(event, IncomingText) else "zh"
         try:
+            if self._reads_only(event):
+                # no dedupe lookup here: _finish looks once, in the write that records the answer
+                answer = await self.db.read(lambda s: self._answer(s, event, recall=False))
+                return answer.cards if answer.stored else await self._finish(event, answer.cards)
             return await self.db.run(lambda s: self._process(s, event))
         except CoreError as exc:
             return await self._finish(event, [message(error_text(exc, lang), locale=lang)])  # type: ignore[arg-type]
@@ -106,19 +123,28 @@ class Dispatcher:
         if self.sink is not None:
             await self.sink(s, event, cards, update)
 
+    @staticmethod
+    def _reads_only(event: Event) -> bool:
+        if isinstance(event, IncomingText):
+            return parse(event.text).intent in READ_ONLY_INTENTS
+        return action_command(event.action, "zh").intent in READ_ONLY_INTENTS
+
     async def _process(self, s: AsyncSession, event: Event) -> list[Card]:
-        stored = await idempotency.recall(s, event_key(event))
+        answer = await self._answer(s, event)
+        if not answer.stored:
+            await self._commit_replies(s, event, answer.cards, answer.update)
+        return answer.cards
+
+    async def _answer(self, s: AsyncSession, event: Event, *, recall: bool = True) -> _Answer:
+        stored = await idempotency.recall(s, event_key(event)) if recall else None
         if stored is not None:
-            return [card_from_dict(c) for c in stored["cards"]]
+            return _Answer([card_from_dict(c) for c in stored["cards"]], stored=True)
         employee = await identify(s, event.source)
         if employee is None or not employee.active:
-            cards = [message(t("not_enrolled", "zh"), [t("not_enrolled", "en")])]
-            await self._commit_replies(s, event, cards, None)
-            return cards
+            return _Answer([message(t("not_enrolled", "zh"), [t("not_enrolled", "en")])])
         ctx = await self._context(s, event, employee)
         await self._route(ctx)
-        await self._commit_replies(s, event, ctx.replies, ctx.card_update)
-        return ctx.replies
+        return _Answer(ctx.replies, ctx.card_update)
 
     async def _context(self, s: AsyncSession, event: Event, employee: Employee) -> Ctx:
         # the reply follows the language the user typed; a click or a bare "?" has none
