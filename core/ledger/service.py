@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import errors
@@ -70,6 +72,15 @@ async def system_account(session: AsyncSession, name: str) -> Account:
     return acc
 
 
+_LOCKED = "jifen.locked_accounts"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _unlocked(session: Session, tx: SessionTransaction) -> None:
+    if tx.parent is None:  # the outer transaction: its row locks are gone
+        session.info.pop(_LOCKED, None)
+
+
 async def _system_leg(session: AsyncSession, name: str, amount: int) -> Leg:
     ids = _SYSTEM_IDS.setdefault(session.sync_session.get_bind(), {})  # type: ignore[arg-type]
     if name not in ids:
@@ -78,7 +89,20 @@ async def _system_leg(session: AsyncSession, name: str, amount: int) -> Leg:
 
 
 async def employee_account(session: AsyncSession, employee_id: str, *, lock: bool = False) -> Account:
-    """The employee's account, created on first use; ``lock`` takes a row lock (FOR UPDATE)."""
+    """The employee's account, created on first use; ``lock`` takes a row lock (FOR UPDATE).
+
+    A lock holds until the transaction ends, so a second ``lock`` in it reuses the row."""
+    locked: dict[str, Account] = session.info.setdefault(_LOCKED, {})
+    cached = locked.get(employee_id) if lock else None
+    if cached is not None and cached in session and "id" in cached.__dict__:  # not expired
+        return cached
+    acc = await _employee_account(session, employee_id, lock=lock)
+    if lock:
+        locked[employee_id] = acc
+    return acc
+
+
+async def _employee_account(session: AsyncSession, employee_id: str, *, lock: bool) -> Account:
     stmt = select(Account).where(Account.employee_id == employee_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -130,7 +154,16 @@ async def _add_legs(session: AsyncSession, tx: LedgerTransaction, legs: list[Leg
             .values(balance=Account.balance + delta)
             .execution_options(synchronize_session=False)
         )
+        _sync_balance(session, account_id, delta)
     await session.flush()
+
+
+def _sync_balance(session: AsyncSession, account_id: int, delta: int) -> None:
+    """Keep a loaded (and locked) account object's cached balance equal to the row's, without a
+    query: the UPDATE above ran in SQL."""
+    acc = session.sync_session.identity_map.get(identity_key(Account, account_id))
+    if acc is not None and "balance" in acc.__dict__:
+        set_committed_value(acc, "balance", acc.balance + delta)
 
 
 async def _post(
@@ -184,15 +217,16 @@ async def _spendable_lots(session: AsyncSession, acc: Account, now: datetime) ->
 
 async def debit(
     session: AsyncSession, *, employee_id: str, amount: int, key: str, kind: str, actor: str,
-    reason: str, now: datetime, to: str = "escrow", ref: str | None = None,
+    reason: str, now: datetime, to: str = "escrow", ref: str | None = None, new_key: bool = False,
 ) -> LedgerTransaction:
     """Move ``amount`` from the employee to ``system:<to>``, soonest-expiring lots first.
 
     Raises InsufficientPoints (changing nothing) if the unexpired lots do not cover it.
+    ``new_key`` as in ``credit``.
     """
     if not 0 < amount <= MAX_AMOUNT:
         raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
-    if (existing := await find_transaction(session, key)) is not None:
+    if not new_key and (existing := await find_transaction(session, key)) is not None:
         return existing
     acc = await employee_account(session, employee_id, lock=True)
     lots = await _spendable_lots(session, acc, now)
