@@ -22,12 +22,12 @@ from benchmarks.b2_wecom import (
     Job,
     Phase,
     Request,
+    bare_app,
     client_main,
     jifen_app,
     measure,
     outbox_rows,
     serve,
-    bare_app,
 )
 from benchmarks.common import count_statements, percentile, pg_database
 

@@ -15,8 +15,8 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
-from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from core import errors
 from core.models import Account, Employee, Entry, LedgerTransaction, Lot
