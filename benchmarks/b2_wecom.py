@@ -39,7 +39,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
-from benchmarks.common import count_statements, percentile, pg_database
+from benchmarks.common import count_db_statements, percentile, pg_database
 
 CALLBACK = "/wecom/callback"
 DEMO_USERS = ("chenjing", "linfang", "zhaolei", "wangwei", "wangwei2", "liuyang", "sunyue",
@@ -323,7 +323,7 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
 
     async with FakeWeComAPI() as api:
         app = await jifen_app(db_url, api.base_url)
-        statements = count_statements(app[DB_KEY].engine)
+        statements = count_db_statements(app[DB_KEY])
         async with serve(app) as url:
             before = await outbox_rows(app)
             tasks = app[TASKS_KEY]

@@ -29,7 +29,7 @@ from benchmarks.b2_wecom import (
     outbox_rows,
     serve,
 )
-from benchmarks.common import count_statements, percentile, pg_database
+from benchmarks.common import count_db_statements, percentile, pg_database
 
 MIX = (("balance", 6), ("give", 2), ("catalog", 1), ("history", 1))  # out of 10
 
@@ -112,12 +112,9 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
     async with FakeWeComAPI() as api:
         app = await jifen_app(db_url, api.base_url)
         await enrol(app, args.employees)
-        statements = count_statements(app[DB_KEY].engine)
-        reader_statements = count_statements(app[DB_KEY].reader) \
-            if app[DB_KEY].reader is not app[DB_KEY].engine else [0]
+        both = count_db_statements(app[DB_KEY])
         async with serve(app) as url:
             tasks = app[TASKS_KEY]
-            both = _Sum(statements, reader_statements)
             kinds = await per_kind(bench, url, both, args.employees, lambda: not tasks, args.each)
             before = await outbox_rows(app)
             a, b = await measure(bench, url, reqs, f"jifen {name}", args, lambda: not tasks, both)
@@ -135,27 +132,6 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
     bad = {k: v for k, v in {**a.result.statuses, **b.result.statuses}.items() if k != 200}
     if bad:
         raise SystemExit(f"B5 {name}: requests failed: {bad}")
-
-
-class _Sum(list):  # type: ignore[type-arg]
-    """A counter list whose [0] reads and resets the writer's and the reader's counters together;
-    ``measure`` appends the (a) phase's count to it."""
-
-    def __init__(self, *counters: list[int]) -> None:
-        super().__init__([0])
-        self._counters = counters
-
-    def __getitem__(self, i: int) -> int:  # type: ignore[override]
-        if i == 0:
-            return sum(c[0] for c in self._counters)
-        return int(super().__getitem__(i))
-
-    def __setitem__(self, i: int, value: int) -> None:  # type: ignore[override]
-        if i == 0:
-            for c in self._counters:
-                c[0] = 0
-            return
-        super().__setitem__(i, value)
 
 
 async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: Connection) -> None:
