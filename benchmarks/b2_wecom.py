@@ -39,7 +39,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
-from benchmarks.common import count_statements, percentile, pg_database
+from benchmarks.common import count_db_statements, percentile, pg_database
 
 CALLBACK = "/wecom/callback"
 DEMO_USERS = ("chenjing", "linfang", "zhaolei", "wangwei", "wangwei2", "liuyang", "sunyue",
@@ -323,7 +323,7 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
 
     async with FakeWeComAPI() as api:
         app = await jifen_app(db_url, api.base_url)
-        statements = count_statements(app[DB_KEY].engine)
+        statements = count_db_statements(app[DB_KEY])
         async with serve(app) as url:
             before = await outbox_rows(app)
             tasks = app[TASKS_KEY]
@@ -340,7 +340,7 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
           f"(goal < 50 ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000, help="requests in the max-throughput phase")
     ap.add_argument("--concurrency", type=int, default=32, help="requests in flight in (a)")
@@ -354,7 +354,7 @@ def main() -> None:
                     help="cProfile the app's max-throughput phase, sorted by this column")
     ap.add_argument("--profile-lines", type=int, default=30)
     ap.add_argument("--deadline", type=float, default=115.0, help="give up after this many seconds")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()

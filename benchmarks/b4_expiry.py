@@ -126,6 +126,8 @@ async def jobs(url: str, args: argparse.Namespace) -> None:
             shown = problems[:5] + ([f"... {len(problems) - 5} more"] if len(problems) > 5 else [])
             print(f"  verify()          {time.perf_counter() - start:8.1f} s  "
                   f"{'OK' if not problems else shown}")
+            if problems:
+                raise SystemExit("B4: verify() failed")
     finally:
         await db.dispose()
 
@@ -143,7 +145,7 @@ def run(url: str, name: str, args: argparse.Namespace) -> None:
     asyncio.run(jobs(url, args))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--employees", type=int, default=100_000)
     ap.add_argument("--lots-per-employee", type=int, default=10)
@@ -160,7 +162,7 @@ def main() -> None:
     ap.add_argument("--postgres", default=None,
                     help="also run on a fresh database next to this PostgreSQL URL")
     ap.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     lots = args.employees * args.lots_per_employee
     print(f"B4 {args.employees} employees, {lots} lots ({os.cpu_count()} CPUs)")
     if not args.no_sqlite:

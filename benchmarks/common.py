@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import admin_execute
+from core.db import Database, admin_execute
 
 POLICY_FILE = Path(__file__).resolve().parent.parent / "config" / "policy.yaml"
 
@@ -48,3 +48,32 @@ def count_statements(engine: AsyncEngine) -> list[int]:
         counter[0] += 1
 
     return counter
+
+
+class StatementCounter(list):  # type: ignore[type-arg]
+    """A counter list whose [0] reads and resets the writer's and the reader's counters together;
+    ``measure`` appends the (a) phase's count to it."""
+
+    def __init__(self, *counters: list[int]) -> None:
+        super().__init__([0])
+        self._counters = counters
+
+    def __getitem__(self, i: int) -> int:  # type: ignore[override]
+        if i == 0:
+            return sum(c[0] for c in self._counters)
+        return int(super().__getitem__(i))
+
+    def __setitem__(self, i: int, value: int) -> None:  # type: ignore[override]
+        if i == 0:
+            for c in self._counters:
+                c[0] = 0
+            return
+        super().__setitem__(i, value)
+
+
+def count_db_statements(db: Database) -> StatementCounter:
+    """Statements of a Database's writer and (on SQLite) reader engines, counted together."""
+    counters = [count_statements(db.engine)]
+    if db.reader is not db.engine:
+        counters.append(count_statements(db.reader))
+    return StatementCounter(*counters)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -28,10 +29,66 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
-def _setup_sqlite(engine: AsyncEngine) -> None:
+class _OneHopCursor:
+    """An aiosqlite cursor that runs execute + fetchall + close as one call on the connection's
+    thread. SQLAlchemy's aiosqlite adapter awaits cursor(), execute(), fetchall() and close() one
+    by one: four thread round trips (each a wake-up of the event loop) per statement; this is one.
+    """
+
+    def __init__(self, conn: _OneHopConnection) -> None:
+        self._conn = conn
+        self.description: Any = None
+        self.lastrowid: int | None = None
+        self.rowcount = -1
+        self.arraysize = 1
+        self._rows: list[Any] = []
+
+    def _run(self, sql: str, params: Any, many: bool) -> tuple[Any, list[Any], int | None, int]:
+        raw = self._conn._conn  # the sqlite3 connection, used only on its own thread here
+        cur = raw.executemany(sql, params) if many else raw.execute(sql, params)
+        try:
+            desc = cur.description
+            return desc, (cur.fetchall() if desc else []), cur.lastrowid, cur.rowcount
+        finally:
+            cur.close()
+
+    async def execute(self, sql: str, params: Any = ()) -> _OneHopCursor:
+        result = await self._conn._execute(self._run, sql, params, False)
+        self.description, self._rows, self.lastrowid, self.rowcount = result
+        return self
+
+    async def executemany(self, sql: str, params: Any) -> _OneHopCursor:
+        result = await self._conn._execute(self._run, sql, params, True)
+        self.description, self._rows, self.lastrowid, self.rowcount = result
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        n = size or self.arraysize
+        rows, self._rows = self._rows[:n], self._rows[n:]
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class _OneHopConnection(aiosqlite.Connection):
+    async def cursor(self) -> _OneHopCursor:  # type: ignore[override]  # no thread hop to make one
+        return _OneHopCursor(self)
+
+
+def _setup_sqlite(engine: AsyncEngine, *, reader: bool) -> None:
     # pysqlite's own BEGIN is deferred, so two writers would both read and then fail on upgrade;
     # BEGIN IMMEDIATE takes the write lock up front (SQLAlchemy docs, "Serializable isolation /
-    # Savepoints / Transactional DDL" recipe for pysqlite/aiosqlite).
+    # Savepoints / Transactional DDL" recipe for pysqlite/aiosqlite). The reader engine's
+    # connections are query_only and begin a deferred transaction: a consistent WAL snapshot that
+    # neither waits for nor blocks the writer.
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _rec: Any) -> None:
         dbapi_conn.isolation_level = None
@@ -39,15 +96,25 @@ def _setup_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a commit is one WAL append without fsync (the WAL is fsynced at checkpoint).
+        # Atomic and durable across a crash of the process (kill -9); only an OS crash or power
+        # loss can roll back the last commits, never tear one. See README "Design".
+        cur.execute("PRAGMA synchronous=NORMAL")
+        if reader:
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
+        aio = getattr(dbapi_conn, "_connection", None)
+        if type(aio) is aiosqlite.Connection:
+            aio.__class__ = _OneHopConnection
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
 
 class Database:
-    """Owns the engine. ``uow()`` yields a session inside a transaction that commits on success."""
+    """Owns the engine. ``uow()`` yields a session inside a transaction that commits on success;
+    ``reading()`` one that only reads (on SQLite: another connection, no write lock)."""
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
@@ -58,9 +125,14 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine = create_async_engine(url, **kwargs)
+        self.reader = self.engine
         if self.is_sqlite:
-            _setup_sqlite(self.engine)
+            _setup_sqlite(self.engine, reader=False)
+            if ":memory:" not in url and "mode=memory" not in url:
+                self.reader = create_async_engine(url, **kwargs)
+                _setup_sqlite(self.reader, reader=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
         # SQLite has one writer; queueing in-process is cheaper than busy-waiting on its file lock.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
@@ -77,6 +149,21 @@ class Database:
             async with self.sessions() as session, session.begin():
                 yield session
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work: a snapshot, no write lock, nothing to commit. A write in it
+        fails on SQLite (query_only); callers use it only for work that reads."""
+        if self.reader is self.engine and self._write_lock is not None:  # in-memory SQLite
+            async with self.uow() as session:
+                yield session
+            return
+        async with self.read_sessions() as session, session.begin():
+            yield session
+
+    async def read(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.reading() as session:
+            return await fn(session)
+
     async def run(self, fn: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 4) -> T:
         """Run ``fn`` in a unit of work, retrying races the database detected (see _RETRY_SQLSTATES)."""
         for attempt in range(attempts):
@@ -91,6 +178,8 @@ class Database:
         raise AssertionError("unreachable")
 
     async def dispose(self) -> None:
+        if self.reader is not self.engine:
+            await self.reader.dispose()
         await self.engine.dispose()
 
 

@@ -16,19 +16,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import error_text, lang_of, t
 from bot.runtime.commands import (
+    Balance,
     CancelConfirmation,
     Catalog,
     Command,
     Confirm,
     Decide,
+    Empty,
     Fulfil,
+    Help,
+    History,
+    Leaderboard,
+    Orders,
     Unknown,
+    Usage,
     normalize,
     parse,
 )
@@ -49,6 +57,15 @@ from core.models import Employee, utcnow
 from core.policy import Policy
 
 log = logging.getLogger("jifen.dispatch")
+
+# Commands whose handlers only read. They run in a read-only unit of work (on SQLite: a reader
+# connection, no write lock), and only the answer (dedupe record + reply rows) is written after.
+READ_ONLY: tuple[type[Command], ...] = (
+    Balance, History, Leaderboard, Help, Empty, Catalog, Orders, Unknown, Usage)
+
+
+def _reads_only(command: Command) -> bool:
+    return isinstance(command, READ_ONLY)
 
 # Writes the replies (and a card update) for an event inside its unit of work, e.g. as outbox
 # rows for WeCom; the playground needs none (it returns the cards over HTTP).
@@ -81,6 +98,13 @@ async def identify(session: AsyncSession, source: Source) -> Employee | None:
     return await directory.by_platform_id(session, platform=source.platform, user_id=source.user_id)
 
 
+@dataclass
+class _Answer:
+    cards: list[Card]
+    update: Card | None = None
+    stored: bool = False  # an earlier delivery's answer, already committed
+
+
 class Dispatcher:
     def __init__(self, *, db: Database, policy: Policy, settings: Settings, router: Router,
                  sink: ReplySink | None = None, clock: Callable[[], datetime] = utcnow) -> None:
@@ -92,6 +116,11 @@ class Dispatcher:
         typed = parse(event.text) if isinstance(event, IncomingText) else None
         lang: Locale = typed.lang if typed is not None else "zh"
         try:
+            command = typed if not isinstance(event, CardAction) else action_command(event.action, lang)
+            if command is not None and _reads_only(command):
+                # no dedupe lookup here: _finish looks once, in the write that records the answer
+                answer = await self.db.read(lambda s: self._answer(s, event, typed, recall=False))
+                return answer.cards if answer.stored else await self._finish(event, answer.cards)
             return await self.db.run(lambda s: self._process(s, event, typed))
         except CoreError as exc:
             return await self._finish(event, [message(error_text(exc, lang), locale=lang)])
@@ -118,18 +147,22 @@ class Dispatcher:
             await self.sink(s, event, cards, update)
 
     async def _process(self, s: AsyncSession, event: Event, typed: Command | None) -> list[Card]:
-        stored = await idempotency.recall(s, event_key(event))
+        answer = await self._answer(s, event, typed)
+        if not answer.stored:
+            await self._commit_replies(s, event, answer.cards, answer.update)
+        return answer.cards
+
+    async def _answer(self, s: AsyncSession, event: Event, typed: Command | None, *,
+                      recall: bool = True) -> _Answer:
+        stored = await idempotency.recall(s, event_key(event)) if recall else None
         if stored is not None:
-            return [card_from_dict(c) for c in stored["cards"]]
+            return _Answer([card_from_dict(c) for c in stored["cards"]], stored=True)
         employee = await identify(s, event.source)
         if employee is None or not employee.active:
-            cards = [message(t("not_enrolled", "zh"), [t("not_enrolled", "en")])]
-            await self._commit_replies(s, event, cards, None)
-            return cards
+            return _Answer([message(t("not_enrolled", "zh"), [t("not_enrolled", "en")])])
         ctx = await self._context(s, event, employee, typed)
         await self._route(ctx, typed)
-        await self._commit_replies(s, event, ctx.replies, ctx.card_update)
-        return ctx.replies
+        return _Answer(ctx.replies, ctx.card_update)
 
     async def _context(self, s: AsyncSession, event: Event, employee: Employee,
                        typed: Command | None) -> Ctx:

@@ -111,10 +111,9 @@ async def give(
     is raised before anything is written. A repeated ``key`` returns the first result unchanged.
     """
     idem = f"give:{key}"
-    if (done := await recall(session, idem)) is not None:
-        return AwardResult.from_dict(done)
     giver = await _lock_giver(session, giver_id)
-    if (done := await recall(session, idem)) is not None:  # a twin committed while we waited
+    # after the lock: a twin that held it has committed, and its result is visible here
+    if (done := await recall(session, idem)) is not None:
         return AwardResult.from_dict(done)
     recipients, tags = await _validate(session, giver, recipient_ids, amount, reason, now, policy)
     allowance = await allowance_status(session, giver_id=giver_id, now=now, policy=policy)
@@ -132,16 +131,20 @@ async def _award_one(
     session: AsyncSession, giver: Employee, recipient: Employee, amount: int, reason: str,
     tags: list[str], batch: str, now: datetime, policy: Policy,
 ) -> AwardView:
+    # a small award is paid at once: its rows are written in their final state (no updates)
+    at_once = amount <= policy.award.approval_threshold
     award = Award(batch=batch[:200], giver_id=giver.employee_id, recipient_id=recipient.employee_id,
                   amount=amount, reason=reason[:500], hashtags=" ".join(tags)[:200],
-                  status="pending", day=day_key(now, policy), created_at=now)
+                  status="approved" if at_once else "pending", day=day_key(now, policy),
+                  created_at=now)
     session.add(award)
     await session.flush()
     session.add(AllowanceUse(giver_id=giver.employee_id, month=month_key(now, policy),
-                             amount=amount, status="held", award_id=award.id))
+                             amount=amount, status="spent" if at_once else "held",
+                             award_id=award.id))
     await session.flush()
-    if amount <= policy.award.approval_threshold:
-        await _pay(session, award, now, policy)
+    if at_once:
+        await _pay(session, award, now, policy, settled=True)
     else:
         chains = policy.approvals.chains
         chain = chains.award_large if amount > policy.award.hr_threshold else chains.award
@@ -161,13 +164,16 @@ async def _set_use(session: AsyncSession, award_id: int, status: str) -> None:
                           .values(status=status).execution_options(synchronize_session=False))
 
 
-async def _pay(session: AsyncSession, award: Award, now: datetime, policy: Policy) -> None:
-    """Credit the recipient (key ``award:<id>``), spend the allowance and tell the recipient."""
+async def _pay(session: AsyncSession, award: Award, now: datetime, policy: Policy, *,
+               settled: bool = False) -> None:
+    """Credit the recipient (key ``award:<id>``), spend the allowance and tell the recipient.
+    ``settled``: the award and its allowance use were written approved / spent already."""
     await credit(session, employee_id=award.recipient_id, amount=award.amount,
                  key=f"award:{award.id}", kind="award", actor=award.giver_id, reason=award.reason,
-                 now=now, policy=policy, ref=f"award:{award.id}")
-    award.status = "approved"
-    await _set_use(session, award.id, "spent")
+                 now=now, policy=policy, ref=f"award:{award.id}", new_key=settled)
+    if not settled:
+        award.status = "approved"
+        await _set_use(session, award.id, "spent")
     giver = await get_employee(session, award.giver_id)
     await push(session, employee_id=award.recipient_id, kind="award_received", now=now,
                dedupe_key=f"award-received:{award.id}",

@@ -7,9 +7,12 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import event, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import Exists
 
 from core import errors
 from core.errors import Candidate
@@ -31,10 +34,40 @@ async def get_active(session: AsyncSession, employee_id: str) -> Employee:
     return emp
 
 
+# "Has active reports" (the derived manager role) is remembered for the rest of the unit of
+# work, so identifying the sender and checking their roles again in a service cost one statement.
+# It is never kept across transactions (a replica must not authorize on another's stale view),
+# and any flush that touches an Employee row forgets it.
+_REPORTS = "jifen.has_reports"
+
+
+def _reports_cache(session: AsyncSession | Session) -> dict[str, bool]:
+    cache: dict[str, bool] = session.info.setdefault(_REPORTS, {})
+    return cache
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_on_directory_write(session: Session, _ctx: object) -> None:
+    if _REPORTS in session.info and any(
+            isinstance(o, Employee) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_REPORTS, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, _tx: object) -> None:
+    session.info.pop(_REPORTS, None)
+
+
+def _reports_exist(employee_id: Any) -> Exists:
+    report = aliased(Employee)
+    return exists().where(report.manager_id == employee_id, report.active.is_(True))
+
+
 async def has_reports(session: AsyncSession, employee_id: str) -> bool:
-    return bool(await session.scalar(
-        select(exists().where(Employee.manager_id == employee_id, Employee.active.is_(True)))
-    ))
+    cache = _reports_cache(session)
+    if employee_id not in cache:
+        cache[employee_id] = bool(await session.scalar(select(_reports_exist(employee_id))))
+    return cache[employee_id]
 
 
 async def roles_of(session: AsyncSession, emp: Employee) -> set[str]:
@@ -46,8 +79,16 @@ async def roles_of(session: AsyncSession, emp: Employee) -> set[str]:
 
 
 async def by_platform_id(session: AsyncSession, *, platform: str, user_id: str) -> Employee | None:
+    """The employee with this platform user id; whether they have reports comes in the same
+    statement (every event asks for the sender's roles next)."""
     column = {"wecom": Employee.wecom_userid, "dingtalk": Employee.dingtalk_userid}[platform]
-    return await session.scalar(select(Employee).where(column == user_id))
+    row = (await session.execute(
+        select(Employee, _reports_exist(Employee.employee_id)).where(column == user_id))).first()
+    if row is None:
+        return None
+    emp, has = row
+    _reports_cache(session)[emp.employee_id] = bool(has)
+    return emp
 
 
 async def resolve(session: AsyncSession, who: str) -> Employee:

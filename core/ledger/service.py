@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from core import errors
 from core.ledger.expiry import expire_batch
@@ -26,9 +30,19 @@ MAX_AMOUNT = 1_000_000_000  # one posting; keeps every sum far inside a 32-bit c
 
 @dataclass(frozen=True)
 class Leg:
-    account: Account
+    account_id: int
     amount: int
     lot_id: int | None = None
+    employee: bool = False  # an employee account also keeps a running balance
+
+
+def _emp_leg(acc: Account, amount: int, lot_id: int | None) -> Leg:
+    return Leg(acc.id, amount, lot_id, employee=True)
+
+
+# System account ids per database (engine): seeded by the migration, referenced by entries so
+# never deleted once used; looking them up once per process saves a statement per posting.
+_SYSTEM_IDS: WeakKeyDictionary[Engine, dict[str, int]] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -59,8 +73,37 @@ async def system_account(session: AsyncSession, name: str) -> Account:
     return acc
 
 
+_LOCKED = "jifen.locked_accounts"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _unlocked(session: Session, tx: SessionTransaction) -> None:
+    if tx.parent is None:  # the outer transaction: its row locks are gone
+        session.info.pop(_LOCKED, None)
+
+
+async def _system_leg(session: AsyncSession, name: str, amount: int) -> Leg:
+    ids = _SYSTEM_IDS.setdefault(session.sync_session.get_bind(), {})  # type: ignore[arg-type]
+    if name not in ids:
+        ids[name] = (await system_account(session, name)).id
+    return Leg(ids[name], amount)
+
+
 async def employee_account(session: AsyncSession, employee_id: str, *, lock: bool = False) -> Account:
-    """The employee's account, created on first use; ``lock`` takes a row lock (FOR UPDATE)."""
+    """The employee's account, created on first use; ``lock`` takes a row lock (FOR UPDATE).
+
+    A lock holds until the transaction ends, so a second ``lock`` in it reuses the row."""
+    locked: dict[str, Account] = session.info.setdefault(_LOCKED, {})
+    cached = locked.get(employee_id) if lock else None
+    if cached is not None and cached in session and "id" in cached.__dict__:  # not expired
+        return cached
+    acc = await _employee_account(session, employee_id, lock=lock)
+    if lock:
+        locked[employee_id] = acc
+    return acc
+
+
+async def _employee_account(session: AsyncSession, employee_id: str, *, lock: bool) -> Account:
     stmt = select(Account).where(Account.employee_id == employee_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -97,19 +140,31 @@ async def _open(
 async def _add_legs(session: AsyncSession, tx: LedgerTransaction, legs: list[Leg]) -> None:
     if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
         raise AssertionError(f"unbalanced posting {tx.idempotency_key}")
-    session.add_all(
-        Entry(transaction_id=tx.id, account_id=leg.account.id, amount=leg.amount, lot_id=leg.lot_id)
-        for leg in legs
-    )
+    # A new transaction has no entries yet: say so instead of loading the empty collection, then
+    # append (the flush inserts them; callers read tx.entries without another query).
+    set_committed_value(tx, "entries", [])
+    tx.entries.extend(
+        Entry(account_id=leg.account_id, amount=leg.amount, lot_id=leg.lot_id) for leg in legs)
+    deltas: dict[int, int] = {}
     for leg in legs:
-        if leg.account.kind == "employee":
-            await session.execute(
-                update(Account).where(Account.id == leg.account.id)
-                .values(balance=Account.balance + leg.amount)
-                .execution_options(synchronize_session=False)
-            )
+        if leg.employee:
+            deltas[leg.account_id] = deltas.get(leg.account_id, 0) + leg.amount
+    for account_id, delta in deltas.items():
+        await session.execute(
+            update(Account).where(Account.id == account_id)
+            .values(balance=Account.balance + delta)
+            .execution_options(synchronize_session=False)
+        )
+        _sync_balance(session, account_id, delta)
     await session.flush()
-    await session.refresh(tx, ["entries"])
+
+
+def _sync_balance(session: AsyncSession, account_id: int, delta: int) -> None:
+    """Keep a loaded (and locked) account object's cached balance equal to the row's, without a
+    query: the UPDATE above ran in SQL."""
+    acc = session.sync_session.identity_map.get(identity_key(Account, account_id))
+    if acc is not None and "balance" in acc.__dict__:
+        set_committed_value(acc, "balance", acc.balance + delta)
 
 
 async def _post(
@@ -124,18 +179,21 @@ async def _post(
 async def credit(
     session: AsyncSession, *, employee_id: str, amount: int, key: str, kind: str, actor: str,
     reason: str, now: datetime, policy: Policy, source: str = "issuance",
-    expires_at: datetime | None = None, ref: str | None = None,
+    expires_at: datetime | None = None, ref: str | None = None, new_key: bool = False,
 ) -> LedgerTransaction:
-    """Move ``amount`` from ``system:<source>`` to the employee as a new lot."""
+    """Move ``amount`` from ``system:<source>`` to the employee as a new lot.
+
+    ``new_key``: the caller knows ``key`` cannot have been posted (it names a row inserted in
+    this transaction), so the lookup is skipped; the unique key still guards it."""
     if not 0 < amount <= MAX_AMOUNT:
         raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
-    if (existing := await find_transaction(session, key)) is not None:
+    if not new_key and (existing := await find_transaction(session, key)) is not None:
         return existing
     acc = await employee_account(session, employee_id, lock=True)
-    src = await system_account(session, source)
+    src = await _system_leg(session, source, -amount)
     tx = await _open(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now)
     lot = await _new_lot(session, acc, tx, amount, expires_at or default_expiry(now, policy), now)
-    await _add_legs(session, tx, [Leg(src, -amount), Leg(acc, amount, lot.id)])
+    await _add_legs(session, tx, [src, _emp_leg(acc, amount, lot.id)])
     return tx
 
 
@@ -160,15 +218,16 @@ async def _spendable_lots(session: AsyncSession, acc: Account, now: datetime) ->
 
 async def debit(
     session: AsyncSession, *, employee_id: str, amount: int, key: str, kind: str, actor: str,
-    reason: str, now: datetime, to: str = "escrow", ref: str | None = None,
+    reason: str, now: datetime, to: str = "escrow", ref: str | None = None, new_key: bool = False,
 ) -> LedgerTransaction:
     """Move ``amount`` from the employee to ``system:<to>``, soonest-expiring lots first.
 
     Raises InsufficientPoints (changing nothing) if the unexpired lots do not cover it.
+    ``new_key`` as in ``credit``.
     """
     if not 0 < amount <= MAX_AMOUNT:
         raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
-    if (existing := await find_transaction(session, key)) is not None:
+    if not new_key and (existing := await find_transaction(session, key)) is not None:
         return existing
     acc = await employee_account(session, employee_id, lock=True)
     lots = await _spendable_lots(session, acc, now)
@@ -180,11 +239,11 @@ async def debit(
     for lot in lots:
         take = min(left, lot.remaining)
         lot.remaining -= take
-        legs.append(Leg(acc, -take, lot.id))
+        legs.append(_emp_leg(acc, -take, lot.id))
         left -= take
         if left == 0:
             break
-    legs.append(Leg(await system_account(session, to), amount))
+    legs.append(await _system_leg(session, to, amount))
     return await _post(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now,
                        legs=legs)
 
@@ -209,7 +268,6 @@ async def refund(
     acc = await session.get(Account, spent[0].account_id)
     assert acc is not None
     acc = await employee_account(session, acc.employee_id or "", lock=True)
-    src = await system_account(session, source)
     tx = await _open(session, key=key, kind="refund", actor=actor, reason=reason, ref=original.ref,
                      now=now)
     legs: list[Leg] = []
@@ -221,8 +279,8 @@ async def refund(
                                  now + timedelta(days=policy.expiry.refund_lot_days), now)
         else:
             lot.remaining += -entry.amount
-        legs.append(Leg(acc, -entry.amount, lot.id))
-    legs.insert(0, Leg(src, sum(e.amount for e in spent)))
+        legs.append(_emp_leg(acc, -entry.amount, lot.id))
+    legs.insert(0, await _system_leg(session, source, sum(e.amount for e in spent)))
     await _add_legs(session, tx, legs)
     return tx
 
@@ -234,8 +292,7 @@ async def transfer(
     """Move points between two system accounts (e.g. escrow → redeemed on fulfilment)."""
     if (existing := await find_transaction(session, key)) is not None:
         return existing
-    legs = [Leg(await system_account(session, source), -amount),
-            Leg(await system_account(session, to), amount)]
+    legs = [await _system_leg(session, source, -amount), await _system_leg(session, to, amount)]
     return await _post(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now,
                        legs=legs)
 
@@ -248,28 +305,40 @@ async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 2000)
     return points
 
 
+async def _known(session: AsyncSession, employee_id: str) -> None:
+    if await session.get(Employee, employee_id) is None:
+        raise errors.UnknownEmployee(who=employee_id)
+
+
 async def balance(session: AsyncSession, *, employee_id: str, now: datetime) -> Balance:
-    """Spendable points (unexpired lots) and the soonest expiry."""
-    acc = await employee_account(session, employee_id)
-    lots = await _spendable_lots(session, acc, now)
-    total = sum(lot.remaining for lot in lots)
-    nxt = lots[0].expires_at if lots else None
-    nxt_amount = sum(lot.remaining for lot in lots if lot.expires_at == nxt) if nxt else 0
+    """Spendable points (unexpired lots) and the soonest expiry: one read, no writes (an employee
+    without an account yet has none), so it runs in a read-only unit of work."""
+    rows = (await session.execute(
+        select(Lot.remaining, Lot.expires_at).join(Account, Account.id == Lot.account_id)
+        .where(Account.employee_id == employee_id, Lot.remaining > 0, Lot.expires_at > now)
+        .order_by(Lot.expires_at, Lot.id))).all()
+    if not rows:
+        await _known(session, employee_id)
+    total = sum(remaining for remaining, _ in rows)
+    nxt = rows[0][1] if rows else None
+    nxt_amount = sum(remaining for remaining, at in rows if at == nxt) if nxt else 0
     return Balance(employee_id, total, nxt_amount, nxt)
 
 
 async def history(session: AsyncSession, *, employee_id: str, limit: int = 10) -> list[HistoryLine]:
-    """Net change per transaction for the employee, newest first."""
-    acc = await employee_account(session, employee_id)
-    rows = await session.execute(
+    """Net change per transaction for the employee, newest first (one read, no writes)."""
+    rows = (await session.execute(
         select(LedgerTransaction.created_at, func.sum(Entry.amount), LedgerTransaction.kind,
                LedgerTransaction.reason, LedgerTransaction.ref)
         .join(Entry, Entry.transaction_id == LedgerTransaction.id)
-        .where(Entry.account_id == acc.id)
+        .join(Account, Account.id == Entry.account_id)
+        .where(Account.employee_id == employee_id)
         .group_by(LedgerTransaction.id)
         .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc())
         .limit(limit)
-    )
+    )).all()
+    if not rows:
+        await _known(session, employee_id)
     return [HistoryLine(at, int(amount), kind, reason, ref) for at, amount, kind, reason, ref in rows]
 
 

@@ -77,7 +77,7 @@ async def _fresh_code(session: AsyncSession) -> str:
 
 async def _own_confirmation(session: AsyncSession, employee_id: str, code: str) -> Confirmation:
     token = code.strip().upper()
-    conf = await session.get(Confirmation, token) if token else None
+    conf = await session.get(Confirmation, token, populate_existing=True) if token else None
     if conf is None or conf.employee_id != employee_id:
         raise errors.UnknownConfirmation(confirmation=token)
     return conf
@@ -88,10 +88,10 @@ async def confirm(
 ) -> OrderView:
     """Turn the employee's confirmation into an order: points to escrow, stock down, one
     transaction. A used confirmation returns its order again (double click, redelivery)."""
+    # the account lock first: a twin (double click) that held it has committed by now, so the
+    # confirmation read next is current
+    await ledger.employee_account(session, employee_id, lock=True)
     conf = await _own_confirmation(session, employee_id, code)
-    if conf.status != "used":
-        await ledger.employee_account(session, employee_id, lock=True)
-        await session.refresh(conf)
     if conf.status == "used" and conf.order_no is not None:
         return await _view(session, conf.order_no)
     if conf.status != "open":
@@ -118,17 +118,21 @@ async def _take(
                             month=month)
     order_no = f"O{conf.code}"  # confirmation codes are never reused, so neither are these
     # The quoted price is charged: it is what the employee saw and confirmed.
+    # new_key: the confirmation was open under the account lock, so its escrow was never posted
     await ledger.debit(session, employee_id=conf.employee_id, amount=conf.points,
                        key=flow.escrow_key(order_no), kind="redeem", actor=conf.employee_id,
-                       reason=f"兑换 {item.name} × {conf.qty}", now=now, to="escrow", ref=order_no)
+                       reason=f"兑换 {item.name} × {conf.qty}", now=now, to="escrow", ref=order_no,
+                       new_key=True)
     if item.stock is not None:
         if item.stock < conf.qty:
             raise errors.OutOfStock(sku=item.sku, name=item.name, available=item.stock,
                                     need=conf.qty)
         item.stock -= conf.qty
     item.sold += conf.qty
+    # inserted in the status confirm() moves it to next, so that move updates nothing
+    status = "pending_approval" if item.requires_approval else "placed"
     order = Order(order_no=order_no, employee_id=conf.employee_id, sku=item.sku, qty=conf.qty,
-                  points=conf.points, status="new", month=month, created_at=now, updated_at=now)
+                  points=conf.points, status=status, month=month, created_at=now, updated_at=now)
     session.add(order)
     conf.status, conf.order_no = "used", order_no
     await session.flush()

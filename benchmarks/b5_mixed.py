@@ -1,0 +1,198 @@
+"""B5: a mixed chat load through WeCom callbacks, against a bare aiohttp handler in the same run.
+
+Like B2 (same app, server, load generator and phases; see ``benchmarks.b2_wecom``), but from 200
+employees and with the mix of SPEC section 9: 60 % ``积分``, 20 % ``赞 @someone 1 reason``,
+10 % ``商城``, 10 % ``明细``. Before the timed phases it sends a few messages of each kind one at
+a time and prints the SQL statements each kind costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+
+from benchmarks.b2_wecom import (
+    Bench,
+    Job,
+    Phase,
+    Request,
+    bare_app,
+    client_main,
+    jifen_app,
+    measure,
+    outbox_rows,
+    serve,
+)
+from benchmarks.common import count_db_statements, percentile, pg_database
+
+MIX = (("balance", 6), ("give", 2), ("catalog", 1), ("history", 1))  # out of 10
+
+
+def user(i: int) -> str:
+    return f"b5u{i:03d}"
+
+
+def text_of(kind: str, sender: int, serial: int, employees: int) -> str:
+    if kind == "give":
+        # a different recipient each time (at most 2 awards per pair and day)
+        other = (sender + 1 + serial % (employees - 1)) % employees
+        return f"赞 @{user(other)} 1 感谢帮忙支持"
+    return {"balance": "积分", "catalog": "商城", "history": "明细"}[kind]
+
+
+def kind_at(i: int) -> str:
+    slot, acc = i % 10, 0
+    for kind, share in MIX:
+        acc += share
+        if slot < acc:
+            return kind
+    raise AssertionError(slot)
+
+
+def make_requests(n: int, prefix: str, employees: int, kind: str | None = None) -> list[Request]:
+    """``n`` encrypted messages in the mix (or all of one ``kind``), senders round-robin."""
+    from tests.fakes.wecom_server import WeComCallbackSender, text_xml
+
+    sender = WeComCallbackSender()
+    out = []
+    for i in range(n):
+        who = i % employees
+        content = text_of(kind or kind_at(i), who, i // employees, employees)
+        xml = text_xml(user=user(who), content=content, msg_id=f"{prefix}{i:08d}",
+                       create_time=int(time.time()))
+        req = sender.message(xml, nonce=f"{i:010d}")
+        out.append((req.query_string, req.body))
+    return out
+
+
+async def enrol(db_url_app: object, employees: int) -> None:
+    """200 employees with WeCom ids and 1,000 points each, next to the demo."""
+    from bot.app import DB_KEY, POLICY_KEY
+    from core.ledger import credit
+    from core.models import Employee, utcnow
+
+    db, policy = db_url_app[DB_KEY], db_url_app[POLICY_KEY]  # type: ignore[index]
+    now = utcnow()
+
+    async def fill(s: object) -> None:
+        s.add_all(Employee(employee_id=user(i).upper(), name=f"员工{i:03d}", department="bench",  # type: ignore[attr-defined]
+                           wecom_userid=user(i)) for i in range(employees))
+        await s.flush()  # type: ignore[attr-defined]
+        for i in range(employees):
+            await credit(s, employee_id=user(i).upper(), amount=1000, key=f"b5:seed:{i}",  # type: ignore[arg-type]
+                         kind="grant", actor="bench", reason="seed", now=now, policy=policy)
+
+    await db.run(fill)
+
+
+async def per_kind(bench: Bench, url: str, statements: list[int], employees: int,
+                   settled: Callable[[], bool], each: int) -> dict[str, float]:
+    """SQL statements per message of each kind, sent one at a time."""
+    out = {}
+    for kind, _ in MIX:
+        reqs = make_requests(each, f"k{kind[:2]}", employees, kind)
+        statements[0] = 0
+        await bench.phase(f"{kind} one by one", Job(url, reqs, "max", 1), settled)
+        out[kind] = statements[0] / each
+    return out
+
+
+async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str,
+                  reqs: list[Request], bare: Phase) -> None:
+    from bot.app import DB_KEY
+    from bot.platforms.wecom.transport import TASKS_KEY
+    from tests.fakes.wecom_server import FakeWeComAPI
+
+    async with FakeWeComAPI() as api:
+        app = await jifen_app(db_url, api.base_url)
+        await enrol(app, args.employees)
+        both = count_db_statements(app[DB_KEY])
+        async with serve(app) as url:
+            tasks = app[TASKS_KEY]
+            kinds = await per_kind(bench, url, both, args.employees, lambda: not tasks, args.each)
+            before = await outbox_rows(app)
+            a, b = await measure(bench, url, reqs, f"jifen {name}", args, lambda: not tasks, both)
+            backlog = len(tasks)
+            queued = await outbox_rows(app) - before
+    print(f"{'':<34} SQL statements per message: " + ", ".join(
+        f"{k} {v:.1f}" for k, v in kinds.items()))
+    print(a.line())
+    print(b.line())
+    print(f"{'':<34} {both[1] / a.count:.1f} SQL statements per message in the mix; {backlog} "
+          f"events still in progress after the last ack of (b); {queued} replies queued")
+    print(f"{'':<34} throughput ratio {a.rate / bare.rate:6.1%} of bare (goal >= 20%);  "
+          f"p99 at {args.rate:g} req/s {percentile(b.result.latencies, 99) * 1000:.1f} ms "
+          f"(goal < 100 ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
+    bad = {k: v for k, v in {**a.result.statuses, **b.result.statuses}.items() if k != 200}
+    if bad:
+        raise SystemExit(f"B5 {name}: requests failed: {bad}")
+
+
+async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: Connection) -> None:
+    bench = Bench(conn, time.monotonic() + args.deadline)
+    per_run = args.warmup + args.n + int(args.rate * args.seconds)
+    bare_reqs = make_requests(per_run, "bare", args.employees)
+    async with serve(bare_app()) as url:
+        bare = await measure(bench, url, bare_reqs, "bare aiohttp", args)
+    print(bare[0].line())
+    print(bare[1].line())
+    for name, db_url in backends:
+        reqs = make_requests(per_run, name[:2], args.employees)
+        try:
+            await run_app(bench, args, name, db_url, reqs, bare[0])
+        except TimeoutError as exc:
+            print(f"jifen {name}: stopped, {exc} (--deadline {args.deadline:g} s)")
+            return
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1000, help="requests in the max-throughput phase")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--employees", type=int, default=200)
+    ap.add_argument("--each", type=int, default=10, help="messages per kind in the statement count")
+    ap.add_argument("--postgres", default=os.environ.get("JIFEN_TEST_POSTGRES_URL"))
+    ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--deadline", type=float, default=115.0)
+    args = ap.parse_args(argv)
+    args.profile = None
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    client = ctx.Process(target=client_main, args=(child,), daemon=True)
+    client.start()
+    drops: list[Callable[[], None]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            backends = [] if args.no_sqlite else [("sqlite", f"sqlite+aiosqlite:///{tmp}/b5.db")]
+            if args.postgres:
+                url, drop = pg_database(args.postgres, "b5")
+                drops.append(drop)
+                backends.append(("postgres", url))
+            print(f"B5 n={args.n} c={args.concurrency} rate={args.rate:g}/s x {args.seconds:g} s, "
+                  f"{args.employees} employees ({os.cpu_count()} CPUs)")
+            asyncio.run(run(args, backends, parent))
+    finally:
+        parent.send(None)
+        client.join(5)
+        if client.is_alive():
+            client.terminate()
+        for drop in drops:
+            drop()
+
+
+if __name__ == "__main__":
+    main()

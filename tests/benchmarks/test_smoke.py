@@ -1,0 +1,47 @@
+"""Every benchmark runs once at a tiny size: it must run and its correctness checks must hold.
+
+Nothing here asserts a time (figures on a CI machine mean nothing); each benchmark raises
+SystemExit when one of its own checks fails (exact stock, no negative balance, verify(), HTTP 200).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from benchmarks import b1_core, b2_wecom, b3_flash_sale, b4_expiry, b5_mixed
+
+PG = ["--postgres", os.environ["JIFEN_TEST_POSTGRES_URL"]] if os.environ.get(
+    "JIFEN_TEST_POSTGRES_URL") else ["--postgres", ""]
+HTTP_TINY = ["--n", "12", "--warmup", "4", "--concurrency", "4", "--rate", "20", "--seconds", "0.5",
+             "--deadline", "100"]
+
+
+def test_b1_core(capsys: pytest.CaptureFixture[str]) -> None:
+    b1_core.main(["--n", "5", *PG])
+    out = capsys.readouterr().out
+    assert "awards" in out and "redemptions" in out and "SQL statements" in out
+
+
+def test_b2_wecom(capsys: pytest.CaptureFixture[str]) -> None:
+    b2_wecom.main([*HTTP_TINY, *PG])
+    out = capsys.readouterr().out
+    assert "jifen sqlite max" in out and "NOT 200" not in out and "stopped" not in out
+
+
+def test_b3_flash_sale(capsys: pytest.CaptureFixture[str]) -> None:
+    b3_flash_sale.main(["--buyers", "30", "--stock", "5", *PG])
+    assert "orders created 5 (must be 5)" in capsys.readouterr().out
+
+
+def test_b4_expiry(capsys: pytest.CaptureFixture[str]) -> None:
+    b4_expiry.main(["--employees", "20", "--lots-per-employee", "3", *PG])
+    assert "verify()" in capsys.readouterr().out
+
+
+def test_b5_mixed(capsys: pytest.CaptureFixture[str]) -> None:
+    b5_mixed.main([*HTTP_TINY, "--employees", "12", "--each", "2", *PG])
+    out = capsys.readouterr().out
+    assert "SQL statements per message: balance" in out and "NOT 200" not in out
+    assert "stopped" not in out
