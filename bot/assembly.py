@@ -44,7 +44,10 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
     if inbox is not None:
         app[INBOX_KEY] = inbox
         await _playground(app, settings, db, policy, dispatcher, inbox)
-    deliverer = Deliverer(db, policy, wecom=wecom_client, dingtalk=dingtalk_sender, playground=inbox)
+    from bot.web.mall.links import push_linker
+
+    deliverer = Deliverer(db, policy, wecom=wecom_client, dingtalk=dingtalk_sender, playground=inbox,
+                          links=push_linker(db, settings))
     worker = OutboxWorker(db, deliverer.send, rate_key=deliverer.rate_key,
                           limiter=RateLimiter(RATE_LIMITS))
     app[WORKER_KEY] = worker
@@ -85,7 +88,10 @@ async def _playground(app: web.Application, settings: Settings, db: Database, po
     # With no platform configured, an empty database gets the demo so the first run shows jifen.
     if not (settings.wecom_enabled or settings.dingtalk_enabled) and await is_empty(db):
         log.info(await load_demo(db, policy, now=utcnow()))
-    setup_routes(app, dispatcher=dispatcher, inbox=inbox, db=db)
+    from bot.web.mall.links import link_maker
+
+    setup_routes(app, dispatcher=dispatcher, inbox=inbox, db=db,
+                 mall_link=link_maker(db, settings))
 
 
 def _start_background(app: web.Application, worker: OutboxWorker, scheduler: Scheduler) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import card_refs
@@ -26,6 +27,8 @@ from cards.serialize import card_from_dict, card_to_dict
 from core.db import Database
 from core.models import Employee
 from core.policy import BroadcastTarget, Policy
+
+Linker = Callable[[str | None, Card], Awaitable[Card]]  # (employee or None for a group, card)
 
 WECOM_PER_MEMBER = 30  # messages / minute / member / app (SPEC section 5)
 ROBOT_PER_MINUTE = 20  # group robot webhooks
@@ -48,9 +51,10 @@ class PlaygroundInbox:
 class Deliverer:
     def __init__(self, db: Database, policy: Policy, *, wecom: WeComClient | None = None,
                  dingtalk: DingTalkSender | None = None,
-                 playground: PlaygroundInbox | None = None) -> None:
+                 playground: PlaygroundInbox | None = None, links: Linker | None = None) -> None:
         self.db, self.policy, self.wecom, self.playground = db, policy, wecom, playground
         self.dingtalk = dingtalk
+        self.links = links  # 打开商城 on the cards that lead to the mall (bot.web.mall.links)
 
     def rate_key(self, d: Delivery) -> str | None:
         kind, _, who = d.recipient.partition(":")
@@ -92,6 +96,8 @@ class Deliverer:
         if emp is None:
             raise DeliveryError(f"employee {employee_id} is gone", retriable=False)
         card = render_push(kind, payload, emp.locale, self.policy.timezone)
+        if self.links is not None:
+            card = await self.links(emp.employee_id, card)
         if self.wecom is not None and emp.wecom_userid:
             await self._to_user("wecom", emp.wecom_userid, card)
         elif self.dingtalk is not None and emp.dingtalk_userid:
@@ -145,6 +151,8 @@ class Deliverer:
         target = next((tg for tg in self.policy.broadcast.targets if tg.name == name), None)
         if target is None:
             raise DeliveryError(f"broadcast target {name} is not in the policy", retriable=False)
+        if self.links is not None:
+            card = await self.links(None, card)
         await self._send_target(target, card)
 
     async def _send_target(self, target: BroadcastTarget, card: Card) -> None:

@@ -40,7 +40,7 @@ def _body(card: Card) -> list[str]:
     if card.link:
         parts.append(
             f'<p class="card-link"><a href="{_e(card.link)}" rel="noopener noreferrer"'
-            f' target="_blank">{_e(t(card.locale, "link"))}</a></p>'
+            f' target="_blank">{_e(card.link_label)}</a></p>'
         )
     return parts
 

@@ -33,7 +33,7 @@ def render_plain(card: Card) -> str:
     """The card as plain text (terminal chat, DingTalk ``sampleText``, WeCom ``text``)."""
     head = [card.title, *card.lines, *_field_lines(card)]
     if card.link:
-        head.append(t(card.locale, "promo.link", link=card.link))
+        head.append(f"{card.link_label}{t(card.locale, 'sep')}{card.link}")
     return "\n".join(head + _tail(card))
 
 
@@ -42,7 +42,7 @@ def _md_head(card: Card) -> list[str]:
     head = [f"### {card.title}", *card.lines]
     head += [f"**{key}**{sep}{value}" for key, value in card.fields]
     if card.link:
-        head.append(f"[{t(card.locale, 'link')}]({card.link})")
+        head.append(f"[{card.link_label}]({card.link})")
     return head
 
 

@@ -90,6 +90,8 @@ def _button_card(card: Card, task_id: str) -> JSON:
     body = _common(card, "button_interaction")
     body["task_id"] = validate_task_id(task_id)
     body["button_list"] = _buttons(card.buttons)
+    if card.link:  # 打开商城: a jump link under the buttons; the link is also in no text fallback
+        body["jump_list"] = [{"type": 1, "title": card.link_label, "url": card.link}]
     return body
 
 
@@ -97,7 +99,7 @@ def _text_notice(card: Card, link: str, task_id: str | None) -> JSON:
     body = _common(card, "text_notice")
     if task_id is not None:
         body["task_id"] = validate_task_id(task_id)
-    body["jump_list"] = [{"type": 1, "title": t(card.locale, "link"), "url": link}]
+    body["jump_list"] = [{"type": 1, "title": card.link_label, "url": link}]
     body["card_action"] = {"type": 1, "url": link}
     return body
 

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = None
     wecom_aes_key: SecretStr | None = None
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    # the employee mall's sign-in inside WeCom (OAuth snsapi_base, SPEC section 10)
+    wecom_oauth_base: str = "https://open.weixin.qq.com"
 
     dingtalk_client_id: str | None = None
     dingtalk_client_secret: SecretStr | None = None
@@ -28,6 +30,9 @@ class Settings(BaseSettings):
     dingtalk_mode: str = Field(default="stream", pattern="^(stream|http)$")
     dingtalk_api_base: str = "https://api.dingtalk.com"
     dingtalk_card_template_id: str | None = None
+    dingtalk_oapi_base: str = "https://oapi.dingtalk.com"
+    # for dd.runtime.permission.requestAuthCode in the mall (else the page's ?corpId=$CORPID$)
+    dingtalk_corp_id: str | None = None
 
     playground: bool | None = None
     admin_token: SecretStr | None = None

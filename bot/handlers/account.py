@@ -7,6 +7,7 @@ from bot.messages import t
 from bot.runtime.commands import Command
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
+from bot.web.mall.links import with_mall_link
 from cards import builders
 from core import ledger
 from core.awards.service import allowance_status
@@ -19,8 +20,9 @@ router = Router()
 async def balance(ctx: Ctx, cmd: Command) -> None:
     bal = await ledger.balance(ctx.session, employee_id=ctx.me, now=ctx.now)
     allowance = await allowance_status(ctx.session, giver_id=ctx.me, now=ctx.now, policy=ctx.policy)
-    ctx.card(builders.balance(bal.balance, allowance.left, bal.next_expiry_amount,
-                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone))  # type: ignore[arg-type]
+    card = builders.balance(bal.balance, allowance.left, bal.next_expiry_amount,
+                            bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone)  # type: ignore[arg-type]
+    ctx.card(await with_mall_link(ctx.session, ctx.settings, card, employee_id=ctx.me, now=ctx.now))
 
 
 @router.on("history")

@@ -6,6 +6,7 @@ from bot.messages import t
 from bot.runtime.commands import Command
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
+from bot.web.mall.links import with_mall_link
 from cards import builders
 from core import ledger
 from core.catalog import service as catalog
@@ -32,8 +33,9 @@ async def show_catalog(ctx: Ctx, cmd: Command) -> None:
         left = await catalog.available(ctx.session, item)
         stock = "" if left is None else t("catalog_stock", ctx.lang, n=left)
         lines.append(f"{item.sku}  {item.name}  {item.points}{t('pts', ctx.lang)}{stock}")
-    ctx.say(t("catalog_title", ctx.lang, category=f" · {category}" if category else ""), *lines,
-            t("catalog_hint", ctx.lang))
+    card = builders.message(t("catalog_title", ctx.lang, category=f" · {category}" if category else ""),
+                            [*lines, t("catalog_hint", ctx.lang)], ctx.locale)  # type: ignore[arg-type]
+    ctx.card(await with_mall_link(ctx.session, ctx.settings, card, employee_id=ctx.me, now=ctx.now))
 
 
 @router.on("redeem")

@@ -15,6 +15,8 @@ API (all JSON; errors are ``{"error": "…"}`` with status 400/415):
 - ``GET  /playground/api/employees`` → ``{"employees": [{employee_id, name, department, roles}]}``
 - ``POST /playground/api/send  {"as": "E004", "text": "积分"}`` → ``{"cards": [card…]}``
 - ``POST /playground/api/click {"as": "E006", "action": "cr:AB12"}`` → ``{"cards": [card…]}``
+- ``POST /playground/api/mall {"as": "E004"}`` → ``{"url": …}``: a one-time sign-in link to the
+  employee mall ``/m`` as that employee.
 - ``GET  /playground/api/inbox?as=E003`` → ``{"cards": [card…]}``: pushes delivered since the
   last poll (the outbox worker puts them into the in-memory ``PlaygroundInbox``).
 
@@ -43,6 +45,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 2000  # characters of one chat message
 MAX_ACTION = 200  # characters of a button payload
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+MallLink = Callable[[str], Awaitable[str]]
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
@@ -81,8 +84,18 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 class PlaygroundApi:
-    def __init__(self, *, dispatcher: Dispatcher, inbox: PlaygroundInbox, db: Database) -> None:
+    def __init__(self, *, dispatcher: Dispatcher, inbox: PlaygroundInbox, db: Database,
+                 mall_link: MallLink | None = None) -> None:
         self.dispatcher, self.inbox, self.db = dispatcher, inbox, db
+        self.mall_link = mall_link
+
+    async def mall(self, request: web.Request) -> web.Response:
+        """``{"as": "E004"}`` → ``{"url": …}``: a one-time mall sign-in link for that employee."""
+        body = await _json_body(request)
+        who = await self._employee(body.get("as"))
+        if self.mall_link is None:
+            raise BadRequest("the mall is not available", status=404)
+        return web.json_response({"url": await self.mall_link(who)})
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC_DIR / "index.html", headers={
@@ -148,9 +161,9 @@ def _api(handler: Handler) -> Handler:
 
 
 def setup_routes(app: web.Application, *, dispatcher: Dispatcher, inbox: PlaygroundInbox,
-                 db: Database) -> None:
+                 db: Database, mall_link: MallLink | None = None) -> None:
     """Add ``/playground``, its static files and ``/playground/api/…`` to ``app``."""
-    api = PlaygroundApi(dispatcher=dispatcher, inbox=inbox, db=db)
+    api = PlaygroundApi(dispatcher=dispatcher, inbox=inbox, db=db, mall_link=mall_link)
     app.router.add_get("/playground", api.page)
     app.router.add_get("/playground/", api.page)
     app.router.add_static("/playground/static/", STATIC_DIR, append_version=False)
@@ -158,3 +171,4 @@ def setup_routes(app: web.Application, *, dispatcher: Dispatcher, inbox: Playgro
     app.router.add_post("/playground/api/send", _api(api.send))
     app.router.add_post("/playground/api/click", _api(api.click))
     app.router.add_get("/playground/api/inbox", _api(api.pushes))
+    app.router.add_post("/playground/api/mall", _api(api.mall))
