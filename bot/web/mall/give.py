@@ -28,7 +28,7 @@ async def _context(request: web.Request, q: str, picked: str = "") -> dict[str, 
         left = (await allowance_status(s, giver_id=employee_id, now=at, policy=policy)).left
         return {"people": people, "allowance": left}
 
-    return await run(request, read) | {"q": q, "picked": picked, "values": policy.awards.values,
+    return await run(request, read) | {"q": q, "picked": picked, "values": policy.award.values,
                                        "tab": "give"}
 
 
@@ -51,7 +51,7 @@ async def send(request: web.Request) -> web.StreamResponse:
     tags = [str(v) for v in (await request.post()).getall("value", [])]
     policy, employee_id = policy_of(request), me(request)
     to, amount = data.get("to", ""), small_int(data.get("amount"), default=0) or 0
-    reason = _reason(data, tags, policy.awards.values)
+    reason = _reason(data, tags, policy.award.values)
     # the page's nonce makes a double click or a resent form one award, as a redelivered chat
     # message is (core.awards.give remembers the key)
     key = f"mall:{employee_id}:{data.get('nonce', '')[:40]}"
