@@ -11,7 +11,6 @@ from __future__ import annotations
 from html import escape
 
 from cards.model import Button, Card
-from cards.texts import t
 
 
 def _e(text: str) -> str:

@@ -15,9 +15,8 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -27,7 +26,6 @@ from bot.platforms.wecom import client_from_settings
 from bot.platforms.wecom.client import WeComClient, WeComError
 from config.settings import Settings
 
-log = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 DINGTALK_TOKEN_ERRORS = frozenset({40014, 42001, 88})  # invalid / expired access_token
 
@@ -49,7 +47,6 @@ class Identity:
     http: aiohttp.ClientSession | None = None
     dingtalk_token: str | None = None
     dingtalk_token_until: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
         if self.wecom is not None:

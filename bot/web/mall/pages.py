@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.base import now, policy_of, run
 from bot.web.mall.common import mall, me, render
 from core import ledger
-from core.ledger.service import open_lots
 from core.awards.service import allowance_status
+from core.ledger.service import LotLine, open_lots
 from core.reports.service import leaderboard
 
 PERIODS = ("month", "quarter", "year")
@@ -25,10 +27,19 @@ async def home(request: web.Request) -> web.StreamResponse:
         allowance = await allowance_status(s, giver_id=employee_id, now=at, policy=policy)
         lots = await open_lots(s, employee_id=employee_id, now=at)
         recent = await ledger.history(s, employee_id=employee_id, limit=5)
-        return {"balance": bal.balance, "allowance": allowance.left, "lots": lots[:LOTS_SHOWN],
-                "recent": recent}
+        return {"balance": bal.balance, "allowance": allowance.left,
+                "lots": _by_day(lots, policy.timezone)[:LOTS_SHOWN], "recent": recent}
 
     return render(request, "home.html", await run(request, read) | {"tab": "home"})
+
+
+def _by_day(lots: list[LotLine], timezone: str) -> list[tuple[str, int]]:
+    """Points left per local expiry day, soonest first (lots of one day read as one line)."""
+    zone, days = ZoneInfo(timezone), dict[str, int]()
+    for lot in lots:
+        day = lot.expires_at.astimezone(zone).strftime("%Y-%m-%d")
+        days[day] = days.get(day, 0) + lot.remaining
+    return sorted(days.items())
 
 
 @mall
