@@ -212,3 +212,14 @@ def test_a_mall_link_is_on_every_rendering_with_its_label() -> None:
     assert card_from_dict(card_to_dict(card)) == card
     plain = replace(card, link_text=None)
     assert f"详情：{url}" in render_plain(plain)  # no label: the promotion's 详情 as before
+
+
+def test_a_long_reply_with_a_mall_link_stays_markdown_on_wecom() -> None:
+    url = "https://jifen.example.com/m/login?token=abc"
+    lines = [f"SKU{i:03d}  商品 {i}  {10 + i}分" for i in range(200)]
+    card = replace(b.message("积分商城", lines), link=url, link_text="打开商城")
+    body = render_wecom(card)
+    assert body["msgtype"] == "markdown"
+    text = body["markdown"]["content"]
+    assert "SKU020" in text and "SKU199" not in text  # cut to 2048 bytes, but never the link
+    assert f"[打开商城]({url})" in text and len(text.encode()) <= 2048
