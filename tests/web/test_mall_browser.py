@@ -84,6 +84,7 @@ def test_not_enough_points_is_shown_inline(phone: Any, live: Live) -> None:
     phone.get_by_role("button", name="兑换").click()
     expect(phone.locator(".problem")).to_contain_text("积分不足")
     assert "/m/item/JD100" in phone.url
+    phone.screenshot(path=str(live.shots / "mall-refusal.png"))
 
 
 def test_a_broken_image_shows_the_placeholder(phone: Any, live: Live) -> None:
@@ -114,6 +115,7 @@ def test_give_points_and_the_colleague_is_told_in_chat(browser: Any, phone: Any,
     phone.locator(".values label", has_text="团队合作").click()
     phone.get_by_role("button", name="送出").click()
     expect(phone.locator(".notice")).to_contain_text("刘洋 收到 8 分")
+    phone.screenshot(path=str(live.shots / "mall-give.png"))
 
     async def queued(s: Any) -> list[Any]:
         return list(await s.scalars(select(OutboxMessage).where(
