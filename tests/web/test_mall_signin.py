@@ -189,6 +189,11 @@ async def test_dingtalk_mianden_signs_a_member_in(dingtalk_mall: DingTalkMall) -
     assert "王伟" in await home.text()
     exchange = dt.calls("/topapi/v2/user/getuserinfo")
     assert len(exchange) == 1 and exchange[0].query["access_token"].startswith("oapi-")
+    dt.expire_tokens()  # DingTalk dropped the cached token: fetched again, the sign-in works
+    state = await _dingtalk_state(dingtalk_mall)
+    again = await client.post("/m/auth/dingtalk", data={"code": dt.auth_code("dt_liuyang"),
+                                                         "state": state}, allow_redirects=False)
+    assert again.status == 303 and len(dt.calls("/gettoken")) == 2
 
 
 async def test_dingtalk_bad_expired_replayed_and_strangers(dingtalk_mall: DingTalkMall) -> None:
