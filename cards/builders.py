@@ -262,6 +262,11 @@ def promotion(
     )
 
 
+def catalog(title: str, lines: list[str], locale: Locale = "zh") -> Card:
+    """The catalog in chat; the outbox adds the 打开商城 link as it sends it."""
+    return Card(kind="catalog", title=title, lines=list(lines), locale=locale)
+
+
 def message(title: str, lines: list[str] | None = None, locale: Locale = "zh",
             buttons: list[Button] | None = None) -> Card:
     """A plain reply: help, lists, refusals. ``title`` is the first line people see."""

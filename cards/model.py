@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cards.actions import unpack
-from cards.texts import LOCALES, Locale, reply_hint
+from cards.texts import LOCALES, Locale, reply_hint, t
 
 ButtonStyle = Literal["primary", "default", "danger"]
 BUTTON_STYLES: tuple[ButtonStyle, ...] = ("primary", "default", "danger")
@@ -25,6 +25,7 @@ CARD_KINDS = (
     "order_status",
     "expiry_reminder",
     "promotion",
+    "catalog",  # the catalog list in chat: a plain reply that leads to the mall
     "message",  # a plain reply (help, lists, refusals): title and lines, maybe buttons
 )
 
@@ -61,6 +62,7 @@ class Card:
     footer: str | None = None
     locale: Locale = "zh"
     link: str | None = None
+    link_text: str | None = None  # the link's label, e.g. 打开商城 (default 详情)
 
     def __post_init__(self) -> None:
         if self.kind not in CARD_KINDS:
@@ -75,6 +77,10 @@ class Card:
             raise ValueError("two buttons share one action")
         if self.link is not None and not self.link.startswith(("https://", "http://")):
             raise ValueError(f"link must be http(s): {self.link!r}")
+
+    @property
+    def link_label(self) -> str:
+        return self.link_text or t(self.locale, "link")
 
     @property
     def fallbacks(self) -> list[str]:

@@ -68,7 +68,7 @@ def _body(card: Card) -> str:
     sep = t(card.locale, "sep")
     parts = [*card.lines, *(f"**{k}**{sep}{v}" for k, v in card.fields)]
     if card.link:
-        parts.append(f"[{t(card.locale, 'link')}]({card.link})")
+        parts.append(f"[{card.link_label}]({card.link})")
     return DINGTALK_LINE_BREAK.join(parts)
 
 

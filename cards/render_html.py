@@ -11,7 +11,6 @@ from __future__ import annotations
 from html import escape
 
 from cards.model import Button, Card
-from cards.texts import t
 
 
 def _e(text: str) -> str:
@@ -40,7 +39,7 @@ def _body(card: Card) -> list[str]:
     if card.link:
         parts.append(
             f'<p class="card-link"><a href="{_e(card.link)}" rel="noopener noreferrer"'
-            f' target="_blank">{_e(t(card.locale, "link"))}</a></p>'
+            f' target="_blank">{_e(card.link_label)}</a></p>'
         )
     return parts
 

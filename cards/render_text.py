@@ -33,7 +33,7 @@ def render_plain(card: Card) -> str:
     """The card as plain text (terminal chat, DingTalk ``sampleText``, WeCom ``text``)."""
     head = [card.title, *card.lines, *_field_lines(card)]
     if card.link:
-        head.append(t(card.locale, "promo.link", link=card.link))
+        head.append(f"{card.link_label}{t(card.locale, 'sep')}{card.link}")
     return "\n".join(head + _tail(card))
 
 
@@ -41,13 +41,15 @@ def _md_head(card: Card) -> list[str]:
     sep = t(card.locale, "sep")
     head = [f"### {card.title}", *card.lines]
     head += [f"**{key}**{sep}{value}" for key, value in card.fields]
-    if card.link:
-        head.append(f"[{t(card.locale, 'link')}]({card.link})")
+    if card.link and not card.link_text:
+        head.append(f"[{card.link_label}]({card.link})")
     return head
 
 
 def _md_tail(card: Card) -> list[str]:
-    tail = [card.footer] if card.footer else []
+    # a labelled link (打开商城) is kept with the footer: a long list may be cut, never the link
+    tail = [f"[{card.link_label}]({card.link})"] if card.link and card.link_text else []
+    tail += [card.footer] if card.footer else []
     if card.reply_hint:
         tail.append(f"> {card.reply_hint}")
     return tail

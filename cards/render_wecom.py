@@ -6,10 +6,10 @@ Which message type a card becomes:
 * **with buttons** → ``template_card`` of ``card_type: button_interaction``: ``main_title.title``,
   the lines, footer and reply line in ``sub_title_text``, fields as ``horizontal_content_list``
   (≤ 6; extra fields go into ``sub_title_text``), ``button_list`` (≤ 6) with ``key`` = packed
-  action, and the caller's unique ``task_id``.
+  action, and the caller's unique ``task_id``; a link (打开商城) as ``jump_list``.
 * **without buttons, with a link** (promotions) → ``template_card`` of ``card_type: text_notice``;
   WeCom requires ``card_action`` on text_notice, which is why only cards with a URL can use it.
-* **without buttons or link** → ``markdown`` (≤ 2048 bytes; the body is cut, never the reply line).
+* **without buttons or link**, and plain replies (``message``) → ``markdown`` (≤ 2048 bytes; the body is cut, never the reply line).
   ``appchat/send`` and group robots cannot send template cards: use :func:`render_wecom_markdown`
   there (group robots allow 4096 bytes).
 
@@ -90,6 +90,8 @@ def _button_card(card: Card, task_id: str) -> JSON:
     body = _common(card, "button_interaction")
     body["task_id"] = validate_task_id(task_id)
     body["button_list"] = _buttons(card.buttons)
+    if card.link:  # 打开商城: a jump link under the buttons (the text renderings print it too)
+        body["jump_list"] = [{"type": 1, "title": card.link_label, "url": card.link}]
     return body
 
 
@@ -97,7 +99,7 @@ def _text_notice(card: Card, link: str, task_id: str | None) -> JSON:
     body = _common(card, "text_notice")
     if task_id is not None:
         body["task_id"] = validate_task_id(task_id)
-    body["jump_list"] = [{"type": 1, "title": t(card.locale, "link"), "url": link}]
+    body["jump_list"] = [{"type": 1, "title": card.link_label, "url": link}]
     body["card_action"] = {"type": 1, "url": link}
     return body
 
@@ -109,7 +111,9 @@ def render_wecom(card: Card, task_id: str | None = None) -> JSON:
         if task_id is None:
             raise ValueError("a WeCom card with buttons needs a task_id")
         return {"msgtype": "template_card", "template_card": _button_card(card, task_id)}
-    if card.link:
+    # a plain reply (e.g. the 商城 list with 打开商城) stays markdown: text_notice cuts its text
+    # at 160 characters, markdown keeps 2048 bytes and shows the link as [打开商城](url)
+    if card.link and card.kind != "message":
         return {"msgtype": "template_card", "template_card": _text_notice(card, card.link, task_id)}
     return render_wecom_markdown(card)
 

@@ -14,6 +14,7 @@ def card_to_dict(card: Card) -> dict[str, Any]:
         "buttons": [{"text": b.text, "action": b.action, "fallback": b.fallback, "style": b.style}
                     for b in card.buttons],
         "footer": card.footer, "locale": card.locale, "link": card.link,
+        "link_text": card.link_text,
     }
 
 
@@ -23,4 +24,5 @@ def card_from_dict(data: dict[str, Any]) -> Card:
         fields=[(str(k), str(v)) for k, v in data.get("fields", [])],
         buttons=[Button(**b) for b in data.get("buttons", [])],
         footer=data.get("footer"), locale=data.get("locale", "zh"), link=data.get("link"),
+        link_text=data.get("link_text"),
     )

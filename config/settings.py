@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     wecom_aes_key: SecretStr | None = None
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
     wecom_contact_secret: SecretStr | None = None  # 通讯录同步 secret; else the app secret
+    # the employee mall's sign-in inside WeCom (OAuth snsapi_base, SPEC section 10)
+    wecom_oauth_base: str = "https://open.weixin.qq.com"
 
     dingtalk_client_id: str | None = None
     dingtalk_client_secret: SecretStr | None = None
@@ -32,6 +34,8 @@ class Settings(BaseSettings):
     dingtalk_oapi_base: str = "https://oapi.dingtalk.com"
 
     directory_sync: str = Field(default="off", pattern="^(off|wecom|dingtalk)$")
+    # for dd.runtime.permission.requestAuthCode in the mall (else the page's ?corpId=$CORPID$)
+    dingtalk_corp_id: str | None = None
 
     playground: bool | None = None
     admin_token: SecretStr | None = None

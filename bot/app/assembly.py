@@ -22,6 +22,7 @@ from bot.runtime.dispatcher import Dispatcher
 from bot.web import setup_web
 from bot.web.api import API_KEY, SESSION_LOOKUP
 from bot.web.auth.sessions import api_session
+from bot.web.mall.links import link_maker, push_linker, reply_linker
 from config.settings import Settings
 from core.db import Database
 from core.models import utcnow
@@ -54,7 +55,8 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
     if inbox is not None:
         app[INBOX_KEY] = inbox
         await _playground(app, settings, db, policy, dispatcher, inbox)
-    deliverer = Deliverer(db, policy, wecom=wecom_client, dingtalk=dingtalk_sender, playground=inbox)
+    deliverer = Deliverer(db, policy, wecom=wecom_client, dingtalk=dingtalk_sender, playground=inbox,
+                          links=push_linker(db, settings), reply_links=reply_linker(db, settings))
     worker = OutboxWorker(db, deliverer, limiter=RateLimiter())
     sink.on_commit = worker.wake
     app[WORKER_KEY] = worker
@@ -90,7 +92,8 @@ async def _playground(app: web.Application, settings: Settings, db: Database, po
     # With no platform configured, an empty database gets the demo so the first run shows jifen.
     if not (settings.wecom_enabled or settings.dingtalk_enabled) and await is_empty(db):
         log.info(await load_demo(db, policy, now=utcnow()))
-    playground_routes(app, feed=dispatcher.feed, inbox=inbox, db=db)
+    playground_routes(app, feed=dispatcher.feed, inbox=inbox, db=db,
+                      mall_link=link_maker(db, settings), links=push_linker(db, settings))
 
 
 def _start_background(app: web.Application, worker: OutboxWorker, scheduler: Scheduler) -> None:

@@ -31,8 +31,8 @@ async def show_catalog(ctx: Ctx, cmd: Catalog) -> None:
         left = await catalog.available(ctx.session, item)
         stock = "" if left is None else t("catalog_stock", ctx.lang, n=left)
         lines.append(f"{item.sku}  {item.name}  {item.points}{t('pts', ctx.lang)}{stock}")
-    ctx.say(t("catalog_title", ctx.lang, category=f" · {cmd.category}" if cmd.category else ""),
-            *lines, t("catalog_hint", ctx.lang))
+    title = t("catalog_title", ctx.lang, category=f" · {cmd.category}" if cmd.category else "")
+    ctx.card(builders.catalog(title, [*lines, t("catalog_hint", ctx.lang)], ctx.locale))
 
 
 @router.on(Redeem)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.outbox.batching import BatchSender
@@ -36,6 +37,8 @@ from core.outbox.card_refs import approval_ref as ref_of_approval
 from core.policy import BroadcastTarget, Policy
 
 Contacts = dict[str, Contact]
+Linker = Callable[[str | None, Card], Awaitable[Card]]  # (employee or None for a group, card)
+ReplyLinker = Callable[[str, str, Card], Awaitable[Card]]  # (platform, user id, card)
 
 
 def approval_ref(card: Card) -> str | None:
@@ -50,9 +53,12 @@ def approval_ref(card: Card) -> str | None:
 class Deliverer:
     def __init__(self, db: Database, policy: Policy, *, wecom: WeComClient | None = None,
                  dingtalk: DingTalkSender | None = None,
-                 playground: PlaygroundInbox | None = None) -> None:
+                 playground: PlaygroundInbox | None = None, links: Linker | None = None,
+                 reply_links: ReplyLinker | None = None) -> None:
         self.db, self.policy, self.wecom, self.playground = db, policy, wecom, playground
         self.dingtalk = dingtalk
+        # 打开商城 on the cards that lead to the mall, minted as they are sent (bot.web.mall.links)
+        self.links, self.reply_links = links, reply_links
         self.batch = BatchSender(dingtalk.client) if dingtalk is not None else None
 
     def rate_key(self, d: Delivery, contacts: Contacts) -> str | None:
@@ -90,6 +96,8 @@ class Deliverer:
             await self._update(r, payload)
             return None
         card = card_from_dict(payload["card"])
+        if self.reply_links is not None:
+            card = await self.reply_links(r.platform or "", r.id, card)
         if r.platform == "dingtalk":
             track = await self._need_dingtalk().reply(
                 r.id, card, hint=payload.get("reply_hint", {}),
@@ -103,6 +111,8 @@ class Deliverer:
         if c is None:
             raise DeliveryError(f"employee {employee_id} is gone", retriable=False)
         card = render_push(kind, payload, c.locale, self.policy.timezone)
+        if self.links is not None:
+            card = await self.links(employee_id, card)
         if self.wecom is not None and c.wecom_userid:
             return await self._to_user("wecom", c.wecom_userid, card)
         if self.dingtalk is not None and c.dingtalk_userid:
@@ -161,6 +171,8 @@ class Deliverer:
         target = next((tg for tg in self.policy.broadcast.targets if tg.name == name), None)
         if target is None:
             raise DeliveryError(f"broadcast target {name} is not in the policy", retriable=False)
+        if self.links is not None:
+            card = await self.links(None, card)
         await self._send_target(target, card)
 
     async def _send_target(self, target: BroadcastTarget, card: Card) -> None:

@@ -95,3 +95,16 @@ async def available(session: AsyncSession, item: CatalogItem) -> int | None:
     if item.kind == "code":
         return await unassigned_codes(session, item.sku)
     return item.stock
+
+
+async def availability(session: AsyncSession, items: list[CatalogItem]) -> dict[str, int | None]:
+    """``available`` for many items at once (one query for every code item's free codes)."""
+    code_skus = [i.sku for i in items if i.kind == "code"]
+    free: dict[str, int] = {}
+    if code_skus:
+        rows = await session.execute(
+            select(CodeEntry.sku, func.count()).where(CodeEntry.sku.in_(code_skus),
+                                                      CodeEntry.order_no.is_(None))
+            .group_by(CodeEntry.sku))
+        free = {sku: int(n) for sku, n in rows.tuples()}
+    return {i.sku: free.get(i.sku, 0) if i.kind == "code" else i.stock for i in items}

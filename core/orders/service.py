@@ -83,6 +83,21 @@ async def _own_confirmation(session: AsyncSession, employee_id: str, code: str) 
     return conf
 
 
+async def open_confirmation(
+    session: AsyncSession, *, employee_id: str, code: str, now: datetime,
+) -> ConfirmationView:
+    """The employee's confirmation while it can still be confirmed (the mall's confirm page);
+    UnknownConfirmation or ConfirmationExpired otherwise."""
+    conf = await _own_confirmation(session, employee_id, code)
+    if conf.status != "open":
+        raise errors.UnknownConfirmation(confirmation=conf.code)
+    if now >= conf.expires_at:
+        raise errors.ConfirmationExpired(confirmation=conf.code, expires_at=conf.expires_at)
+    item = await session.get(CatalogItem, conf.sku)
+    assert item is not None  # confirmations reference their item
+    return confirmation_view(conf, item)
+
+
 async def confirm(
     session: AsyncSession, *, employee_id: str, code: str, now: datetime, policy: Policy,
 ) -> OrderView:

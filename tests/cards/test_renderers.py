@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -29,6 +30,7 @@ from cards.render_wecom import (
     render_wecom_updated,
     validate_task_id,
 )
+from cards.serialize import card_from_dict, card_to_dict
 from tests.cards.samples import SAMPLES
 
 WITH_BUTTONS = sorted(name for name, card in SAMPLES.items() if card.buttons)
@@ -195,3 +197,29 @@ def test_out_track_id_validation(bad: str) -> None:
     assert validate_out_track_id("jf-card_1.2:3") == "jf-card_1.2:3"
     with pytest.raises(ValueError):
         render_dingtalk_card(SAMPLES["balance.zh"], bad)
+
+
+def test_a_mall_link_is_on_every_rendering_with_its_label() -> None:
+    url = "https://jifen.example.com/m/login?token=abc"
+    card = replace(b.balance(520, 100, 500, None), link=url, link_text="打开商城")
+    wecom = render_wecom(card, task_id="t1")["template_card"]
+    assert wecom["card_type"] == "button_interaction" and wecom["button_list"]
+    assert wecom["jump_list"] == [{"type": 1, "title": "打开商城", "url": url}]
+    assert f"打开商城：{url}" in render_plain(card)  # the text fallback carries the link
+    assert f"[打开商城]({url})" in render_markdown(card)
+    assert f"[打开商城]({url})" in dingtalk_markdown_text(card)
+    assert f'href="{url.replace("&", "&amp;")}"' in render_html(card) and "打开商城" in render_html(card)
+    assert card_from_dict(card_to_dict(card)) == card
+    plain = replace(card, link_text=None)
+    assert f"详情：{url}" in render_plain(plain)  # no label: the promotion's 详情 as before
+
+
+def test_a_long_reply_with_a_mall_link_stays_markdown_on_wecom() -> None:
+    url = "https://jifen.example.com/m/login?token=abc"
+    lines = [f"SKU{i:03d}  商品 {i}  {10 + i}分" for i in range(200)]
+    card = replace(b.message("积分商城", lines), link=url, link_text="打开商城")
+    body = render_wecom(card)
+    assert body["msgtype"] == "markdown"
+    text = body["markdown"]["content"]
+    assert "SKU020" in text and "SKU199" not in text  # cut to 2048 bytes, but never the link
+    assert f"[打开商城]({url})" in text and len(text.encode()) <= 2048

@@ -50,6 +50,8 @@ class FakeDingTalk:
     invalid_users: set[str] = field(default_factory=set)
     expired_sessions: set[str] = field(default_factory=set)
     refuse_opens: int = 0  # answer the next N connections/open with HTTP 503
+    # 免登: codes the client's requestAuthCode handed out → userid (five minutes, once)
+    auth_codes: dict[str, str] = field(default_factory=dict)
     _failures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     _tokens: set[str] = field(default_factory=set)
     _tickets: set[str] = field(default_factory=set)
@@ -202,6 +204,36 @@ class FakeDingTalk:
         self._tokens.add(token)
         return web.json_response({"accessToken": token, "expireIn": self.expire_in})
 
+    def auth_code(self, userid: str) -> str:
+        """What ``dd.runtime.permission.requestAuthCode`` gives the page of ``userid``."""
+        code = f"authcode-{next(self._ids)}"
+        self.auth_codes[code] = userid
+        return code
+
+    def expire_auth_codes(self) -> None:
+        self.auth_codes.clear()
+
+    def _oapi_token(self, request: web.Request, _body: Any) -> web.Response:
+        """Old-style ``GET /gettoken?appkey=…&appsecret=…`` (the app's Client ID / Secret)."""
+        q = request.query
+        if q.get("appkey") != CLIENT_ID or q.get("appsecret") != CLIENT_SECRET:
+            return web.json_response({"errcode": 40089, "errmsg": "不合法的corpid或corpsecret"})
+        token = f"oapi-{next(self._ids)}"
+        self._tokens.add(token)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "access_token": token,
+                                  "expires_in": self.expire_in})
+
+    def _oapi_userinfo(self, request: web.Request, body: Any) -> web.Response:
+        """``POST /topapi/v2/user/getuserinfo?access_token=…`` ``{"code": …}`` → the userid."""
+        if request.query.get("access_token") not in self._tokens:
+            return web.json_response({"errcode": 40014, "errmsg": "不合法的access_token"})
+        userid = self.auth_codes.pop(str((body or {}).get("code", "")), None)
+        if userid is None:
+            return web.json_response({"errcode": 40078, "errmsg": "不存在的临时授权码"})
+        return web.json_response({"errcode": 0, "errmsg": "ok", "result": {
+            "userid": userid, "name": userid, "associated_unionid": "", "unionid": "u-" + userid,
+            "device_id": "d1", "sys": False, "sys_level": 0}})
+
     def _batch_send(self, _request: web.Request, body: Any) -> web.Response:
         users = body.get("userIds") or []
         if len(users) > 20 or not isinstance(body.get("msgParam"), str):
@@ -258,6 +290,8 @@ ROUTES: dict[tuple[str, str], _Route] = {
     ("PUT", "/v1.0/card/instances"): _Route(FakeDingTalk._card),
     ("POST", "/robot/sendBySession"): _Route(FakeDingTalk._by_session, needs_token=False),
     ("POST", "/robot/send"): _Route(FakeDingTalk._robot, needs_token=False),
+    ("GET", "/gettoken"): _Route(FakeDingTalk._oapi_token, needs_token=False),
+    ("POST", "/topapi/v2/user/getuserinfo"): _Route(FakeDingTalk._oapi_userinfo, needs_token=False),
 }
 
 

@@ -53,10 +53,14 @@ class FakeWeComAPI:
     _valid_tokens: set[str] = field(default_factory=set)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
+    # web OAuth (snsapi_base): who "is in the WeCom client", and the codes handed out → userid
+    oauth_user: str | None = None
+    oauth_codes: dict[str, str] = field(default_factory=dict)
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("*", "/cgi-bin/{tail:.*}", self._handle)
+        app.router.add_get("/connect/oauth2/authorize", self._authorize)
         # No access log: it would print tokens and secrets from the query (the fake plays WeCom).
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server(access_log=None)
@@ -102,7 +106,43 @@ class FakeWeComAPI:
             return _err(0, "ok") if ok else _err(93000, "invalid webhook url")
         if request.query.get("access_token") not in self._valid_tokens:
             return _err(42001, "access_token expired")
+        if tail == "auth/getuserinfo":
+            return self._userinfo(request)
         return web.json_response(self._answer(tail, body))
+
+    @property
+    def oauth_base(self) -> str:
+        """JIFEN_WECOM_OAUTH_BASE for the fake (it plays open.weixin.qq.com too)."""
+        return self.base_url.removesuffix("/cgi-bin/")
+
+    def expire_codes(self) -> None:
+        """Every OAuth code handed out so far is now too old (WeCom: five minutes)."""
+        self.oauth_codes.clear()
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """The WeCom client on ``connect/oauth2/authorize``: back to ``redirect_uri`` with a
+        one-time code for the member using it (no code when nobody is signed in)."""
+        q = request.query
+        self.requests.append(Recorded(request.method, request.path, dict(q), None))
+        if q.get("appid") != self.corp_id or q.get("scope") != "snsapi_base" or \
+                q.get("response_type") != "code" or not q.get("redirect_uri"):
+            return web.Response(status=400, text="bad authorize request")
+        code = f"code-{next(self._counter)}-{secrets.token_hex(4)}"
+        if self.oauth_user is not None:
+            self.oauth_codes[code] = self.oauth_user
+        target = f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}"
+        return web.Response(status=302, headers={"Location": target})
+
+    def _userinfo(self, request: web.Request) -> web.Response:
+        """``auth/getuserinfo``: a member's ``userid``; an outsider (``ext:`` here) gets only an
+        ``openid``; a used, unknown or expired code is errcode 40029."""
+        userid = self.oauth_codes.pop(request.query.get("code", ""), None)
+        if userid is None:
+            return _err(40029, "invalid code")
+        if userid.startswith("ext:"):
+            return web.json_response({"errcode": 0, "errmsg": "ok", "openid": userid[4:]})
+        return web.json_response({"errcode": 0, "errmsg": "ok", "userid": userid,
+                                  "user_ticket": "ticket"})
 
     def _gettoken(self, request: web.Request) -> web.Response:
         q = request.query

@@ -19,6 +19,7 @@ from config.settings import Settings
 from core.db import Database
 from core.models import utcnow
 from tests.conftest import ROOT, _reset_postgres
+from tests.web.browser import browser, live  # noqa: F401  (session fixtures: one browser)
 
 HR, ADMIN, EMPLOYEE = "E002", "E001", "E004"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -75,3 +76,12 @@ class Console:
 async def console(db_url: str, aiohttp_client) -> AsyncIterator[Console]:  # type: ignore[no-untyped-def]
     app = await demo_app(db_url)
     yield Console(app, await aiohttp_client(app))
+
+
+@pytest.hookimpl(trylast=True)  # after any shuffling plugin
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: sync Playwright keeps an event loop running on the main thread for the
+    session (one browser for all), and async tests after it could not start their own loop."""
+    last = [i.nodeid.split("::")[0].endswith("_browser.py") for i in items]
+    items[:] = [i for i, b in zip(items, last, strict=True) if not b] + \
+        [i for i, b in zip(items, last, strict=True) if b]

@@ -152,7 +152,7 @@ def test_cli_prints_a_link_and_refuses_an_employee(tmp_path) -> None:  # type: i
     mall = jifen("login-link", EMPLOYEE, db_url=url, env=env)
     assert mall.stdout.startswith("https://hr.example.com/m/login?token=")
     refused = jifen("login-link", EMPLOYEE, "--admin", db_url=url, env=env)
-    assert refused.returncode == 1 and "forbidden" in refused.stderr
+    assert refused.returncode == 1 and "not allowed" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
 
 

@@ -15,6 +15,8 @@ API (all JSON; errors are ``{"error": "…"}`` with status 400/415):
 - ``GET  /playground/api/employees`` → ``{"employees": [{employee_id, name, department, roles}]}``
 - ``POST /playground/api/send  {"as": "E004", "text": "积分"}`` → ``{"cards": [card…]}``
 - ``POST /playground/api/click {"as": "E006", "action": "cr:AB12"}`` → ``{"cards": [card…]}``
+- ``POST /playground/api/mall {"as": "E004"}`` → ``{"url": …}``: a one-time sign-in link to the
+  employee mall ``/m`` as that employee.
 - ``GET  /playground/api/inbox?as=E003`` → ``{"cards": [card…]}``: pushes delivered since the
   last poll (the outbox worker puts them into the in-memory ``PlaygroundInbox``).
 
@@ -43,6 +45,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 2000  # characters of one chat message
 MAX_ACTION = 200  # characters of a button payload
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+MallLink = Callable[[str], Awaitable[str]]
+Linker = Callable[[str | None, Card], Awaitable[Card]]  # (employee or None for a group, card)
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
@@ -84,8 +88,18 @@ Feed = Callable[[Event], Awaitable[list[Card]]]  # the dispatcher's feed: the an
 
 
 class PlaygroundApi:
-    def __init__(self, *, feed: Feed, inbox: PlaygroundInbox, db: Database) -> None:
+    def __init__(self, *, feed: Feed, inbox: PlaygroundInbox, db: Database,
+                 mall_link: MallLink | None = None, links: Linker | None = None) -> None:
         self.feed, self.inbox, self.db = feed, inbox, db
+        self.mall_link, self.links = mall_link, links
+
+    async def mall(self, request: web.Request) -> web.Response:
+        """``{"as": "E004"}`` → ``{"url": …}``: a one-time mall sign-in link for that employee."""
+        body = await _json_body(request)
+        who = await self._employee(body.get("as"))
+        if self.mall_link is None:
+            raise BadRequest("the mall is not available", status=404)
+        return web.json_response({"url": await self.mall_link(who)})
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC_DIR / "index.html", headers={
@@ -124,6 +138,8 @@ class PlaygroundApi:
     async def _feed(self, who: str, text: str | None, action: str | None) -> web.Response:
         event = playground_event(who, text, action=action, message_id=uuid.uuid4().hex)
         cards = await self.feed(event)
+        if self.links is not None:  # the playground is its own delivery: 打开商城 as it is shown
+            cards = [await self.links(who, card) for card in cards]
         return web.json_response({"cards": [card_json(c) for c in cards]})
 
     async def _employee(self, value: Any) -> str:
@@ -150,10 +166,10 @@ def _api(handler: Handler) -> Handler:
     return wrapped
 
 
-def setup_routes(app: web.Application, *, feed: Feed, inbox: PlaygroundInbox,
-                 db: Database) -> None:
+def setup_routes(app: web.Application, *, feed: Feed, inbox: PlaygroundInbox, db: Database,
+                 mall_link: MallLink | None = None, links: Linker | None = None) -> None:
     """Add ``/playground``, its static files and ``/playground/api/…`` to ``app``."""
-    api = PlaygroundApi(feed=feed, inbox=inbox, db=db)
+    api = PlaygroundApi(feed=feed, inbox=inbox, db=db, mall_link=mall_link, links=links)
     app.router.add_get("/playground", api.page)
     app.router.add_get("/playground/", api.page)
     app.router.add_static("/playground/static/", STATIC_DIR, append_version=False)
@@ -161,3 +177,4 @@ def setup_routes(app: web.Application, *, feed: Feed, inbox: PlaygroundInbox,
     app.router.add_post("/playground/api/send", _api(api.send))
     app.router.add_post("/playground/api/click", _api(api.click))
     app.router.add_get("/playground/api/inbox", _api(api.pushes))
+    app.router.add_post("/playground/api/mall", _api(api.mall))

@@ -52,7 +52,7 @@ async def load_user(request: web.Request, kind: str) -> WebUser | None:
     return WebUser(signed, raw) if signed is not None else None
 
 
-async def _csrf_passes(request: web.Request, user: WebUser) -> bool:
+async def csrf_passes(request: web.Request, user: WebUser) -> bool:
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.content_type in ("application/x-www-form-urlencoded",
                                                   "multipart/form-data"):
@@ -72,7 +72,7 @@ def signed_in(kind: str, *, staff: bool) -> Callable[[Handler], Handler]:
             request[USER_KEY] = user
             if staff and not user.signed.is_staff:
                 return message_page(request, "forbidden_page", "signin_again", status=403)
-            if request.method not in ("GET", "HEAD") and not await _csrf_passes(request, user):
+            if request.method not in ("GET", "HEAD") and not await csrf_passes(request, user):
                 return message_page(request, "csrf_refused", status=403)
             return await handler(request)
 

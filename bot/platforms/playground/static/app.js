@@ -175,6 +175,15 @@
     if (chip) send(chip.dataset.text);
   });
   select.addEventListener("change", onSwitch);
+  // the employee mall as the chosen employee: a fresh one-time sign-in link, opened in a new tab
+  document.getElementById("open-mall").addEventListener("click", async () => {
+    try {
+      const data = await call("POST", "/mall", { as: current() });
+      window.open(data.url, "_blank", "noopener");
+    } catch (err) {
+      status.textContent = `无法打开商城 Cannot open the mall (${err.message})`;
+    }
+  });
 
   loadEmployees()
     .then(() => {
