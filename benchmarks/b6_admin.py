@@ -21,7 +21,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
-from core.migrate import upgrade
 
 from benchmarks.common import (
     POLICY_FILE,
@@ -35,6 +34,7 @@ from config.policy_loader import load_policy
 from config.settings import Settings
 from core.db import Database
 from core.timeutil import month_key
+from migrations.migrate import upgrade
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 TOKEN = "bench-token"
