@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import multiprocessing as mp
 import os
 import pstats
 import socket
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -39,7 +37,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
-from benchmarks.common import count_db_statements, percentile, pg_database
+from benchmarks.common import count_db_statements, percentile, run_with_load_client
 
 CALLBACK = "/wecom/callback"
 DEMO_USERS = ("chenjing", "linfang", "zhaolei", "wangwei", "wangwei2", "liuyang", "sunyue",
@@ -355,30 +353,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--profile-lines", type=int, default=30)
     ap.add_argument("--deadline", type=float, default=115.0, help="give up after this many seconds")
     args = ap.parse_args(argv)
-
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    client = ctx.Process(target=client_main, args=(child,), daemon=True)
-    client.start()
-    args.client_pid = client.pid
-    drops: list[Callable[[], None]] = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            backends = [] if args.no_sqlite else [("sqlite", f"sqlite+aiosqlite:///{tmp}/b2.db")]
-            if args.postgres:
-                url, drop = pg_database(args.postgres, "b2")
-                drops.append(drop)
-                backends.append(("postgres", url))
-            print(f"B2 n={args.n} c={args.concurrency} rate={args.rate:g}/s x {args.seconds:g} s "
-                  f"({os.cpu_count()} CPUs)")
-            asyncio.run(run(args, backends, parent))
-    finally:
-        parent.send(None)
-        client.join(5)
-        if client.is_alive():
-            client.terminate()
-        for drop in drops:
-            drop()
+    run_with_load_client("b2", args, client_main,
+                         f"B2 n={args.n} c={args.concurrency} rate={args.rate:g}/s x {args.seconds:g} s "
+                         f"({os.cpu_count()} CPUs)", run)
 
 
 if __name__ == "__main__":

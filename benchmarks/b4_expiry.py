@@ -18,16 +18,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import multiprocessing as mp
 import os
 import pstats
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from benchmarks.common import POLICY_FILE, count_statements, peak_rss_mib, pg_database
+from benchmarks.common import (
+    POLICY_FILE,
+    count_statements,
+    each_backend,
+    peak_rss_mib,
+    seed_in_child,
+)
 from benchmarks.seed import Expiry, bulk_seed
 from config.policy_loader import load_policy
 from core.db import Database
@@ -135,13 +139,7 @@ async def jobs(url: str, args: argparse.Namespace) -> None:
 def run(url: str, name: str, args: argparse.Namespace) -> None:
     print(f"  {name}: seeding {args.employees} employees x {args.lots_per_employee} lots "
           f"({args.due} due, {args.soon} within 30 days per employee)", flush=True)
-    ctx = mp.get_context("spawn")
-    child = ctx.Process(target=seed_main, args=(url, args.employees, args.lots_per_employee,
-                                                args.due, args.soon))
-    child.start()
-    child.join()
-    if child.exitcode != 0:
-        raise SystemExit(f"seeding failed (exit code {child.exitcode})")
+    seed_in_child(seed_main, url, args.employees, args.lots_per_employee, args.due, args.soon)
     asyncio.run(jobs(url, args))
 
 
@@ -165,15 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     lots = args.employees * args.lots_per_employee
     print(f"B4 {args.employees} employees, {lots} lots ({os.cpu_count()} CPUs)")
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite+aiosqlite:///{tmp}/b4.db", "sqlite", args)
-    if args.postgres:
-        url, drop = pg_database(args.postgres, "b4")
-        try:
-            run(url, "postgres", args)
-        finally:
-            drop()
+    each_backend("b4", args, run)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,7 @@ a time and prints the SQL statements each kind costs.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing as mp
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -29,7 +26,7 @@ from benchmarks.b2_wecom import (
     outbox_rows,
     serve,
 )
-from benchmarks.common import count_db_statements, percentile, pg_database
+from benchmarks.common import count_db_statements, percentile, run_with_load_client
 
 MIX = (("balance", 6), ("give", 2), ("catalog", 1), ("history", 1))  # out of 10
 
@@ -170,28 +167,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    client = ctx.Process(target=client_main, args=(child,), daemon=True)
-    client.start()
-    drops: list[Callable[[], None]] = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            backends = [] if args.no_sqlite else [("sqlite", f"sqlite+aiosqlite:///{tmp}/b5.db")]
-            if args.postgres:
-                url, drop = pg_database(args.postgres, "b5")
-                drops.append(drop)
-                backends.append(("postgres", url))
-            print(f"B5 n={args.n} c={args.concurrency} rate={args.rate:g}/s x {args.seconds:g} s, "
-                  f"{args.employees} employees ({os.cpu_count()} CPUs)")
-            asyncio.run(run(args, backends, parent))
-    finally:
-        parent.send(None)
-        client.join(5)
-        if client.is_alive():
-            client.terminate()
-        for drop in drops:
-            drop()
+    run_with_load_client("b5", args, client_main,
+                         f"B5 n={args.n} c={args.concurrency} rate={args.rate:g}/s x {args.seconds:g} s, "
+                         f"{args.employees} employees ({os.cpu_count()} CPUs)", run)
 
 
 if __name__ == "__main__":

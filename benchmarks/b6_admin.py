@@ -16,21 +16,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import os
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from benchmarks.common import POLICY_FILE, peak_rss_mib, percentile, pg_database
+from benchmarks.common import (
+    POLICY_FILE,
+    each_backend,
+    peak_rss_mib,
+    percentile,
+    seed_in_child,
+)
 from benchmarks.seed import bulk_seed, employee_id
 from config.policy_loader import load_policy
 from config.settings import Settings
 from core.db import Database
-from core.migrate import upgrade
 from core.timeutil import month_key
+from migrations.migrate import upgrade
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 TOKEN = "bench-token"
@@ -110,12 +114,7 @@ def run(url: str, name: str, args: argparse.Namespace) -> None:
     lots = args.employees * args.lots_per_employee
     print(f"  {name}: seeding {args.employees} employees, {lots} lots, {2 * lots} entries",
           flush=True)
-    child = mp.get_context("spawn").Process(target=seed_main, args=(
-        url, args.employees, args.lots_per_employee))
-    child.start()
-    child.join()
-    if child.exitcode != 0:
-        raise SystemExit(f"seeding failed (exit code {child.exitcode})")
+    seed_in_child(seed_main, url, args.employees, args.lots_per_employee)
     asyncio.run(serve(url, args))
 
 
@@ -130,15 +129,7 @@ def main() -> None:
     ap.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run")
     args = ap.parse_args()
     print(f"B6 admin API, {args.employees} employees ({os.cpu_count()} CPUs)")
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite+aiosqlite:///{tmp}/b6.db", "sqlite", args)
-    if args.postgres:
-        url, drop = pg_database(args.postgres, "b6")
-        try:
-            run(url, "postgres", args)
-        finally:
-            drop()
+    each_backend("b6", args, run)
 
 
 if __name__ == "__main__":

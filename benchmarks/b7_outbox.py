@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -29,7 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from benchmarks.b2_wecom import Bench, Job, Request, client_main, serve
-from benchmarks.common import percentile, pg_database
+from benchmarks.common import percentile, run_with_load_client
 from tests.fakes.wecom_server import FakeWeComAPI
 
 
@@ -190,29 +188,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.requests + args.pushes > args.employees:
         ap.error("--employees must be at least --pushes + --requests (distinct people)")
-
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    client = ctx.Process(target=client_main, args=(child,), daemon=True)
-    client.start()
-    drops: list[Callable[[], None]] = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            backends = [] if args.no_sqlite else [("sqlite", f"sqlite+aiosqlite:///{tmp}/b7.db")]
-            if args.postgres:
-                url, drop = pg_database(args.postgres, "b7")
-                drops.append(drop)
-                backends.append(("postgres", url))
-            print(f"B7 employees={args.employees} pushes={args.pushes} requests={args.requests} "
-                  f"rate={args.rate:g}/s throughput={args.throughput} ({os.cpu_count()} CPUs)")
-            asyncio.run(run(args, backends, parent))
-    finally:
-        parent.send(None)
-        client.join(5)
-        if client.is_alive():
-            client.terminate()
-        for drop in drops:
-            drop()
+    run_with_load_client("b7", args, client_main,
+                         f"B7 employees={args.employees} pushes={args.pushes} requests={args.requests} "
+                         f"rate={args.rate:g}/s throughput={args.throughput} ({os.cpu_count()} CPUs)", run)
 
 
 if __name__ == "__main__":

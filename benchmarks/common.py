@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import multiprocessing as mp
 import os
 import resource
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -77,3 +81,59 @@ def count_db_statements(db: Database) -> StatementCounter:
     if db.reader is not db.engine:
         counters.append(count_statements(db.reader))
     return StatementCounter(*counters)
+
+
+def seed_in_child(target: Callable[..., None], *args: object) -> None:
+    """Run a seeding function in a spawned process (its memory is not the measured process's)."""
+    child = mp.get_context("spawn").Process(target=target, args=args)
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"seeding failed (exit code {child.exitcode})")
+
+
+def each_backend(tag: str, args: argparse.Namespace,
+                 run: Callable[[str, str, argparse.Namespace], None]) -> None:
+    """``run(url, name, args)`` on a temporary SQLite file (unless --no-sqlite), then on a fresh
+    PostgreSQL database next to --postgres (if given), dropped afterwards."""
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite+aiosqlite:///{tmp}/{tag}.db", "sqlite", args)
+    if args.postgres:
+        url, drop = pg_database(args.postgres, tag)
+        try:
+            run(url, "postgres", args)
+        finally:
+            drop()
+
+
+BackendsRun = Callable[[argparse.Namespace, list[tuple[str, str]], Any], Coroutine[Any, Any, None]]
+
+
+def run_with_load_client(tag: str, args: argparse.Namespace, client_main: Callable[[Any], None],
+                         banner: str, run: BackendsRun) -> None:
+    """Start the load generator in its own spawned process (so it does not share the app's CPU
+    time slice), then ``run(args, backends, conn)`` once over every backend; ``args.client_pid``
+    is the load generator's pid. The client and any PostgreSQL database are cleaned up after."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    client = ctx.Process(target=client_main, args=(child,), daemon=True)
+    client.start()
+    args.client_pid = client.pid
+    drops: list[Callable[[], None]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            backends = [] if args.no_sqlite else [("sqlite", f"sqlite+aiosqlite:///{tmp}/{tag}.db")]
+            if args.postgres:
+                url, drop = pg_database(args.postgres, tag)
+                drops.append(drop)
+                backends.append(("postgres", url))
+            print(banner)
+            asyncio.run(run(args, backends, parent))
+    finally:
+        parent.send(None)
+        client.join(5)
+        if client.is_alive():
+            client.terminate()
+        for drop in drops:
+            drop()

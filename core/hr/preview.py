@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import errors, ledger
+from core import errors
+from core.access import authorize_hr
 from core.directory.service import csv_records
-from core.hr.service import _grant_row, expiry_instant, file_digest
-from core.ledger.service import find_transaction
-from core.models import Account, Employee
+from core.hr.preview_rows import PreviewRow as RowsPreviewRow
+from core.hr.preview_rows import preview_grants as preview_rows
+from core.hr.service import GrantRow, _grant_row, expiry_instant, file_digest
+from core.models import Employee
 from core.policy import Policy
 
 REQUIRED = ("employee_id", "points", "reason")
@@ -59,57 +60,58 @@ def _message(exc: errors.CoreError) -> str:
 
 
 async def preview_grants(
-    session: AsyncSession, *, text: str, now: datetime, policy: Policy,
+    session: AsyncSession, *, actor_id: str, text: str, now: datetime, policy: Policy,
 ) -> GrantsPreview:
-    """Read-only: every row of ``text`` with its outcome if confirmed now."""
+    """Read-only: every row of ``text`` with its outcome if confirmed now. The rows that parse
+    are judged by the rows preview (``core.hr.preview_rows``), which checks the actor too."""
     try:
         records = csv_records(text, required=REQUIRED)
     except errors.InvalidInput as exc:
+        await authorize_hr(session, actor_id, "grant")
         return GrantsPreview([], f"line {exc.params.get('line', 1)}: {_message(exc)}")
-    digest, seen = file_digest(text), {}  # type: ignore[var-annotated]
-    running: dict[str, int] = {}
-    rows = []
+    digest = file_digest(text)
+    parsed: list[GrantRow] = []
+    failed: dict[int, PreviewRow] = {}
     for line, cells in records:
-        rows.append(await _row(session, line, cells, digest, seen, running, now, policy))
-    return GrantsPreview(rows, "")
+        try:
+            parsed.append(_grant_row(line, cells, digest))
+        except errors.InvalidInput as exc:
+            failed[line] = await _unparsed(session, line, cells, _message(exc))
+    held = _file_problems(parsed, now, policy)
+    judged = {r.line: r for r in await preview_rows(
+        session, actor_id=actor_id, rows=parsed, now=now, problems=held)}
+    reasons = {row.line: row.reason for row in parsed}
+    return GrantsPreview([failed[line] if line in failed else
+                          _from_rows(judged[line], reasons[line], held.get(line, ""))
+                          for line, _ in records], "")
 
 
-async def _balance(session: AsyncSession, employee_id: str, now: datetime) -> int:
-    """The balance without creating an account (a preview writes nothing)."""
-    has = await session.scalar(select(Account.id).where(Account.employee_id == employee_id))
-    if has is None:
-        return 0
-    return (await ledger.balance(session, employee_id=employee_id, now=now)).balance
+def _file_problems(rows: list[GrantRow], now: datetime, policy: Policy) -> dict[int, str]:
+    """Problems only a file has: a key used twice, an expiry already past (by line)."""
+    seen: dict[str, int] = {}
+    held: dict[int, str] = {}
+    for row in rows:
+        if row.key in seen:
+            held[row.line] = f"key: already used on line {seen[row.key]}"
+        seen.setdefault(row.key, row.line)
+        until = expiry_instant(row.expires_at, policy)
+        if until is not None and until <= now:
+            held.setdefault(row.line, "expires_at: must be in the future")
+    return held
 
 
-async def _row(
-    session: AsyncSession, line: int, cells: dict[str, str], digest: str, seen: dict[str, int],
-    running: dict[str, int], now: datetime, policy: Policy,
-) -> PreviewRow:
+def _from_rows(row: RowsPreviewRow, reason: str, held: str) -> PreviewRow:
+    """The console's row from the rows preview's: one problem, the file's key problem first,
+    then the employee's, then the expiry."""
+    inactive = row.balance is None
+    problem = ("employee_id: not an active employee" if inactive and not held.startswith("key:")
+               else held)
+    return PreviewRow(row.line, row.employee_id, row.name or "", row.points, reason,
+                      row.balance or 0, row.new_balance or 0, problem, row.duplicate)
+
+
+async def _unparsed(session: AsyncSession, line: int, cells: dict[str, str], problem: str) -> PreviewRow:
     employee_id = cells.get("employee_id", "")
     emp = await session.get(Employee, employee_id) if employee_id else None
-    name = emp.name if emp is not None else ""
-    try:
-        row = _grant_row(line, cells, digest)
-    except errors.InvalidInput as exc:
-        return PreviewRow(line, employee_id, name, 0, cells.get("reason", ""), 0, 0,
-                          _message(exc), False)
-    problem = ""
-    if row.key in seen:
-        problem = f"key: already used on line {seen[row.key]}"
-    seen.setdefault(row.key, line)
-    if emp is None or not emp.active:
-        problem = problem or "employee_id: not an active employee"
-    until = expiry_instant(row.expires_at, policy)
-    if until is not None and until <= now:
-        problem = problem or "expires_at: must be in the future"
-    already = await find_transaction(session, f"grant:{row.key}") is not None
-    balance = 0
-    if emp is not None and emp.active:
-        if employee_id not in running:
-            running[employee_id] = await _balance(session, employee_id, now)
-        balance = running[employee_id]
-        if not problem and not already:
-            running[employee_id] += row.points
-    return PreviewRow(line, employee_id, name, row.points, row.reason, balance,
-                      running.get(employee_id, 0), problem, already)
+    return PreviewRow(line, employee_id, emp.name if emp is not None else "", 0,
+                      cells.get("reason", ""), 0, 0, problem, False)

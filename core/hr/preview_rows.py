@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,10 +37,13 @@ async def _known_keys(session: AsyncSession, keys: list[str]) -> set[str]:
 
 async def preview_grants(
     session: AsyncSession, *, actor_id: str, rows: Sequence[GrantRow], now: datetime,
+    problems: Mapping[int, str] | None = None,
 ) -> list[PreviewRow]:
     """Every row with its employee, balance now and after the grants above it, and its problems
-    (unknown or inactive employee). Reads only."""
+    (unknown or inactive employee, then any the caller found by line in ``problems``); a row with
+    a problem or granted before moves no balance. Reads only."""
     await authorize_hr(session, actor_id, "grant")
+    extra = problems or {}
     ids = sorted({row.employee_id for row in rows})
     people = {e.employee_id: e for e in await session.scalars(
         select(Employee).where(Employee.employee_id.in_(ids)))} if ids else {}
@@ -49,17 +52,18 @@ async def preview_grants(
     out = []
     for row in rows:
         emp = people.get(row.employee_id)
-        problems = ([] if emp is not None and emp.active else
-                    ["unknown employee" if emp is None else "inactive employee"])
+        found = ([] if emp is not None and emp.active else
+                 ["unknown employee" if emp is None else "inactive employee"])
+        found += [extra[row.line]] if row.line in extra else []
         duplicate = f"grant:{row.key}" in done
         balance = new = None
-        if not problems:
+        if emp is not None and emp.active:
             if row.employee_id not in running:
                 running[row.employee_id] = (await ledger.balance(
                     session, employee_id=row.employee_id, now=now)).balance
             balance = running[row.employee_id]
-            new = balance + (0 if duplicate else row.points)
+            new = balance + (0 if duplicate or found else row.points)
             running[row.employee_id] = new
         out.append(PreviewRow(row.line, row.employee_id, emp.name if emp else None, row.points,
-                              balance, new, duplicate, problems))
+                              balance, new, duplicate, found))
     return out

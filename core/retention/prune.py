@@ -13,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
-from core.models import ApprovalRequest, IdempotencyKey, OutboxMessage, SeenRequest
+from core.models import ApprovalRequest, Base, IdempotencyKey, OutboxMessage, SeenRequest
 
 BATCH = 500  # rows per transaction: short enough that a waiting chat write barely notices
 _PUBLIC_ID = re.compile(r"(?:^|:)A(\d+)$")  # "A12", or a button action such as "ap:A12"
@@ -80,16 +80,33 @@ def _approval_ids(data: Any) -> Iterable[int]:
 
 async def _prune_idempotency(db: Database, cutoff: datetime, open_ids: frozenset[int],
                              batch: int) -> int:
-    after, total = "", 0
-    while True:  # keyset pagination by key: kept rows are never read twice
-        async def step(s: AsyncSession, after: str = after) -> tuple[int, str | None]:
-            rows = (await s.execute(
-                select(IdempotencyKey.key, IdempotencyKey.result)
-                .where(IdempotencyKey.created_at < cutoff, IdempotencyKey.key > after)
-                .order_by(IdempotencyKey.key).limit(batch))).all()
-            doomed = [k for k, result in rows if not names_open_approval(result, open_ids)]
+    return await _prune_pages(
+        db, IdempotencyKey, IdempotencyKey.key, "", open_ids, batch,
+        lambda after: select(IdempotencyKey.key, IdempotencyKey.result)
+        .where(IdempotencyKey.created_at < cutoff, IdempotencyKey.key > after))
+
+
+async def _prune_outbox(db: Database, cutoff: datetime, open_ids: frozenset[int],
+                        batch: int) -> int:
+    return await _prune_pages(
+        db, OutboxMessage, OutboxMessage.id, 0, open_ids, batch,
+        lambda after: select(OutboxMessage.id, OutboxMessage.payload)
+        .where(OutboxMessage.status == "sent", OutboxMessage.sent_at < cutoff,
+               OutboxMessage.id > after))
+
+
+async def _prune_pages(db: Database, model: type[Base], key: Any, after: Any,
+                       open_ids: frozenset[int], batch: int,
+                       page: Callable[[Any], Select[tuple[Any, str]]]) -> int:
+    """Delete the (key, JSON) rows ``page(after)`` selects, in batches, except those naming an
+    open approval; keyset pagination by ``key``, so kept rows are never read twice."""
+    total = 0
+    while True:
+        async def step(s: AsyncSession, after: Any = after) -> tuple[int, Any]:
+            rows = (await s.execute(page(after).order_by(key).limit(batch))).all()
+            doomed = [k for k, raw in rows if not names_open_approval(raw, open_ids)]
             if doomed:
-                await s.execute(delete(IdempotencyKey).where(IdempotencyKey.key.in_(doomed)))
+                await s.execute(delete(model).where(key.in_(doomed)))
             return len(doomed), (rows[-1][0] if len(rows) == batch else None)
 
         n, last = await db.run(step)
@@ -98,29 +115,6 @@ async def _prune_idempotency(db: Database, cutoff: datetime, open_ids: frozenset
             return total
         after = last
         await asyncio.sleep(0)  # let waiting chat work in between batches
-
-
-async def _prune_outbox(db: Database, cutoff: datetime, open_ids: frozenset[int],
-                        batch: int) -> int:
-    after, total = 0, 0
-    while True:
-        async def step(s: AsyncSession, after: int = after) -> tuple[int, int | None]:
-            rows = (await s.execute(
-                select(OutboxMessage.id, OutboxMessage.payload)
-                .where(OutboxMessage.status == "sent", OutboxMessage.sent_at < cutoff,
-                       OutboxMessage.id > after)
-                .order_by(OutboxMessage.id).limit(batch))).all()
-            doomed = [i for i, payload in rows if not names_open_approval(payload, open_ids)]
-            if doomed:
-                await s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(doomed)))
-            return len(doomed), (rows[-1][0] if len(rows) == batch else None)
-
-        n, last = await db.run(step)
-        total += n
-        if last is None:
-            return total
-        after = last
-        await asyncio.sleep(0)
 
 
 async def _prune_seen(db: Database, now: datetime, batch: int) -> int:

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 
 from core import errors, ledger
 from core.db import Database
+from core.hr.preview import preview_grants as preview_csv
+from core.hr.preview_rows import preview_grants as preview_rows
 from core.hr.service import deduct, grant, grant_rows, parse_grants_csv
 from core.ledger.verify import verify
 from core.models import LedgerTransaction, Lot, OutboxMessage
@@ -185,3 +187,32 @@ async def test_grants_file_is_idempotent_and_checks_people_first(
     async with db.uow() as s:
         assert (await ledger.balance(s, employee_id="E1", now=now)).balance == 100
         assert await verify(s) == []
+
+
+@pytest.mark.parametrize("text", ["employee_id,points,reason\nE1,10,好\n", "points\n1\n"])
+async def test_both_grants_previews_refuse_a_non_hr_actor(
+    db: Database, policy: Policy, now: datetime, text: str,
+) -> None:
+    await _setup(db)
+    rows = parse_grants_csv("employee_id,points,reason\nE1,10,好\n")
+    with pytest.raises(errors.Forbidden):
+        async with db.uow() as s:
+            await preview_csv(s, actor_id="E1", text=text, now=now, policy=policy)
+    with pytest.raises(errors.Forbidden):
+        async with db.uow() as s:
+            await preview_rows(s, actor_id="E1", rows=rows, now=now)
+
+
+async def test_csv_preview_reports_each_row_once_and_moves_balances_only_for_good_rows(
+    db: Database, policy: Policy, now: datetime,
+) -> None:
+    await _setup(db)
+    text = ("employee_id,points,reason,key\nE1,10,a,k1\nE1,5,b,k1\nGONE,3,c,k3\n"
+            "E2,-1,d,k4\nE2,7,e,k5\n")
+    async with db.uow() as s:
+        got = await preview_csv(s, actor_id="HR1", text=text, now=now, policy=policy)
+    assert [(r.line, r.balance, r.new_balance, r.problem.split(":")[0]) for r in got.rows] == [
+        (2, 0, 10, ""), (3, 10, 10, "key"), (4, 0, 0, "employee_id"), (5, 0, 0, "points"),
+        (6, 0, 7, "")]
+    assert [r.line for r in got.new_rows] == [2, 6] and not got.ok
+    assert await _tx_count(db) == 0

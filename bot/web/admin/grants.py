@@ -36,8 +36,12 @@ async def page(request: web.Request) -> web.StreamResponse:
 @staff
 async def preview(request: web.Request) -> web.StreamResponse:
     text = await _text(request)
-    policy = policy_of(request)
-    result = await run(request, lambda s: preview_grants(s, text=text, now=now(), policy=policy))
+    me, policy = user_of(request).me, policy_of(request)
+    try:
+        result = await run(request, lambda s: preview_grants(s, actor_id=me, text=text, now=now(),
+                                                             policy=policy))
+    except errors.CoreError as exc:
+        return refused(request, "/admin/grants", exc)
     return render(request, "grants.html", {"preview": result, "text": text,
                                            "total": sum(r.points for r in result.new_rows)})
 
