@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from benchmarks.common import (
     POLICY_FILE,
@@ -90,7 +91,7 @@ async def serve(url: str, args: argparse.Namespace) -> None:
 
     policy = load_policy(POLICY_FILE)
     db = Database(url)
-    settings = Settings(database_url=url, admin_token=TOKEN, playground=False,  # type: ignore[call-arg]
+    settings = Settings(database_url=url, admin_token=SecretStr(TOKEN), playground=False,  # type: ignore[call-arg]
                         _env_file=None)
     client = TestClient(TestServer(create_app(settings, db, policy)))
     await client.start_server()
@@ -118,7 +119,7 @@ def run(url: str, name: str, args: argparse.Namespace) -> None:
     asyncio.run(serve(url, args))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--employees", type=int, default=100_000)
@@ -127,7 +128,7 @@ def main() -> None:
     ap.add_argument("--postgres", default=None,
                     help="also run on a fresh database next to this PostgreSQL URL")
     ap.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     print(f"B6 admin API, {args.employees} employees ({os.cpu_count()} CPUs)")
     each_backend("b6", args, run)
 

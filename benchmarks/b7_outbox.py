@@ -119,7 +119,7 @@ async def _replies(bench: Bench, args: argparse.Namespace, name: str, url: str,
     result = await bench.send(Job(url, reqs, "rate", rate=args.rate))
     users = {wecom_user(askers + i): result.start + i / args.rate for i in range(args.requests)}
     await wait_for(lambda: len({u for u, _ in api.arrivals if u in users}) >= len(users), bench)
-    first = {}
+    first: dict[str, float] = {}
     for user, at in api.arrivals:
         first.setdefault(user, at)
     lat = sorted(first[u] - scheduled for u, scheduled in users.items())
@@ -175,7 +175,7 @@ async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: A
             print(f"B7 {name}: stopped, {exc} (--deadline {args.deadline:g} s)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--employees", type=int, default=1800)
     ap.add_argument("--pushes", type=int, default=400, help="pushes queued before the chat load")
@@ -185,7 +185,7 @@ def main() -> None:
     ap.add_argument("--postgres", default=os.environ.get("JIFEN_TEST_POSTGRES_URL"))
     ap.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run")
     ap.add_argument("--deadline", type=float, default=115.0, help="give up after this many seconds")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.requests + args.pushes > args.employees:
         ap.error("--employees must be at least --pushes + --requests (distinct people)")
     run_with_load_client("b7", args, client_main,

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from bot.demo import load_demo
 
-from benchmarks.common import POLICY_FILE, percentile
+from benchmarks.common import POLICY_FILE, percentile, pg_database
 from bot.app import DB_KEY, POLICY_KEY, SETTINGS_KEY, build
+from bot.app.demo import load_demo
 from bot.web.auth.links import login_link
 from config.settings import Settings
 from core.db import Database
@@ -89,16 +89,14 @@ async def main(items: int, requests: int, db_url: str) -> None:
         await runner.cleanup()
 
 
-def cli() -> None:
+def cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--postgres", default=os.environ.get("JIFEN_TEST_POSTGRES_URL"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"B8 mall catalog: {args.items} extra items (+ the demo's 7)")
     if args.postgres:
-        from benchmarks.common import pg_database
-
         url, drop = pg_database(args.postgres, "b8")
         try:
             print("PostgreSQL:")

@@ -10,7 +10,16 @@ import os
 
 import pytest
 
-from benchmarks import b1_core, b2_wecom, b3_flash_sale, b4_expiry, b5_mixed
+from benchmarks import (
+    b1_core,
+    b2_wecom,
+    b3_flash_sale,
+    b4_expiry,
+    b5_mixed,
+    b6_admin,
+    b7_outbox,
+    b8_mall,
+)
 
 PG = ["--postgres", os.environ["JIFEN_TEST_POSTGRES_URL"]] if os.environ.get(
     "JIFEN_TEST_POSTGRES_URL") else ["--postgres", ""]
@@ -45,3 +54,21 @@ def test_b5_mixed(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "SQL statements per message: balance" in out and "NOT 200" not in out
     assert "stopped" not in out
+
+
+def test_b6_admin(capsys: pytest.CaptureFixture[str]) -> None:
+    b6_admin.main(["--employees", "20", "--lots-per-employee", "2", "--calls", "2", *PG])
+    out = capsys.readouterr().out
+    assert "reports/monthly" in out
+
+
+def test_b7_outbox(capsys: pytest.CaptureFixture[str]) -> None:
+    b7_outbox.main(["--employees", "30", "--pushes", "10", "--requests", "10", "--rate", "20",
+                    "--throughput", "20", "--deadline", "100", *PG])
+    out = capsys.readouterr().out
+    assert "messages/s" in out and "stopped" not in out
+
+
+def test_b8_mall(capsys: pytest.CaptureFixture[str]) -> None:
+    b8_mall.cli(["--items", "10", "--requests", "3", *PG])
+    assert "catalog, all items" in capsys.readouterr().out
