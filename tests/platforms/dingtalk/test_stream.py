@@ -219,7 +219,7 @@ async def test_stop_is_prompt_with_work_in_flight(dt: FakeDingTalk) -> None:
 
     async def slow(event: Event) -> None:
         seen.append(event)
-        await release.wait()  # never set: stop() must cancel it after the grace period
+        await release.wait()  # never set: stop() must end the frame loop waiting on it
 
     s = DingTalkStream(feed=slow, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                        api_base=dt.base_url, backoff=FAST, timeouts=TIMEOUTS)
