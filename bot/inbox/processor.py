@@ -115,6 +115,11 @@ class InboxProcessor:
         self._wake.set()
         await self._tasks.drain(self.t.stop_grace_s)
 
+    @property
+    def busy(self) -> int:
+        """Events being processed in this process right now."""
+        return len(self._tasks)
+
     async def idle(self) -> None:
         """Wait until the events started so far are processed (for tests and shutdown)."""
         while self._tasks:
