@@ -46,7 +46,8 @@ class WeComBot:
         req = self.sender.message(xml)
         resp = await self.client.post(f"/wecom/callback?{req.query_string}", data=req.body)
         # the 200 means "stored in the inbox"; processing follows at once, in a task
-        events = self.client.server.app.get(EVENT_INBOX_KEY)
+        app = self.client.app
+        events = app.get(EVENT_INBOX_KEY) if app is not None else None
         if events is not None:
             await events.idle()
         return resp.status

@@ -21,7 +21,8 @@ AWARD = "赞 @刘洋 10分 谢谢你的帮助"
 
 
 def _events(bot: WeComBot) -> InboxProcessor:
-    events = bot.client.server.app[EVENT_INBOX_KEY]
+    assert bot.client.app is not None
+    events = bot.client.app[EVENT_INBOX_KEY]
     events.t = replace(events.t, retry_first_s=0.0)  # a failed event is due again at once
     return events
 

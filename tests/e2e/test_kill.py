@@ -116,12 +116,19 @@ async def _load(base: str, proc: subprocess.Popen[bytes]) -> tuple[set[str], set
                                              len(sent) // 3))
                  for i in range(PER_PLATFORM) for p in ("wecom", "dingtalk")]
         everything = asyncio.gather(*tasks)
-        await asyncio.wait([asyncio.ensure_future(enough.wait()), everything],
+
+        async def all_done() -> None:
+            await everything
+
+        waiter = asyncio.ensure_future(enough.wait())
+        finisher = asyncio.ensure_future(all_done())
+        await asyncio.wait([waiter, finisher],
                            return_when=asyncio.FIRST_COMPLETED)
         proc.send_signal(signal.SIGKILL)
         print(f"killed with {len(acked)} of {len(sent)} acknowledged")
         proc.wait()
         await everything
+        waiter.cancel()
     return sent, acked
 
 
