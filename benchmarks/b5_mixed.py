@@ -102,8 +102,7 @@ async def per_kind(bench: Bench, url: str, statements: list[int], employees: int
 
 async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str,
                   reqs: list[Request], bare: Phase) -> None:
-    from bot.app import DB_KEY
-    from bot.platforms.wecom.transport import TASKS_KEY
+    from bot.app import DB_KEY, EVENT_INBOX_KEY
     from tests.fakes.wecom_server import FakeWeComAPI
 
     async with FakeWeComAPI() as api:
@@ -111,11 +110,11 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
         await enrol(app, args.employees)
         both = count_db_statements(app[DB_KEY])
         async with serve(app) as url:
-            tasks = app[TASKS_KEY]
-            kinds = await per_kind(bench, url, both, args.employees, lambda: not tasks, args.each)
+            events = app[EVENT_INBOX_KEY]
+            kinds = await per_kind(bench, url, both, args.employees, lambda: not events.busy, args.each)
             before = await outbox_rows(app)
-            a, b = await measure(bench, url, reqs, f"jifen {name}", args, lambda: not tasks, both)
-            backlog = len(tasks)
+            a, b = await measure(bench, url, reqs, f"jifen {name}", args, lambda: not events.busy, both)
+            backlog = events.busy
             queued = await outbox_rows(app) - before
     print(f"{'':<34} SQL statements per message: " + ", ".join(
         f"{k} {v:.1f}" for k, v in kinds.items()))

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     dingtalk_card_template_id: str | None = None
     dingtalk_oapi_base: str = "https://oapi.dingtalk.com"
 
+    # the inbox (README "Reliability"): how long a process owns an event before another replica
+    # (or this one after a restart) takes it over, and how many failed attempts before the
+    # user gets an apology
+    inbox_lease_seconds: float = Field(default=60.0, gt=0)
+    inbox_max_attempts: int = Field(default=5, ge=1)
+
     directory_sync: str = Field(default="off", pattern="^(off|wecom|dingtalk)$")
     # for dd.runtime.permission.requestAuthCode in the mall (else the page's ?corpId=$CORPID$)
     dingtalk_corp_id: str | None = None

@@ -2,7 +2,13 @@
 in the dispatcher, the configured platforms, the outbox worker and the scheduler, and ``demo``
 seeds an empty database for a first run."""
 
-from bot.app.assembly import DISPATCHER_KEY, INBOX_KEY, STREAM_KEY, WORKER_KEY
+from bot.app.assembly import (
+    DISPATCHER_KEY,
+    EVENT_INBOX_KEY,
+    INBOX_KEY,
+    STREAM_KEY,
+    WORKER_KEY,
+)
 from bot.app.server import (
     DB_KEY,
     POLICY_KEY,
@@ -14,6 +20,6 @@ from bot.app.server import (
 )
 
 __all__ = [
-    "DB_KEY", "DISPATCHER_KEY", "INBOX_KEY", "POLICY_KEY", "SETTINGS_KEY", "STREAM_KEY",
+    "DB_KEY", "DISPATCHER_KEY", "EVENT_INBOX_KEY", "INBOX_KEY", "POLICY_KEY", "SETTINGS_KEY", "STREAM_KEY",
     "WORKER_KEY", "build", "create_app", "load_effective_policy", "run",
 ]

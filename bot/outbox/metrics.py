@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core import inbox
 from core.db import Database
 from core.models import utcnow
 from core.outbox.gauges import gauges
@@ -12,6 +13,7 @@ from core.outbox.gauges import gauges
 async def collect(db: Database) -> list[str]:
     async with db.uow() as s:
         g = await gauges(s, now=utcnow())
+        events = await inbox.counts(s)
     lines = ["# HELP jifen_outbox_messages Outgoing messages by state (failed = gave up after retries).",
              "# TYPE jifen_outbox_messages gauge"]
     lines += [f'jifen_outbox_messages{{status="{st}"}} {n}' for st, n in g.outbox.items()]
@@ -22,6 +24,10 @@ async def collect(db: Database) -> list[str]:
               "# TYPE jifen_outbox_oldest_age_seconds gauge"]
     lines += [f'jifen_outbox_oldest_age_seconds{{lane="{b.lane.name.lower()}"}} '
               f'{b.oldest_age_seconds:.3f}' for b in g.lanes]
+    lines += ["# HELP jifen_inbox_events Incoming events by state (pending = stored, not yet "
+              "processed; failed = given up after retries, the user got an apology).",
+              "# TYPE jifen_inbox_events gauge"]
+    lines += [f'jifen_inbox_events{{state="{st}"}} {n}' for st, n in events.items()]
     lines += ["# HELP jifen_orders Orders by state.", "# TYPE jifen_orders gauge"]
     lines += [f'jifen_orders{{status="{st}"}} {n}' for st, n in sorted(g.orders.items())]
     lines += ["# HELP jifen_active_employees Active employees in the directory.",

@@ -1,8 +1,11 @@
-"""The one way in: every transport calls ``Dispatcher.feed(event)``.
+"""The one way in: the platforms' inbox calls ``Dispatcher.handle(event)``; the playground
+and ``jifen chat`` call ``Dispatcher.feed(event)``.
 
 Order of the middlewares, outermost first, and why:
-1. errors — a refusal (CoreError) becomes a one-line reply; anything else is logged and the user
-   gets a short apology, never a traceback.
+1. errors — a refusal (CoreError) becomes a one-line reply; anything else propagates from
+   ``handle`` so the inbox (bot/inbox) retries it and, when it finally gives up, sends a short
+   apology (``give_up``); the user never sees a traceback. ``feed`` (playground, ``jifen chat``)
+   turns it into the apology at once.
 2. dedup — the platform message id is an idempotency key stored with the reply in the same
    transaction as the effects, so a redelivered message or double click changes state once and
    gets the same answer.
@@ -98,6 +101,10 @@ async def identify(session: AsyncSession, source: Source) -> Employee | None:
     return await directory.by_platform_id(session, platform=source.platform, user_id=source.user_id)
 
 
+def _lang(event: Event) -> Locale:
+    return parse(event.text).lang if isinstance(event, IncomingText) else "zh"
+
+
 @dataclass
 class _Answer:
     cards: list[Card]
@@ -112,6 +119,18 @@ class Dispatcher:
         self.sink, self.clock = sink, clock
 
     async def feed(self, event: Event) -> list[Card]:
+        """For the playground and ``jifen chat``, which show the answer at once: an
+        infrastructure error becomes an apology card. Platforms go through the inbox, which
+        calls :meth:`handle` and retries instead."""
+        try:
+            return await self.handle(event)
+        except Exception:  # noqa: BLE001 - the user gets an apology, the log gets the traceback
+            log.exception("event %s failed", event_key(event))
+            return [message(t("internal_error", _lang(event)), locale=_lang(event))]
+
+    async def handle(self, event: Event) -> list[Card]:
+        """Process one event. A refusal (CoreError) is answered and recorded; anything else (a
+        database outage, a bug) propagates, so the caller retries rather than dropping it."""
         # a message is parsed once, here; a click becomes its command once the language is known
         typed = parse(event.text) if isinstance(event, IncomingText) else None
         lang: Locale = typed.lang if typed is not None else "zh"
@@ -124,9 +143,12 @@ class Dispatcher:
             return await self.db.run(lambda s: self._process(s, event, typed))
         except CoreError as exc:
             return await self._finish(event, [message(error_text(exc, lang), locale=lang)])
-        except Exception:  # noqa: BLE001 - the user gets an apology, the log gets the traceback
-            log.exception("event %s failed", event_key(event))
-            return [message(t("internal_error", lang), locale=lang)]
+
+    async def give_up(self, event: Event) -> list[Card]:
+        """The event could not be processed after every retry: answer it with an apology (sent
+        like any reply), recorded under its key so a late redelivery does not run it again."""
+        lang = _lang(event)
+        return await self._finish(event, [message(t("internal_error", lang), locale=lang)])
 
     async def _finish(self, event: Event, cards: list[Card]) -> list[Card]:
         """Record a refusal like any answer, so a redelivery repeats it without re-sending."""

@@ -5,6 +5,7 @@ from core.models.awards import AllowanceUse, Application, ApprovalRequest, Appro
 from core.models.base import Base, UTCDateTime, utcnow
 from core.models.catalog import CatalogItem, CodeEntry, Confirmation, Order, OrderEvent
 from core.models.directory import Employee
+from core.models.inbox import InboxEvent
 from core.models.ledger import Account, Entry, IdempotencyKey, LedgerTransaction, Lot, ReminderMark
 from core.models.outbox import CardRef, OutboxMessage
 from core.models.reliability import SeenRequest
@@ -12,7 +13,7 @@ from core.models.web import LoginToken, WebSecret, WebSession
 
 __all__ = [
     "Account", "AllowanceUse", "AuditEntry", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
-    "CatalogItem", "CodeEntry", "Confirmation", "Employee", "Entry", "IdempotencyKey",
+    "CatalogItem", "CodeEntry", "Confirmation", "Employee", "Entry", "IdempotencyKey", "InboxEvent",
     "LedgerTransaction", "Lot", "Order", "OrderEvent", "OutboxMessage", "ReminderMark",
     "SeenRequest", "UTCDateTime", "utcnow", "LoginToken", "WebSecret", "WebSession",
 ]

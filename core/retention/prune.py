@@ -1,5 +1,5 @@
-"""The daily retention job: delete old idempotency records, sent outbox rows and expired replay
-guards, a batch per short transaction so chat traffic is never locked out for long.
+"""The daily retention job: delete old idempotency records, sent outbox rows, processed inbox
+events and expired replay guards, a batch per short transaction so chat traffic is never locked out for long.
 
 Never deleted: pending or failed outbox rows (failed ones wait for ``jifen outbox retry`` or an
 operator), anything younger than ``retention.days`` (at least a week, far beyond any platform's
@@ -22,7 +22,14 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
-from core.models import ApprovalRequest, Base, IdempotencyKey, OutboxMessage, SeenRequest
+from core.models import (
+    ApprovalRequest,
+    Base,
+    IdempotencyKey,
+    InboxEvent,
+    OutboxMessage,
+    SeenRequest,
+)
 
 BATCH = 500  # rows per transaction: short enough that a waiting chat write barely notices
 _PUBLIC_ID = re.compile(r"(?:^|:)A(\d+)$")  # "A12", or a button action such as "ap:A12"
@@ -33,10 +40,11 @@ class RetentionResult:
     idempotency: int
     outbox: int
     seen: int
+    inbox: int = 0
 
     def summary(self) -> str:
         return (f"pruned {self.idempotency} idempotency records, {self.outbox} sent outbox rows, "
-                f"{self.seen} replay guards")
+                f"{self.seen} replay guards, {self.inbox} processed inbox events")
 
 
 async def prune(db: Database, *, now: datetime, days: int, batch: int = BATCH) -> RetentionResult:
@@ -45,7 +53,8 @@ async def prune(db: Database, *, now: datetime, days: int, batch: int = BATCH) -
     keys = await _prune_idempotency(db, cutoff, open_ids, batch)
     sent = await _prune_outbox(db, cutoff, open_ids, batch)
     seen = await _prune_seen(db, now, batch)
-    return RetentionResult(idempotency=keys, outbox=sent, seen=seen)
+    events = await _prune_inbox(db, cutoff, batch)
+    return RetentionResult(idempotency=keys, outbox=sent, seen=seen, inbox=events)
 
 
 async def _open_approvals(session: AsyncSession) -> frozenset[int]:
@@ -126,6 +135,26 @@ async def _prune_seen(db: Database, now: datetime, batch: int) -> int:
             if keys:
                 await s.execute(delete(SeenRequest).where(SeenRequest.key.in_(keys)))
             return len(keys)
+
+        n = await db.run(step)
+        total += n
+        if n < batch:
+            return total
+        await asyncio.sleep(0)
+
+
+async def _prune_inbox(db: Database, cutoff: datetime, batch: int) -> int:
+    """Processed (``done``) or given-up (``failed``) inbox events; ``pending`` ones are kept."""
+    total = 0
+    while True:
+        async def step(s: AsyncSession) -> int:
+            ids = list(await s.scalars(
+                select(InboxEvent.id).where(InboxEvent.state.in_(("done", "failed")),
+                                            InboxEvent.created_at < cutoff)
+                .order_by(InboxEvent.id).limit(batch)))
+            if ids:
+                await s.execute(delete(InboxEvent).where(InboxEvent.id.in_(ids)))
+            return len(ids)
 
         n = await db.run(step)
         total += n

@@ -136,3 +136,21 @@ def test_jobs_run_retention_from_the_command_line(db_url: str) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("pruned 0 idempotency records, 0 sent outbox rows"), res.stdout
     assert "Traceback" not in res.stderr
+
+
+async def test_prunes_old_processed_inbox_events_but_keeps_pending_ones(
+        db: Database, now: datetime) -> None:
+    from core import inbox
+    from core.models import InboxEvent
+
+    old, recent = now - timedelta(days=DAYS + 1), now - timedelta(days=1)
+    for key, at, state in (("old-done", old, "done"), ("old-failed", old, "failed"),
+                           ("old-pending", old, "pending"), ("new-done", recent, "done")):
+        row_id = await inbox.accept(db, key, {}, now=at, lease_until=at)
+        assert row_id is not None
+        if state != "pending":
+            await inbox.finish(db, row_id, state=state)
+    result = await prune(db, now=now, days=DAYS, batch=1)
+    assert result.inbox == 2
+    async with db.uow() as s:
+        assert set(await s.scalars(select(InboxEvent.key))) == {"old-pending", "new-done"}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import DB_KEY, POLICY_KEY, WORKER_KEY, build
+from bot.app import DB_KEY, EVENT_INBOX_KEY, POLICY_KEY, WORKER_KEY, build
 from bot.app.demo import load_demo
 from bot.outbox import OutboxWorker
 from config.settings import Settings
@@ -45,6 +45,11 @@ class WeComBot:
     async def post(self, xml: str) -> int:
         req = self.sender.message(xml)
         resp = await self.client.post(f"/wecom/callback?{req.query_string}", data=req.body)
+        # the 200 means "stored in the inbox"; processing follows at once, in a task
+        app = self.client.app
+        events = app.get(EVENT_INBOX_KEY) if app is not None else None
+        if events is not None:
+            await events.idle()
         return resp.status
 
     async def say(self, user: str, text: str, *, msg_id: str | None = None) -> int:

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import DB_KEY, POLICY_KEY, STREAM_KEY, WORKER_KEY, build
+from bot.app import DB_KEY, EVENT_INBOX_KEY, POLICY_KEY, STREAM_KEY, WORKER_KEY, build
 from bot.app.demo import load_demo
+from bot.inbox import InboxProcessor
 from bot.outbox import OutboxWorker
 from bot.platforms.dingtalk.parse import TOPIC_BOT_MESSAGE, TOPIC_CARD_CALLBACK
 from bot.platforms.dingtalk.stream import DingTalkStream
@@ -53,6 +54,7 @@ class DingBot:
     db: Database
     worker: OutboxWorker
     stream: DingTalkStream
+    events: InboxProcessor
 
     async def say(self, sender: str, text: str, *, msg_id: str | None = None, group: bool = False,
                   at: list[str] = (), session: str = "s1", expires_ms: int | None = None) -> None:  # type: ignore[assignment]
@@ -71,8 +73,8 @@ class DingBot:
     async def _push(self, data: dict[str, Any], topic: str, frame_id: str) -> None:
         self.dt.push(callback_frame(data, topic=topic, message_id=frame_id))
         await until(lambda: any(a.get("headers", {}).get("messageId") == frame_id for a in self.dt.acks))
-        # the frame is ACKed first and processed after, in a task the stream tracks
-        await until(lambda: not self.stream._tasks)
+        # the frame is ACKed once stored in the inbox and processed after, in the inbox's task
+        await self.events.idle()
         while await self.worker.run_once():
             pass
 
@@ -111,7 +113,7 @@ async def _bot(db_url: str, dt: FakeDingTalk, template: str | None, tmp_path: Pa
         await _reset_postgres(db)
     await load_demo(db, app[POLICY_KEY], now=utcnow())
     stream = app[STREAM_KEY]
-    bot = DingBot(dt, db, app[WORKER_KEY], stream)
+    bot = DingBot(dt, db, app[WORKER_KEY], stream, app[EVENT_INBOX_KEY])
     while await bot.worker.run_once():  # the demo's own pushes
         pass
     await stream.start()

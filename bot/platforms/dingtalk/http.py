@@ -3,8 +3,9 @@
 Order of checks, each refusal before anything is fed (so a refused request changes nothing):
 size (413) → ``timestamp``/``sign`` headers (403, platforms.md §2.8) → JSON and its shape (400:
 bad JSON, nesting too deep for the parser, ids that are not ids, ``atUsers: 5`` …) → replay (403).
-A valid request is acked with 200 at once and fed in a tracked task ("verify, ack fast, then
-work"): replies leave through the sessionWebhook or the OpenAPI, never in this response.
+A valid request is answered 200 once ``feed`` (the inbox's ``accept``) has stored the event —
+one short transaction — and the work goes on from the inbox; if it could not be stored the
+answer is 503. Replies leave through the sessionWebhook or the OpenAPI, never in this response.
 
 Replay: the signature covers only the timestamp, not the body (§2.8), so a captured
 ``timestamp``/``sign`` pair would carry any body for the hour it stays fresh. Each pair is
@@ -72,7 +73,11 @@ class DingTalkCallback:
         if refusal is not None:
             return refusal
         if event is not None:
-            self._tasks.spawn(self._feed(event))
+            try:
+                await self._feed(event)  # durable when this returns
+            except Exception:  # noqa: BLE001 - not stored: never a 200 that drops the message
+                log.exception("dingtalk: event could not be stored; answering 503")
+                return web.Response(status=503)
         return web.json_response({})
 
     async def _claim(self, timestamp: str, signature: str) -> web.Response | None:

@@ -13,8 +13,10 @@ the frame classes, and the handlers' ``raw_process`` that build each ACK with th
 * ``open_connection()`` runs in a **daemon thread** (it has no timeout; a daemon thread cannot
   hold up shutdown the way ``asyncio.to_thread``'s executor would) and is awaited with a timeout.
 * The websocket lives on jifen's loop; each frame is ACKed on the socket it came from before
-  the next frame is read, and the work (``feed``) runs after the ACK in a tracked task. Bot
-  messages may be redelivered anyway (§1.10); the dispatcher dedupes them by ``msgId``.
+  the next frame is read, and only after ``feed`` (the inbox's ``accept``) has stored it: the
+  work runs from the inbox. Bot messages are "fire-forgot" (§1.10): DingTalk does not promise to
+  redeliver one, so the ACK must follow durability, and a frame that could not be stored gets no
+  ACK (the best "try again" Stream has). A redelivery is deduplicated by ``msgId``.
 * Reconnects follow a jittered exponential backoff (``Backoff``) after a ``disconnect`` frame,
   a closed or dead socket (websockets' own keepalive pings detect the latter) or a failed open.
 * ``stop()`` cancels the connection loop, which is cancellable here, and gives in-flight work a
@@ -247,16 +249,20 @@ class DingTalkStream:
             log.info("dingtalk: no handler for topic %s", message.headers.topic)
             return
         try:
-            ack = await handler.raw_process(message)
-            await ws.send(json.dumps(ack.to_dict()))
-        finally:
-            # even if the ACK could not be sent: a lost message is worse than a redelivered one
-            self._spawn(parse_payload(message.data, frame_id=message.headers.message_id,
-                                      robot_names=self._robot_names))
-
-    def _spawn(self, event: Event | None) -> None:
+            event = parse_payload(message.data, frame_id=message.headers.message_id,
+                                  robot_names=self._robot_names)
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # a frame we cannot read is ACKed and dropped: a redelivery would not read better
+            log.warning("dingtalk: bad stream frame dropped (%s)", type(exc).__name__)
+            event = None
         if event is not None:
-            self._tasks.spawn(self._feed(event))
+            try:
+                await self._feed(event)  # durable when this returns
+            except Exception:  # noqa: BLE001 - not stored: no ACK, so it is not acknowledged
+                log.exception("dingtalk: stream event could not be stored; not ACKed")
+                return
+        ack = await handler.raw_process(message)
+        await ws.send(json.dumps(ack.to_dict()))
 
     async def _on_event(self, ws: Any, message: EventMessage) -> None:
         """Apply a contact event, then ACK. A failed apply sends no ACK, so DingTalk

@@ -1,9 +1,11 @@
 """``GET``/``POST /wecom/callback``: verify, parse, hand one neutral event to ``feed``, ack.
 
-WeCom drops the connection after 5 s and redelivers up to three times (platforms.md §3.4), so
-the handler waits for ``feed`` at most ``ack_budget`` seconds and then answers an empty 200
-anyway; the work goes on in a tracked task and replies leave through ``message/send``. Every
-refusal (4xx) happens before ``feed`` is called, so it changes nothing.
+``feed`` is the inbox's ``accept``: it returns once the event is durable (one short
+transaction) and the work goes on from the inbox, so the 200 is only ever sent for a stored
+event and a crash after it loses nothing. If the event could not be stored (database down)
+the answer is 500: WeCom redelivers on any non-200 or no answer in 5 s, three times
+(platforms.md §3.4). Every refusal (4xx) happens before ``feed`` is called, so it changes
+nothing. Contact changes go to the directory sync, which still answers within ``ack_budget``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from bot.runtime.events import ContactChange, Event
 log = logging.getLogger("jifen.wecom")
 
 Feed = Callable[[Event], Awaitable[object]]
-"""The dispatcher entry point; its return value (a reply) is not used: replies go via the API."""
+"""The inbox's ``accept``: returns once the event is durable, raises if it could not be stored."""
 ContactFeed = Callable[[ContactChange], Awaitable[object]]
 """The directory sync's entry point for change_contact events (None: they are ignored)."""
 
@@ -80,13 +82,17 @@ class WeComCallback:
         return web.Response(status=200)  # WeCom documents an empty body as "received" (§3.4)
 
     async def _feed_within_budget(self, event: Event | ContactChange) -> bool:
-        """False only if ``feed`` failed inside the budget; slow work counts as accepted."""
-        if isinstance(event, ContactChange):
-            if self._contacts is None:
-                return True  # directory sync is off: acknowledged and ignored
-            task = self._tasks.spawn(self._contacts(event))
-        else:
-            task = self._tasks.spawn(self._feed(event))
+        """False if the event could not be stored (chat) or applied inside the budget (contacts)."""
+        if not isinstance(event, ContactChange):
+            try:
+                await self._feed(event)  # durable when this returns
+            except Exception:  # noqa: BLE001 - not stored: WeCom must try again
+                log.exception("wecom: event could not be stored; answering 500")
+                return False
+            return True
+        if self._contacts is None:
+            return True  # directory sync is off: acknowledged and ignored
+        task = self._tasks.spawn(self._contacts(event))
         try:
             # shield: on timeout only the wait ends; the work itself must finish.
             await asyncio.wait_for(asyncio.shield(task), self._ack_budget)

@@ -20,7 +20,6 @@ from aiohttp.test_utils import TestClient
 
 from bot.platforms.dingtalk.http import (
     CALLBACK_PATH,
-    TASKS_KEY,
     database_first_use,
     setup_routes,
 )
@@ -168,16 +167,32 @@ async def test_unknown_shape_is_acked_and_ignored(client: Client, feed: Recordin
     assert feed.events == []
 
 
-async def test_ack_does_not_wait_for_feed(aiohttp_client: ClientFactory, db: Database) -> None:
+async def test_ack_waits_until_the_event_is_stored(aiohttp_client: ClientFactory,
+                                                   db: Database) -> None:
+    """The 200 follows ``feed`` (the inbox's durable accept), never precedes it."""
     release = asyncio.Event()
+    stored: list[Event] = []
 
     async def slow(event: Event) -> None:
         await release.wait()
+        stored.append(event)
 
     app = web.Application()
     setup_routes(app, app_secret=CLIENT_SECRET, feed=slow, first_use=database_first_use(db))
     client = await aiohttp_client(app)
-    status = await asyncio.wait_for(post(client, bot_message(), headers()), 1)
-    assert status == 200
-    assert len(app[TASKS_KEY]) == 1  # tracked, still running
+    request = asyncio.ensure_future(post(client, bot_message(), headers()))
+    await asyncio.sleep(0.05)
+    assert not request.done()  # not answered while the event is not stored
     release.set()
+    assert await request == 200 and len(stored) == 1
+
+
+async def test_event_that_cannot_be_stored_is_503(aiohttp_client: ClientFactory,
+                                                  db: Database) -> None:
+    async def broken(event: Event) -> None:
+        raise ConnectionRefusedError("database down")
+
+    app = web.Application()
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=broken, first_use=database_first_use(db))
+    client = await aiohttp_client(app)
+    assert await post(client, bot_message(), headers()) == 503

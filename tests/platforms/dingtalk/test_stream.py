@@ -219,7 +219,7 @@ async def test_stop_is_prompt_with_work_in_flight(dt: FakeDingTalk) -> None:
 
     async def slow(event: Event) -> None:
         seen.append(event)
-        await release.wait()  # never set: stop() must cancel it after the grace period
+        await release.wait()  # never set: stop() must end the frame loop waiting on it
 
     s = DingTalkStream(feed=slow, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                        api_base=dt.base_url, backoff=FAST, timeouts=TIMEOUTS)
@@ -232,3 +232,29 @@ async def test_stop_is_prompt_with_work_in_flight(dt: FakeDingTalk) -> None:
     assert time.monotonic() - started < 3
     assert not s.connected
     await until(lambda: dt.connected == 0)
+
+
+async def test_frame_not_stored_is_not_acked(dt: FakeDingTalk) -> None:
+    """Bot messages are "fire-forgot" (platforms.md §1.10): the ACK says "stored", so a frame
+    whose event could not be stored gets none; the next frame (stored) is ACKed as usual."""
+    stored: list[Event] = []
+
+    async def accept(event: Event) -> None:
+        if isinstance(event, IncomingText) and event.message_id == "lost":
+            raise ConnectionRefusedError("database down")
+        stored.append(event)
+
+    s = DingTalkStream(feed=accept, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                       api_base=dt.base_url, backoff=FAST, timeouts=TIMEOUTS)
+    await s.start()
+    try:
+        await until(lambda: s.connected)
+        dt.push(callback_frame(bot_message(msg_id="lost"), topic=TOPIC_BOT_MESSAGE,
+                               message_id="f-lost"))
+        dt.push(callback_frame(bot_message(msg_id="kept"), topic=TOPIC_BOT_MESSAGE,
+                               message_id="f-kept"))
+        await until(lambda: acks_for(dt, "f-kept"))  # frames are handled in order
+        assert acks_for(dt, "f-lost") == []
+        assert [e.message_id for e in stored if isinstance(e, IncomingText)] == ["kept"]
+    finally:
+        await s.stop()

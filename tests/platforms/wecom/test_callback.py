@@ -11,9 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.platforms.wecom import transport
 from bot.platforms.wecom.crypto import WeComCrypto
-from bot.platforms.wecom.transport import CALLBACK_PATH, TASKS_KEY, setup_routes
+from bot.platforms.wecom.transport import CALLBACK_PATH, setup_routes
 from bot.runtime.events import CardAction, Event, IncomingText, Source
 from tests.fakes.wecom_server import (
     AES_KEY,
@@ -195,33 +194,17 @@ async def test_chunked_oversized_body_refused(client: Client, feed: RecordingFee
     assert feed.events == []
 
 
-async def test_slow_feed_is_acked_within_budget_and_finishes(aiohttp_client: ClientFactory) -> None:
-    feed = RecordingFeed(delay=0.5)
-    app = make_app(feed, ack_budget=0.05)
-    client = await aiohttp_client(app)
-    started = time.monotonic()
+async def test_ack_waits_until_the_event_is_stored(aiohttp_client: ClientFactory) -> None:
+    """No 200 before ``feed`` (the inbox's durable accept) returned, whatever it takes: a
+    slow answer makes WeCom redeliver (deduplicated), an early 200 could lose the message."""
+    feed = RecordingFeed(delay=0.2)
+    client = await aiohttp_client(make_app(feed, ack_budget=0.01))
     assert await post(client, sender.message(text_xml())) == (200, "")
-    assert time.monotonic() - started < 0.4
-    assert feed.events == [] and len(app[TASKS_KEY]) == 1
-    await asyncio.wait_for(feed.finished.wait(), 2)
-    await asyncio.sleep(0)
-    assert len(feed.events) == 1 and not app[TASKS_KEY]
+    assert len(feed.events) == 1
 
 
-async def test_feed_failure_inside_budget_asks_for_redelivery(
+async def test_event_not_stored_asks_for_redelivery(
     aiohttp_client: ClientFactory,
 ) -> None:
     client = await aiohttp_client(make_app(RecordingFeed(error=RuntimeError("db down"))))
     assert (await post(client, sender.message(text_xml())))[0] == 500
-
-
-async def test_shutdown_cancels_stuck_work(aiohttp_client: ClientFactory,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport, "SHUTDOWN_GRACE_S", 0.05)
-    feed = RecordingFeed(delay=3600)
-    app = make_app(feed, ack_budget=0.01)
-    client = await aiohttp_client(app)
-    assert await post(client, sender.message(text_xml())) == (200, "")
-    (task,) = app[TASKS_KEY]
-    await client.close()
-    assert task.cancelled()

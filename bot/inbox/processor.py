@@ -1,0 +1,126 @@
+"""Processes the transactional inbox: platforms acknowledge an event once it is stored here.
+
+* ``accept`` (the transports' ``feed``) writes the verified event in one short transaction,
+  deduplicated by its platform id, leased to this process, and starts processing it at once, so
+  a reply is not delayed by a poll. It raises if the row could not be stored: the transport then
+  answers "try again" (WeCom 500, DingTalk HTTP 503, Stream no ACK).
+* Processing calls ``Dispatcher.handle``; success marks the row ``done``. An infrastructure error
+  (database outage, bug) counts an attempt and makes the row due again after a backoff; after
+  ``max_attempts`` the user gets an apology and the row is ``failed`` (``jifen_inbox_events``).
+* ``run`` polls for pending rows whose lease ran out: those of a process killed mid-work (on
+  this or another replica) and retries that are due. The dispatcher dedupes by the same key, so
+  an event processed just before a crash is not processed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.inbox.codec import decode, encode
+from bot.platforms.base import TaskSet
+from bot.runtime.events import Event, event_key
+from core import inbox
+from core.db import Database
+from core.models import utcnow
+
+log = logging.getLogger("jifen.inbox")
+
+Handle = Callable[[Event], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class InboxTimings:
+    lease_s: float = 60.0  # a row not finished within this is taken over (process presumed dead)
+    poll_s: float = 1.0  # how often due rows are looked for
+    retry_first_s: float = 2.0  # backoff after the first failure, doubling
+    retry_max_s: float = 60.0
+    max_attempts: int = 5
+    stop_grace_s: float = 5.0
+
+
+class InboxProcessor:
+    def __init__(self, db: Database, *, handle: Handle, give_up: Handle,
+                 timings: InboxTimings | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.db, self._handle, self._give_up = db, handle, give_up
+        self.t, self.clock = timings or InboxTimings(), clock
+        self._tasks = TaskSet(log, "inbox")
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    async def accept(self, event: Event) -> None:
+        """Durably store ``event`` (raises if that failed), then process it in the background."""
+        now = self.clock()
+        row_id = await inbox.accept(self.db, event_key(event), encode(event), now=now,
+                                    lease_until=now + timedelta(seconds=self.t.lease_s))
+        if row_id is not None:  # None: a redelivery of a stored event, acknowledged again
+            self._tasks.spawn(self._process(row_id, event, 0))
+
+    async def _process(self, row_id: int, event: Event, attempts: int) -> None:
+        try:
+            await self._handle(event)
+            await inbox.finish(self.db, row_id)
+        except Exception:  # noqa: BLE001 - retried from the inbox; the log gets the traceback
+            log.exception("inbox: event %s failed (attempt %d)", event_key(event), attempts + 1)
+            await self._failed(row_id, event, attempts + 1)
+
+    async def _failed(self, row_id: int, event: Event, attempts: int) -> None:
+        try:
+            if attempts >= self.t.max_attempts:
+                await self._give_up(event)
+                await inbox.finish(self.db, row_id, state="failed")
+                log.warning("inbox: gave up on %s after %d attempts", event_key(event), attempts)
+                return
+            delay = min(self.t.retry_max_s, self.t.retry_first_s * 2 ** (attempts - 1))
+            await inbox.retry_at(self.db, row_id, attempts=attempts,
+                                 when=self.clock() + timedelta(seconds=delay))
+        except Exception:  # noqa: BLE001 - the database is still away: the lease runs out instead
+            log.warning("inbox: could not record the failure of %s; retried after its lease",
+                        event_key(event))
+
+    async def resume_due(self) -> int:
+        """Take over due rows (dead owner's or retry due) and start them; how many."""
+        now = self.clock()
+        rows = await inbox.claim_due(self.db, now=now,
+                                     lease_until=now + timedelta(seconds=self.t.lease_s))
+        for row in rows:
+            try:
+                event = decode(row.payload)
+            except (KeyError, TypeError, ValueError):
+                log.error("inbox: row %d cannot be read; marked failed", row.id)
+                await inbox.finish(self.db, row.id, state="failed")
+                continue
+            self._tasks.spawn(self._process(row.id, event, row.attempts))
+        return len(rows)
+
+    async def run(self) -> None:
+        """Poll until :meth:`stop`; a database outage only delays the next poll."""
+        while not self._stopping:
+            try:
+                await self.resume_due()
+            except Exception:  # noqa: BLE001 - e.g. the database is down; try again next poll
+                log.warning("inbox: resume poll failed", exc_info=True)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.t.poll_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        await self._tasks.drain(self.t.stop_grace_s)
+
+    @property
+    def busy(self) -> int:
+        """Events being processed in this process right now."""
+        return len(self._tasks)
+
+    async def idle(self) -> None:
+        """Wait until the events started so far are processed (for tests and shutdown)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))

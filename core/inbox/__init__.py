@@ -1,0 +1,83 @@
+"""The transactional inbox's queries: accept once, resume after a crash, finish or give up.
+
+Every function is one short transaction of its own: the inbox row must be durable before the
+platform is answered, and must not wait on the (longer) unit of work that processes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.models import InboxEvent
+
+STATES = ("pending", "done", "failed")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    payload: dict[str, object]
+    attempts: int
+
+
+async def accept(db: Database, key: str, payload: dict[str, object], *, now: datetime,
+                 lease_until: datetime) -> int | None:
+    """Store one event, leased to the caller; its id, or None if the key was already stored.
+    The unique key decides between replicas, so there is no retry (``Database.run`` would
+    retry the unique violation)."""
+    try:
+        async with db.uow() as session:
+            row = InboxEvent(key=key, payload=payload, state="pending", attempts=0,
+                             lease_until=lease_until, created_at=now)
+            session.add(row)
+            await session.flush()
+            return row.id
+    except IntegrityError:
+        return None
+
+
+async def claim_due(db: Database, *, now: datetime, lease_until: datetime,
+                    limit: int = 20) -> list[Claimed]:
+    """Pending rows whose lease ran out (their process died, or a retry is due), each leased
+    to the caller by a conditional update so two replicas never take the same row."""
+    async with db.uow() as session:
+        rows = (await session.execute(
+            select(InboxEvent.id, InboxEvent.payload, InboxEvent.attempts)
+            .where(InboxEvent.state == "pending", InboxEvent.lease_until <= now)
+            .order_by(InboxEvent.id).limit(limit))).all()
+        claimed = []
+        for row_id, payload, attempts in rows:
+            result = await session.execute(
+                update(InboxEvent).where(InboxEvent.id == row_id, InboxEvent.state == "pending",
+                                         InboxEvent.lease_until <= now)
+                .values(lease_until=lease_until).execution_options(synchronize_session=False))
+            if getattr(result, "rowcount", 0) == 1:
+                claimed.append(Claimed(row_id, payload, attempts))
+        return claimed
+
+
+async def finish(db: Database, row_id: int, *, state: str = "done") -> None:
+    async with db.uow() as session:
+        await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
+                              .values(state=state).execution_options(synchronize_session=False))
+
+
+async def retry_at(db: Database, row_id: int, *, attempts: int, when: datetime) -> None:
+    """Count a failed attempt; the row becomes due again at ``when``."""
+    async with db.uow() as session:
+        await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
+                              .values(attempts=attempts, lease_until=when)
+                              .execution_options(synchronize_session=False))
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    """Rows per state, every state present (zeros included) for /metrics."""
+    found = dict((await session.execute(
+        select(InboxEvent.state, func.count()).group_by(InboxEvent.state))).tuples().all())
+    return {state: int(found.get(state, 0)) for state in STATES}

@@ -1,0 +1,103 @@
+"""The inbox with a real database that breaks: an event is acknowledged only once stored, an
+infrastructure error while processing is retried from the inbox, and the last failure sends an
+apology counted in /metrics. The "outage" is a real database error: the table the step needs
+is renamed away, then back (ALTER TABLE … RENAME works on SQLite and PostgreSQL alike)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import func, select, text
+
+from bot.app import EVENT_INBOX_KEY
+from bot.inbox import InboxProcessor
+from bot.outbox.metrics import collect
+from core import ledger
+from core.ledger.verify import verify
+from core.models import InboxEvent, utcnow
+from tests.e2e.conftest import WeComBot
+
+AWARD = "赞 @刘洋 10分 谢谢你的帮助"
+
+
+def _events(bot: WeComBot) -> InboxProcessor:
+    assert bot.client.app is not None
+    events = bot.client.app[EVENT_INBOX_KEY]
+    events.t = replace(events.t, retry_first_s=0.0)  # a failed event is due again at once
+    return events
+
+
+async def _rename(bot: WeComBot, old: str, new: str) -> None:
+    async with bot.db.uow() as s:
+        await s.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+async def _balance(bot: WeComBot, employee_id: str) -> int:
+    async with bot.db.uow() as s:
+        assert await verify(s) == []
+        return (await ledger.balance(s, employee_id=employee_id, now=utcnow())).balance
+
+
+async def _states(bot: WeComBot) -> dict[str, int]:
+    async with bot.db.uow() as s:
+        rows = await s.execute(select(InboxEvent.state, func.count()).group_by(InboxEvent.state))
+        return {state: int(n) for state, n in rows.tuples()}
+
+
+async def _metric(bot: WeComBot, state: str) -> str:
+    line = f'jifen_inbox_events{{state="{state}"}} '
+    (found,) = [x for x in await collect(bot.db) if x.startswith(line)]
+    return found.removeprefix(line)
+
+
+async def test_event_not_stored_is_not_acknowledged_and_the_retry_counts_once(
+        wecom: WeComBot) -> None:
+    before = await _balance(wecom, "E006")
+    await _rename(wecom, "inbox", "inbox_away")
+    try:
+        assert await wecom.say("wangwei", AWARD, msg_id="outage-1") == 500  # WeCom redelivers
+    finally:
+        await _rename(wecom, "inbox_away", "inbox")
+    assert await _balance(wecom, "E006") == before
+    for _ in range(2):  # WeCom's redelivery, then one more
+        assert await wecom.say("wangwei", AWARD, msg_id="outage-1") == 200
+    await wecom.flush()
+    assert await _balance(wecom, "E006") == before + 10
+    assert len(wecom.sent_to("wangwei")) == 1
+
+
+async def test_processing_error_stays_in_the_inbox_and_is_retried(wecom: WeComBot) -> None:
+    events = _events(wecom)
+    before = await _balance(wecom, "E006")
+    await _rename(wecom, "employees", "employees_away")
+    try:
+        assert await wecom.say("wangwei", AWARD, msg_id="retry-1") == 200  # stored: acknowledged
+    finally:
+        await _rename(wecom, "employees_away", "employees")
+    assert await _states(wecom) == {"pending": 1}
+    assert await events.resume_due() == 1
+    await events.idle()
+    await wecom.flush()
+    assert await _states(wecom) == {"done": 1}
+    assert await _balance(wecom, "E006") == before + 10
+    assert "10" in wecom.texts_to("wangwei")
+
+
+async def test_last_failure_sends_an_apology_and_is_counted(wecom: WeComBot) -> None:
+    events = _events(wecom)
+    events.t = replace(events.t, max_attempts=2)
+    before = await _balance(wecom, "E006")
+    assert await _metric(wecom, "failed") == "0"
+    await _rename(wecom, "ledger_transactions", "ledger_away")
+    try:
+        assert await wecom.say("wangwei", AWARD, msg_id="lost-1") == 200
+        assert await events.resume_due() == 1
+        await events.idle()
+    finally:
+        await _rename(wecom, "ledger_away", "ledger_transactions")
+    assert await _states(wecom) == {"failed": 1}
+    assert (await _metric(wecom, "failed"), await _metric(wecom, "pending")) == ("1", "0")
+    await wecom.flush()
+    assert "系统繁忙" in wecom.texts_to("wangwei")
+    assert await events.resume_due() == 0  # given up for good: nothing runs it again
+    assert await _balance(wecom, "E006") == before
