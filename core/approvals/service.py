@@ -37,7 +37,7 @@ __all__ = [
     "parse_approval_id", "pending_for", "remind_and_escalate",
 ]
 
-KINDS = ("award", "application", "redemption")
+KINDS = ("award", "application", "redemption", "appeal")
 _PUBLIC_ID = re.compile(r"[#]?\s*[Aa]?\s*(\d{1,9})", re.ASCII)
 
 
@@ -123,6 +123,10 @@ async def _lock_owner_account(session: AsyncSession, req: ApprovalRequest) -> No
     if req.kind == "award" and req.subject_id.isdigit():
         award = await session.get(Award, int(req.subject_id))
         owner = award.recipient_id if award is not None else owner
+    elif req.kind == "appeal" and req.subject_id.isdigit():
+        from core.appeals.service import owner_of
+
+        owner = await owner_of(session, int(req.subject_id)) or owner
     await employee_account(session, owner, lock=True)
 
 
@@ -238,6 +242,11 @@ async def _finalize(
 
         await finalize_application(session, application_id=int(req.subject_id), approved=approved,
                                    actor_id=actor_id, now=now, policy=policy)
+    elif req.kind == "appeal":
+        from core.appeals.service import finalize as finalize_appeal
+
+        await finalize_appeal(session, appeal_id=int(req.subject_id), approved=approved,
+                              actor_id=actor_id, now=now, policy=policy)
     else:
         from core.orders.service import approval_finished
 

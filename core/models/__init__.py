@@ -1,6 +1,13 @@
 """All ORM models, imported here so ``Base.metadata`` is complete for alembic."""
 
-from core.models.awards import AllowanceUse, Application, ApprovalRequest, ApprovalStep, Award
+from core.models.awards import (
+    AllowanceUse,
+    Appeal,
+    Application,
+    ApprovalRequest,
+    ApprovalStep,
+    Award,
+)
 from core.models.base import Base, UTCDateTime, utcnow
 from core.models.catalog import CatalogItem, CodeEntry, Confirmation, Order, OrderEvent
 from core.models.directory import Employee
@@ -8,7 +15,7 @@ from core.models.ledger import Account, Entry, IdempotencyKey, LedgerTransaction
 from core.models.outbox import CardRef, OutboxMessage
 
 __all__ = [
-    "Account", "AllowanceUse", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
+    "Account", "AllowanceUse", "Appeal", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
     "CatalogItem", "CodeEntry", "Confirmation", "Employee", "Entry", "IdempotencyKey",
     "LedgerTransaction", "Lot", "Order", "OrderEvent", "OutboxMessage", "ReminderMark",
     "UTCDateTime", "utcnow",
