@@ -55,11 +55,17 @@ class Scheduler:
         except Exception:  # noqa: BLE001 - a failed run is logged; the next one tries again
             log.exception("job %s failed", name)
 
+    def triggers(self) -> dict[str, CronTrigger]:
+        """Every job's trigger; the weekly digest follows ``digest.cron`` of the policy file."""
+        tz = self.policy.timezone
+        found = {name: CronTrigger(timezone=tz, **fields) for name, fields in SCHEDULE.items()}
+        found["digest"] = CronTrigger.from_crontab(self.policy.digest.cron.strip(), timezone=tz)
+        return found
+
     def start(self) -> None:
-        for name, fields in SCHEDULE.items():
-            self.scheduler.add_job(self._run, CronTrigger(timezone=self.policy.timezone, **fields),
-                                   args=[name], id=name, coalesce=True, max_instances=1,
-                                   misfire_grace_time=3600)
+        for name, trigger in self.triggers().items():
+            self.scheduler.add_job(self._run, trigger, args=[name], id=name, coalesce=True,
+                                   max_instances=1, misfire_grace_time=3600)
         self.scheduler.start()
 
     async def stop(self) -> None:
