@@ -614,26 +614,27 @@ class BooksMachine(RuleBasedStateMachine):
 
     # rules: +1, undo, revoke and appeals (SPEC section 13) -------------------------------------
 
-    @rule(op=st.sampled_from(["+1", "+1", "+1", "undo", "give+undo", "revoke", "appeal",
-                              "appeal"]),
-          pick=st.integers(0, 1000), who=st.sampled_from(["E1", "E2", "E3", "M1", "H1", "cli"]),
+    @rule(pick=st.integers(0, 1000), who=st.sampled_from(["E1", "E2", "E3", "M1", "H1", "cli"]),
           amount=st.sampled_from([None, None, 5, 60]), odd=st.sampled_from([False] * 4 + [True]))
-    def recognition(self, op: str, pick: int, who: str, amount: int | None, odd: bool) -> None:
-        """One rule for section 13 (so each example exercises all of it): +1 (``odd``: a
-        redelivered one), 撤回 (``odd``: by a stranger), a small award its giver takes back at
-        once, 撤销 (by ``who``), 申诉 (``odd``: by a stranger)."""
+    def recognition(self, pick: int, who: str, amount: int | None, odd: bool) -> None:
+        """Section 13 in one rule, so that every example exercises all of it: a +1 (``odd``: a
+        redelivered one), a 撤回 (of a recent award, or of a small award given just now;
+        ``odd``: by a stranger), sometimes a 撤销 (by ``who``), and a 申诉 (``odd``: by a
+        stranger) of a deduction or of a rejected award, each bringing what it needs."""
         person = "E1" if who == "cli" else who
-        if op == "give+undo" or not self.awards:
-            if self.attempt_give(person, [EMPLOYEES[pick % len(EMPLOYEES)]], 20):
-                self._undo(self.awards[-1], odd)
-        elif op == "+1":
+        other = EMPLOYEES[pick % len(EMPLOYEES)]
+        if not any(a.status in LIVE for a in self.awards):
+            self.attempt_give(other, [person], 20)
+        if self.awards:
             self._plus_one(pick, person, amount, odd)
-        elif op == "undo":
+        if pick % 3 == 0 and self.attempt_give(person, [other], 20):
+            self._undo(self.awards[-1], odd)
+        elif self.awards:
             self._undo(self._recent(pick), odd)
-        elif op == "revoke":
-            self._revoke(pick, "H1" if who == "E2" else who)
-        else:
-            self._appeal(pick, "other" if odd else "owner", ("deduction", "award")[pick % 2])
+        if pick % 2 and self.awards:
+            self._revoke(pick // 2, "H1" if who == "E2" else who)
+        self._appeal(pick, person, "other" if odd else "owner",
+                     "deduction" if amount is None else "award")
 
     def attempt_give(self, giver: str, to: list[str], amount: int) -> bool:
         before = len(self.awards)
@@ -650,7 +651,8 @@ class BooksMachine(RuleBasedStateMachine):
                 policy=self.policy))
             assert again == first_result and self.snapshot() == before
             return
-        index = pick % len(self.awards)
+        live = [i for i, a in enumerate(self.awards) if a.status in LIVE]
+        index = live[pick % len(live)] if live and pick % 4 else pick % len(self.awards)
         award = self.awards[index]
         first_index = award.first if award.first is not None else index
         first = self.awards[first_index]
@@ -713,7 +715,8 @@ class BooksMachine(RuleBasedStateMachine):
 
     def _revoke(self, pick: int, actor: str) -> None:
         """撤销 by HR, the shell, or someone not allowed to; never below zero."""
-        award = self.awards[pick % len(self.awards)]
+        live = [a for a in self.awards if a.status in LIVE]
+        award = live[pick % len(live)] if live and pick % 4 else self.awards[pick % len(self.awards)]
         held = self.balance(award.recipient)
         expected: type[errors.CoreError] | None = None
         if actor not in HR_PEOPLE | {"cli"}:
@@ -745,8 +748,15 @@ class BooksMachine(RuleBasedStateMachine):
         self.allowance_dirty.add(award.giver)
         self.approvals_dirty = True
 
-    def _appeal(self, pick: int, who: str, what: str) -> None:
-        """申诉 of a deduction or of a (mostly rejected) award, by its owner or a stranger."""
+    def _appeal(self, pick: int, person: str, who: str, what: str) -> None:
+        """申诉 of a deduction or of a (mostly rejected) award, by its owner or a stranger; with
+        none to appeal, HR first deducts from ``person`` or a manager rejects an award of theirs.
+        The appeal is then decided at once, or left to the approval rules."""
+        if what == "deduction" and not any(not d.appealed for d in self.deductions):
+            self.deduct("H1", person, 5)
+        if what == "award" and not any(a.status == "rejected" and not a.appealed
+                                       for a in self.awards):
+            self._rejected_award(person, pick)
         if what == "deduction" and self.deductions:
             fresh = [i for i, d in enumerate(self.deductions) if not d.appealed]
             index = fresh[pick % len(fresh)] if fresh and pick % 4 else pick % len(self.deductions)
@@ -789,6 +799,16 @@ class BooksMachine(RuleBasedStateMachine):
             self.deductions[subject[1]].appealed = True
         else:
             self.awards[subject[1]].appealed = True
+        if pick % 3 < 2:
+            self._decide(self.requests[view.approval_id], "H1", approve=pick % 3 == 0)
+
+    def _rejected_award(self, giver: str, pick: int) -> None:
+        """An award of 60 from ``giver`` that its approver rejects (if it can be given)."""
+        to = [e for e in EMPLOYEES if e != giver][pick % (len(EMPLOYEES) - 1)]
+        if not self.attempt_give(giver, [to], 60) or self.awards[-1].status != "pending":
+            return
+        req = self.requests[self.awards[-1].approval_id or 0]
+        self._decide(req, req.steps[req.current] or "H1", approve=False)
 
     def appeal_decided(self, req: MRequest, approve: bool) -> None:
         assert isinstance(req.subject, tuple)
