@@ -129,11 +129,17 @@ async def cmd_grant(args: argparse.Namespace, settings: Settings) -> int:
 @command("jobs_run")
 async def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.jobs import run_job
+    from bot.jobs.runner import run_digest
 
     policy = _policy(settings)
     now = _parse_now(args.now, policy)
+    if args.dry_run and args.job != "digest":
+        raise UserError(f"--dry-run applies to the digest job only, not {args.job}")
     async with _database(settings) as db:
-        print(await run_job(args.job, db=db, policy=policy, now=now))
+        if args.job == "digest":
+            print(await run_digest(db, policy, now, dry_run=args.dry_run))
+        else:
+            print(await run_job(args.job, db=db, policy=policy, now=now))
     return 0
 
 

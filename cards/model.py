@@ -25,6 +25,7 @@ CARD_KINDS = (
     "order_status",
     "expiry_reminder",
     "promotion",
+    "weekly_digest",  # the 公示 card posted to groups (SPEC section 13)
     "message",  # a plain reply (help, lists, refusals): title and lines, maybe buttons
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.handlers.common import local_time, signed
+from bot.handlers.recognition import recognition_board
 from bot.messages import t
 from bot.runtime.commands import Command
 from bot.runtime.context import Ctx
@@ -20,7 +21,8 @@ async def balance(ctx: Ctx, cmd: Command) -> None:
     bal = await ledger.balance(ctx.session, employee_id=ctx.me, now=ctx.now)
     allowance = await allowance_status(ctx.session, giver_id=ctx.me, now=ctx.now, policy=ctx.policy)
     ctx.card(builders.balance(bal.balance, allowance.left, bal.next_expiry_amount,
-                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone))  # type: ignore[arg-type]
+                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone,  # type: ignore[arg-type]
+                              reports=allowance.reports, per_report=allowance.per_report))
 
 
 @router.on("history")
@@ -40,6 +42,10 @@ async def history(ctx: Ctx, cmd: Command) -> None:
 async def board(ctx: Ctx, cmd: Command) -> None:
     period = str(cmd.args["period"])
     dept = cmd.args.get("department")
+    if cmd.args.get("board", "receivers") != "receivers":
+        await recognition_board(ctx, str(cmd.args["board"]), period,
+                                dept if isinstance(dept, str) else None)
+        return
     rows = await leaderboard(ctx.session, period=period, department=dept if isinstance(dept, str) else None,
                              now=ctx.now, policy=ctx.policy)
     title = t("leaderboard_title", ctx.lang, period=t(f"period_{period}", ctx.lang),

@@ -36,8 +36,14 @@ KEYWORDS: dict[str, tuple[str, str]] = {
     "发货": ("fulfill", "zh"), "fulfill": ("fulfill", "en"), "fulfil": ("fulfill", "en"),
     "广播": ("broadcast", "zh"), "broadcast": ("broadcast", "en"),
     "报表": ("report", "zh"), "report": ("report", "en"),
+    # recognition (SPEC section 13)
+    "+1": ("join", "zh"), "我也赞": ("join", "zh"),
+    "撤回": ("undo", "zh"), "undo": ("undo", "en"),
+    "撤销": ("revoke", "zh"), "revoke": ("revoke", "en"),
+    "申诉": ("appeal", "zh"), "appeal": ("appeal", "en"),
 }
 _BY_LENGTH = sorted(KEYWORDS, key=len, reverse=True)
+BOARDS = {"点赞": "givers", "givers": "givers", "价值观": "values", "values": "values"}
 PERIODS = {"本月": "month", "本季": "quarter", "本季度": "quarter", "今年": "year", "本年": "year",
            "month": "month", "quarter": "quarter", "year": "year"}
 _HASHTAG = re.compile(r"#([^\s#]+)")
@@ -68,7 +74,8 @@ def _split_keyword(text: str) -> tuple[str, str, str] | None:
         if rest and ascii_kw and not rest[0].isspace():
             continue
         if rest and not ascii_kw and not (rest[0].isspace() or rest[0] in "@#" or rest[0].isdigit()):
-            if KEYWORDS[kw][0] not in ("give", "grant", "history", "apply", "report"):
+            if KEYWORDS[kw][0] not in ("give", "grant", "history", "apply", "report", "join",
+                                       "undo", "revoke", "appeal"):
                 continue
         intent, lang = KEYWORDS[kw]
         return intent, lang, rest.strip()
@@ -139,10 +146,32 @@ def _target(rest: str) -> tuple[dict[str, object], str | None]:
 
 def _leaderboard(rest: str) -> tuple[dict[str, object], str | None]:
     parts = rest.split()
+    board = "receivers"
+    if parts and parts[0].lower() in BOARDS:
+        board = BOARDS[parts.pop(0).lower()]
     period = "month"
     if parts and parts[0].lower() in PERIODS:
         period = PERIODS[parts.pop(0).lower()]
-    return {"period": period, "department": " ".join(parts) or None}, None
+    return {"board": board, "period": period, "department": " ".join(parts) or None}, None
+
+
+def _award_amount(rest: str) -> tuple[dict[str, object], str | None]:
+    """``Z12 [N]`` for +1: the award and an optional amount."""
+    parts = rest.split()
+    if not parts or len(parts) > 2:
+        return {}, "usage"
+    amount = parse_amount(parts[1].removesuffix("分")) if len(parts) == 2 else None
+    if len(parts) == 2 and amount is None:
+        return {}, "usage"
+    return {"award_id": parts[0].upper(), "amount": amount}, None
+
+
+def _id_reason(rest: str) -> tuple[dict[str, object], str | None]:
+    """``<id> [reason]``: the reason may be empty here; the core decides whether it must not be."""
+    target, _, reason = rest.partition(" ")
+    if not target:
+        return {}, "usage"
+    return {"target": target.upper(), "reason": reason.strip()}, None
 
 
 def _broadcast(rest: str) -> tuple[dict[str, object], str | None]:
@@ -171,4 +200,5 @@ _SHAPERS = {
     "redeem": _sku_qty, "confirm": _target, "cancel": _target, "approve": _target,
     "reject": _target, "fulfill": _target, "leaderboard": _leaderboard, "broadcast": _broadcast,
     "report": _month, "catalog": _free_text,
+    "join": _award_amount, "undo": _id_reason, "revoke": _id_reason, "appeal": _id_reason,
 }

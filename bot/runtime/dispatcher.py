@@ -62,6 +62,8 @@ def action_command(action: str, lang: str) -> Command:
     }
     if isinstance(a, actions.OpenCatalog):
         return Command("catalog", lang, args={"category": a.category})
+    if isinstance(a, actions.JoinAward):
+        return Command("join", lang, args={"award_id": a.award_id, "amount": None})
     intent, attr = table[type(a)]
     return Command(intent, lang, args={"target": getattr(a, attr), "note": ""})
 
@@ -121,9 +123,10 @@ class Dispatcher:
         return ctx.replies
 
     async def _context(self, s: AsyncSession, event: Event, employee: Employee) -> Ctx:
-        # the reply follows the language the user typed; a click or a bare "?" has none
+        # the reply follows the language the user typed; a click, a bare "?" or "+1" has none
         lang = lang_of(employee.locale)
-        if isinstance(event, IncomingText) and normalize(event.text) not in ("?", ""):
+        if isinstance(event, IncomingText) and normalize(event.text) not in ("?", "") \
+                and not normalize(event.text).startswith("+1"):
             lang = parse(event.text).lang
         return Ctx(session=s, event=event, employee=employee, roles=await directory.roles_of(s, employee),
                    lang=lang, policy=self.policy, settings=self.settings, now=self.clock())

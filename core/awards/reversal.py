@@ -109,8 +109,9 @@ async def revoke(
     result = await _close(session, award, "revoked", reversed_, now)
     await remember(session, f"revoke:{award.id}", result.to_dict(), now=now)
     payload = _payload(result, award) | {"actor_name": actor, "revoke_reason": reason.strip()}
-    for who in {award.recipient_id, award.giver_id}:
-        await push(session, employee_id=who, kind="award_revoked", payload=payload, now=now,
+    for who in (award.recipient_id, award.giver_id):
+        await push(session, employee_id=who, kind="award_revoked", now=now,
+                   payload=payload | {"for_giver": who == award.giver_id},
                    dedupe_key=f"award-revoked:{award.id}:{who}")
     await audit_hook(session, actor_id=actor_id, action="award.revoke", subject=f"Z{award.id}",
                      before=before, after={"status": "revoked", "reversed": reversed_,
