@@ -65,10 +65,30 @@ def test_decisions_and_targets() -> None:
 
 def test_apply_leaderboard_broadcast_report() -> None:
     assert parse("申请 50 组织了技术分享").args == {"amount": 50, "reason": "组织了技术分享"}
-    assert parse("排行 本季 研发部").args == {"period": "quarter", "department": "研发部"}
+    assert parse("排行 本季 研发部").args == {"board": "receivers", "period": "quarter",
+                                         "department": "研发部"}
     assert parse("广播 @全员群 双十一限时兑换").args == {"target": "全员群", "text": "双十一限时兑换"}
     assert parse("broadcast sale today").args == {"target": None, "text": "sale today"}
     assert parse("报表 2026-3").error == "usage"
+
+
+def test_recognition_commands() -> None:
+    """SPEC section 13: +1 / 我也赞, 撤回, 撤销, 申诉 and the two new boards, both languages."""
+    assert parse("+1 z12").args == {"award_id": "Z12", "amount": None}
+    assert parse("＋１　Ｚ１２　５").args == {"award_id": "Z12", "amount": 5}  # full width
+    assert parse("我也赞Z12 十分").args == {"award_id": "Z12", "amount": 10}
+    assert (parse("+1").error, parse("+1 Z12 many").error) == ("usage", "usage")
+    assert parse("+12").intent == "unknown"  # "+1" needs a word boundary
+    assert parse("撤回 Z3").args == {"target": "Z3", "reason": ""}
+    assert parse("undo z3").intent == "undo" and parse("undo z3").lang == "en"
+    assert parse("撤销 Z3 重复发放").args == {"target": "Z3", "reason": "重复发放"}
+    assert parse("revoke Z3 duplicate").intent == "revoke"
+    assert parse("申诉 T5 当天出差").args == {"target": "T5", "reason": "当天出差"}
+    assert (parse("appeal a7 wrong").intent, parse("申诉").error) == ("appeal", "usage")
+    assert parse("排行 点赞 本季 研发部").args == {"board": "givers", "period": "quarter",
+                                            "department": "研发部"}
+    assert parse("leaderboard values year").args == {"board": "values", "period": "year",
+                                                     "department": None}
 
 
 def test_unknown_and_empty() -> None:
