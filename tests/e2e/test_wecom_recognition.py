@@ -28,11 +28,15 @@ from tests.fakes.wecom_server import FakeWeComAPI
 async def bot(db_url: str, aiohttp_client, tmp_path: Path) -> AsyncIterator[WeComBot]:  # type: ignore[no-untyped-def]
     """The WeCom bot with both broadcast targets also named as digest targets."""
     async with FakeWeComAPI() as api:
-        path = Path(_policy_with_targets(api, tmp_path))
-        text = path.read_text(encoding="utf-8").replace(
-            "  # targets: [全员群] ", "  targets: [全员群, 研发群] ")
-        path.write_text(text, encoding="utf-8")
-        yield await start_bot(api, db_url, aiohttp_client, policy_file=str(path))
+        policy_file = _with_digest_targets(Path(_policy_with_targets(api, tmp_path)))
+        yield await start_bot(api, db_url, aiohttp_client, policy_file=policy_file)
+
+
+def _with_digest_targets(path: Path) -> str:
+    text = path.read_text(encoding="utf-8").replace(
+        "  # targets: [全员群] ", "  targets: [全员群, 研发群] ")
+    path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 def _said(bot: WeComBot, user: str, since: int = 0) -> str:
