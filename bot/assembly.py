@@ -8,6 +8,8 @@ import logging
 from aiohttp import web
 
 from bot.delivery import RATE_LIMITS, Deliverer, PlaygroundInbox
+from bot.directory.events import ContactEvents
+from bot.directory.wiring import directory_events, directory_jobs
 from bot.handlers import build_router
 from bot.outbox import OutboxWorker, RateLimiter
 from bot.platforms.dingtalk.sender import DingTalkSender
@@ -34,13 +36,16 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
     app[DISPATCHER_KEY] = dispatcher
     inbox = PlaygroundInbox() if settings.playground_enabled else None
     wecom_client = None
+    contacts = directory_events(app, settings, db, policy)
     if settings.wecom_enabled:
         from bot.platforms import wecom
 
         wecom_client = wecom.client_from_settings(settings)
-        wecom.setup_routes(app, crypto=wecom.crypto_from_settings(settings), feed=dispatcher.feed)
+        wecom.setup_routes(app, crypto=wecom.crypto_from_settings(settings), feed=dispatcher.feed,
+                           contacts=contacts if settings.directory_sync == "wecom" else None)
         app.on_cleanup.append(lambda _app: wecom_client.close())  # type: ignore[union-attr]
-    dingtalk_sender = _dingtalk(app, settings, dispatcher, background=background)
+    dingtalk_sender = _dingtalk(app, settings, dispatcher, background=background,
+                                contacts=contacts if settings.directory_sync == "dingtalk" else None)
     if inbox is not None:
         app[INBOX_KEY] = inbox
         await _playground(app, settings, db, policy, dispatcher, inbox)
@@ -48,12 +53,16 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
     worker = OutboxWorker(db, deliverer.send, rate_key=deliverer.rate_key,
                           limiter=RateLimiter(RATE_LIMITS))
     app[WORKER_KEY] = worker
+    from bot.web import setup_web
+
+    setup_web(app)
     if background:
-        _start_background(app, worker, Scheduler(db, policy))
+        _start_background(app, worker, Scheduler(db, policy, extra=directory_jobs(
+            settings, db, policy)))
 
 
 def _dingtalk(app: web.Application, settings: Settings, dispatcher: Dispatcher, *,
-              background: bool) -> DingTalkSender | None:
+              background: bool, contacts: ContactEvents | None) -> DingTalkSender | None:
     if not settings.dingtalk_enabled:
         return None
     from bot.platforms import dingtalk
@@ -61,11 +70,12 @@ def _dingtalk(app: web.Application, settings: Settings, dispatcher: Dispatcher, 
     client = dingtalk.client_from_settings(settings)
     app.on_cleanup.append(lambda _app: client.close())
     if settings.dingtalk_mode == "http":
-        dingtalk.setup_routes(app, app_secret=dingtalk.app_secret(settings), feed=dispatcher.feed)
+        dingtalk.setup_routes(app, app_secret=dingtalk.app_secret(settings), feed=dispatcher.feed,
+                              first_use=dingtalk.database_first_use(dispatcher.db))
         # card clicks arrive only over Stream (callbackType STREAM): HTTP mode uses markdown cards
         # whose buttons are printed as text commands
         return DingTalkSender(client, card_template_id=None)
-    stream = dingtalk.stream_from_settings(settings, feed=dispatcher.feed)
+    stream = dingtalk.stream_from_settings(settings, feed=dispatcher.feed, contacts=contacts)
     app[STREAM_KEY] = stream
     if background:
         app.on_startup.append(lambda _app: stream.start())

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfoNotFoundError
 
+from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError
 
 from config.policy_loader import PolicyError
@@ -62,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except CoreError as exc:
         print(f"jifen: {exc.code}: {', '.join(f'{k}={v}' for k, v in exc.params.items())}",
+              file=sys.stderr)
+        return 1
+    except ValidationError as exc:  # a JIFEN_ variable with a value outside its choices
+        err = exc.errors()[0]
+        print(f"jifen: configuration: JIFEN_{str(err['loc'][0]).upper()}: {err['msg']}",
               file=sys.stderr)
         return 1
     except (ArgumentError, ZoneInfoNotFoundError) as exc:  # JIFEN_DATABASE_URL, JIFEN_TIMEZONE

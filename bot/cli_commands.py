@@ -153,6 +153,15 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("login_link")
+async def cmd_login_link(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli_login import print_login_link
+
+    async with _database(settings) as db:
+        await print_login_link(db, settings, employee_id=args.employee_id, admin=args.admin)
+    return 0
+
+
 @command("outbox")
 async def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     from core import outbox

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants")
+JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention")
 
 
 def _one_line_error(self: argparse.ArgumentParser, message: str) -> None:
@@ -73,6 +73,10 @@ def add_commands(sub: Any) -> None:
     report.add_argument("--month", help="YYYY-MM (default: this month)")
     report.add_argument("--csv", help="also write the report to this CSV file")
 
+    link = _cmd(sub, "login-link", "login_link", "print a one-time sign-in link (10 minutes)")
+    link.add_argument("employee_id")
+    link.add_argument("--admin", action="store_true", help="the HR console (hr / admin only)")
+
     outbox = _cmd(sub, "outbox", "outbox", "inspect and retry outgoing messages")
     outbox.add_argument("--failed", action="store_true", help="show only failed messages")
     outbox.add_argument("--retry", action="store_true", help="re-queue failed messages")
@@ -80,3 +84,6 @@ def add_commands(sub: Any) -> None:
 
     chat = _cmd(sub, "chat", "chat", "terminal chat through the real dispatcher")
     chat.add_argument("--as", dest="as_employee", required=True, metavar="EMPLOYEE_ID")
+
+    from bot.cli_directory import add_directory_commands  # also registers the command
+    add_directory_commands(sub, _cmd, _group)

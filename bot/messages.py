@@ -17,14 +17,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|本季|今年] [部门]\n"
         "+1 Z12 [分数] / 我也赞 Z12 — 一起点赞\n撤回 Z12 — 撤回我的点赞\n申诉 T12|Z12|A12 理由\n"
         "排行 点赞 / 排行 价值观 [本月|本季|今年] [部门]\n"
-        "HR：发放 / 扣除 / 撤销 Z12 原因 / 发货 / 广播 / 报表",
+        "HR：发放 / 扣除 / 撤销 Z12 原因 / 发货 / 广播 / 报表 / 后台",
         "Commands:\nbalance — points and allowance\nhistory [n] — latest entries\n"
         "give @colleague 10 reason — thank someone\ncatalog [category] — the shop\n"
         "redeem SKU [qty]\norders — my orders\ncancel ORDER-NO\napply N reason — ask for points\n"
         "approvals — waiting for me\napprove A12 / reject A12 [reason]\n"
         "leaderboard [month|quarter|year]\n+1 Z12 [points] — join an award\nundo Z12 — take my award back\n"
         "appeal T12|Z12|A12 reason\nleaderboard givers / leaderboard values [month|quarter|year]\n"
-        "HR: grant / deduct / revoke Z12 reason / fulfill / broadcast / report",
+        "HR: grant / deduct / revoke Z12 reason / fulfill / broadcast / report / admin",
     ),
     "usage_give": ("用法：赞 @同事 10分 理由（至少 4 个字）", "Usage: give @colleague 10 reason"),
     "usage_grant": ("用法：发放 @同事 100 理由", "Usage: grant @colleague 100 reason"),
@@ -74,6 +74,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "push_points_granted": ("你获得了 {n} 积分", "You received {n} points"),
     "push_points_deducted": ("你的积分被扣除 {n} 分", "{n} points were deducted"),
     "push_approval_reminder": ("提醒：这条审批已等待超过 24 小时", "Reminder: this request has been waiting over 24 h"),
+    "push_approval_reassigned": ("转给你审批：原审批人 {reassigned_from_name} 已离职", "Now yours to decide: {reassigned_from_name} has left the company"),
     "push_approval_escalated": ("已升级给你：原审批人 {escalated_from_name} 超过 72 小时未处理", "Escalated to you: {escalated_from_name} did not decide within 72 h"),
     # core error codes
     "invalid_amount": ("积分数量必须是正整数。", "The amount must be a positive whole number."),
@@ -102,6 +103,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "bad_order_state": ("订单当前状态为 {status}，不能这样操作。", "The order is {status}; that is not possible now."),
     "forbidden": ("你没有权限做这件事。", "You are not allowed to do that."),
     "invalid_input": ("输入有误：{message}", "Invalid input: {message}"),
+    "link_invalid": ("登录链接无效。", "This sign-in link is not valid."),
+    "link_used": ("登录链接已使用过，每个链接只能用一次。", "This sign-in link was already used; each link works once."),
+    "link_expired": ("登录链接已过期（10 分钟有效）。", "This sign-in link has expired (links last 10 minutes)."),
+    # sign-in from chat (后台 / admin)
+    "console_link": ("HR 后台登录链接（10 分钟内有效，仅可使用一次）：\n{url}", "Sign-in link for the HR console (valid 10 minutes, works once):\n{url}"),
     # recognition (SPEC section 13)
     "appeal_hint": ("如有异议，可回复「申诉 {id} 理由」", "To appeal, reply \"appeal {id} reason\""),
     "usage_join": ("用法：+1 Z12 [分数] 或 我也赞 Z12 [分数]", "Usage: +1 Z12 [points]"),
@@ -120,16 +126,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "board_values_title": ("{period}价值观榜{department}", "Values, {period}{department}"),
     "board_giver_line": ("{rank}. {name}（{department}）送出 {points} 分 · {awards} 次", "{rank}. {name} ({department}) gave {points} in {awards} awards"),
     "board_value_line": ("{rank}. #{value} {awards} 次 · {points} 分", "{rank}. #{value} {awards} awards · {points} pts"),
-    "allowance_per_report": ("含下属加成 {reports} 人 × {per} 分", "incl. {reports} reports × {per}"),
-    "push_award_joined": ("{giver} 也为你点赞（+1 {original} 的 {id}）", "{giver} joined {original}'s award ({id})"),
-    "push_award_undone": ("{giver_name} 撤回了给你的 {reversed} 分", "{giver_name} took back {reversed} points"),
-    "push_award_revoked": ("HR 撤销了点赞 {id}：收回 {reversed}/{amount} 分", "HR revoked award {id}: {reversed} of {amount} points reversed"),
-    "digest_title": ("本周积分公示 {first_day} ~ {last_day}", "Weekly recognition {first_day} – {last_day}"),
-    "digest_receivers": ("获赞榜", "Top receivers"),
-    "digest_givers": ("点赞榜", "Top givers"),
-    "digest_values": ("价值观", "Values"),
-    "digest_joined": ("本周最多 +1", "Most joined"),
-    "digest_empty": ("本周还没有点赞，去给同事一个赞吧！", "No awards last week yet: thank a colleague!"),
     # errors
     "unknown_award": ("找不到点赞 {id}", "No award {id}"),
     "bad_award_state": ("点赞 {id} 已被拒绝、撤回或撤销，不能这样操作。", "Award {id} was rejected, taken back or revoked; that is not possible now."),
@@ -168,3 +164,105 @@ def error_text(exc: CoreError, lang: str) -> str:
     if exc.code in TEXTS:
         return t(exc.code, lang, **params)
     return t("invalid_input", lang, message=exc.code)
+
+
+# The web pages' strings (HR console; the mall adds its own), (zh, en) like TEXTS.
+WEB_TEXTS: dict[str, tuple[str, str]] = {
+    "console": ("积分后台", "jifen console"),
+    "nav_dashboard": ("概览", "Dashboard"), "nav_employees": ("员工", "Employees"),
+    "nav_catalog": ("商品", "Catalog"), "nav_orders": ("订单", "Orders"),
+    "nav_approvals": ("审批", "Approvals"), "nav_grants": ("发放", "Grants"),
+    "nav_broadcasts": ("广播", "Broadcasts"), "nav_reports": ("报表", "Reports"),
+    "nav_audit": ("审计", "Audit log"), "logout": ("退出", "Sign out"),
+    "signin_failed": ("无法登录", "Cannot sign in"),
+    "signin_again": ("请在聊天中向机器人发送「后台」获取新的登录链接。", "Send \"admin\" to the bot in chat for a new sign-in link."),
+    "signed_out": ("你尚未登录或会话已结束。", "You are not signed in, or your session has ended."),
+    "forbidden_page": ("只有 HR 和管理员可以使用后台。", "Only HR and admins can use the console."),
+    "csrf_refused": ("页面已过期，请刷新后重试。", "This page has expired; reload it and try again."),
+    "not_found": ("找不到这个页面。", "Page not found."),
+    "bad_request": ("请求有误：{message}", "Bad request: {message}"),
+    # dashboard
+    "issued": ("发放", "Issued"), "redeemed": ("兑换", "Redeemed"), "expired": ("过期", "Expired"),
+    "deducted": ("扣除", "Deducted"), "refunded": ("退回", "Refunded"),
+    "by_month": ("近 12 个月积分流水", "Points by month, last 12 months"),
+    "this_month": ("本月 {month}", "This month {month}"),
+    "participation": ("参与度", "Participation"),
+    "gave_share": ("送出点赞 {n}/{total} 人（{pct}%）", "Gave awards: {n}/{total} ({pct}%)"),
+    "received_share": ("收到点赞 {n}/{total} 人（{pct}%）", "Received awards: {n}/{total} ({pct}%)"),
+    "allowance_used": ("已用点赞额度", "Allowance used"),
+    "top_values": ("热门价值观", "Top values"), "departments": ("部门", "Departments"),
+    "departments_12m": ("各部门（近 12 个月）", "Departments, last 12 months"),
+    "orders_waiting": ("待处理订单", "Orders waiting"),
+    "approvals_waiting": ("待审批", "Approvals waiting"),
+    "expiring_30d": ("30 天内过期", "Expiring in 30 days"),
+    "expiring_people": ("{n} 分，{people} 人", "{n} pts, {people} people"),
+    "age": ("已等待", "Waiting"), "hours": ("{n} 小时", "{n} h"), "days": ("{n} 天", "{n} d"),
+    "none": ("暂无", "None"), "top_items": ("热门商品", "Top items"),
+    # employees
+    "search": ("搜索", "Search"), "search_hint": ("姓名 / 工号 / 部门", "name / id / department"),
+    "employee_id": ("工号", "ID"), "name": ("姓名", "Name"), "department": ("部门", "Department"),
+    "roles": ("角色", "Roles"), "active": ("在职", "Active"), "inactive": ("已离职", "Inactive"),
+    "balance": ("余额", "Balance"), "allowance": ("本月点赞额度", "Allowance this month"),
+    "allowance_left": ("剩余 {left} / {limit}", "{left} left of {limit}"),
+    "lots": ("积分批次", "Lots"), "expires": ("过期时间", "Expires"), "remaining": ("剩余", "Left"),
+    "amount": ("数量", "Amount"), "history": ("全部明细", "Full history"), "time": ("时间", "Time"),
+    "kind": ("类型", "Kind"), "reason": ("理由", "Reason"), "actor": ("操作人", "By"),
+    "ref": ("关联", "Ref"), "points": ("积分", "Points"),
+    "grant": ("发放", "Grant"), "deduct": ("扣除", "Deduct"),
+    "granted": ("已发放 {n} 分，余额 {balance}", "Granted {n}, balance {balance}"),
+    "deducted_ok": ("已扣除 {n} 分，余额 {balance}", "Deducted {n}, balance {balance}"),
+    "already_done": ("这次操作之前已完成，未重复执行。", "Already done before; nothing repeated."),
+    # orders
+    "order_no": ("订单号", "Order"), "item": ("商品", "Item"), "qty": ("数量", "Qty"),
+    "state": ("状态", "State"), "all": ("全部", "All"), "contact": ("联系方式", "Contact"),
+    "note": ("备注", "Note"), "filter": ("筛选", "Filter"), "export_csv": ("导出 CSV", "Export CSV"),
+    "fulfil": ("发货", "Fulfil"), "cancel": ("取消", "Cancel"),
+    "fulfil_selected": ("批量发货", "Fulfil selected"), "cancel_selected": ("批量取消", "Cancel selected"),
+    "orders_done": ("已处理 {n} 个订单", "{n} order(s) done"),
+    "nothing_selected": ("没有选择订单。", "No order selected."),
+    "state_pending_approval": ("待审批", "awaiting approval"), "state_placed": ("待发货", "to fulfil"),
+    "state_fulfilled": ("已发货", "fulfilled"), "state_cancelled": ("已取消", "cancelled"),
+    "state_rejected": ("已拒绝", "rejected"),
+    # grants
+    "grants_title": ("批量发放", "Bulk grants"),
+    "grants_help": ("上传 CSV：employee_id,points,reason[,key][,expires_at]。确认前不会有任何变更；同一个文件上传两次只发放一次。",
+                    "Upload a CSV: employee_id,points,reason[,key][,expires_at]. Nothing changes before you confirm; the same file twice grants once."),
+    "upload": ("上传预览", "Upload and preview"), "or_paste": ("或粘贴内容", "or paste the content"),
+    "preview": ("预览", "Preview"), "line": ("行", "Line"), "new_balance": ("发放后余额", "New balance"),
+    "problem": ("问题", "Problem"), "confirm_grants": ("确认发放 {n} 行，共 {points} 分", "Confirm {n} row(s), {points} points"),
+    "fix_problems": ("有 {n} 行有问题，请修改文件后重新上传；现在不会发放任何积分。", "{n} row(s) have problems; fix the file and upload it again. Nothing will be granted now."),
+    "already_granted": ("已发放过（不会重复）", "already granted (skipped)"),
+    "grants_done": ("发放完成：新发放 {n} 行，{dup} 行此前已发放。", "Done: {n} new row(s) granted, {dup} already granted before."),
+    "not_active": ("不是在职员工", "not an active employee"),
+    "ok": ("可以发放", "ready"),
+    # catalog
+    "sku": ("SKU", "SKU"), "category": ("分类", "Category"), "stock": ("库存", "Stock"),
+    "sold": ("已兑", "Sold"), "limit": ("每人每月限兑", "Limit per month"),
+    "requires_approval": ("需要审批", "Needs approval"), "description": ("描述", "Description"),
+    "image_url": ("图片地址", "Image URL"), "available_from": ("开始时间", "Available from"),
+    "available_until": ("结束时间", "Available until"), "codes_left": ("剩余券码", "Codes left"),
+    "new_item": ("新建商品", "New item"), "save": ("保存", "Save"), "restock": ("补货", "Restock"),
+    "add_codes": ("添加券码（每行一个，或上传文件）", "Add codes (one per line, or upload a file)"),
+    "deactivate": ("下架", "Deactivate"), "activate": ("上架", "Activate"), "saved": ("已保存", "Saved"),
+    "codes_added": ("已添加 {n} 个券码", "{n} code(s) added"), "edit": ("编辑", "Edit"),
+    # approvals
+    "requester": ("申请人", "Requester"), "approver": ("当前审批人", "Approver"),
+    "summary": ("内容", "Summary"), "approve": ("同意", "Approve"), "reject": ("拒绝", "Reject"),
+    "decided": ("已处理", "Decided"), "admins_decide": ("管理员可以直接处理。", "Admins can decide here."),
+    # broadcasts
+    "text": ("内容", "Text"), "targets": ("目标群", "Targets"), "send_now": ("立即发送", "Send now"),
+    "schedule_at": ("定时发送（本地时间）", "Schedule (local time)"),
+    "broadcast_sent": ("已排队发送到 {n} 个群", "Queued to {n} target(s)"),
+    "no_targets": ("还没有配置广播目标（policy.yaml 的 broadcast.targets）。", "No broadcast targets configured (broadcast.targets in policy.yaml)."),
+    "show_preview": ("预览", "Preview"),
+    # reports and audit
+    "month": ("月份", "Month"), "show": ("查看", "Show"), "download_csv": ("下载 CSV", "Download CSV"),
+    "awards": ("点赞", "Awards"), "audit_missing": ("审计日志模块尚未启用。", "The audit log is not available in this build."),
+    "when": ("时间", "When"), "action": ("操作", "Action"), "before": ("之前", "Before"), "after": ("之后", "After"),
+}
+
+
+def tw(key: str, lang: str, **params: Any) -> str:
+    """A web string (WEB_TEXTS, else TEXTS) in ``lang`` with ``params`` filled in."""
+    zh, en = WEB_TEXTS.get(key) or TEXTS[key]
+    return (en if lang == "en" else zh).format_map(_Defaults(params))

@@ -90,6 +90,7 @@ RENDERERS: dict[str, Render] = {
     "approval_request": lambda p, loc, tz: _approval(p, loc),
     "approval_reminder": lambda p, loc, tz: _approval(p, loc, "push_approval_reminder"),
     "approval_escalated": lambda p, loc, tz: _approval(p, loc, "push_approval_escalated"),
+    "approval_reassigned": lambda p, loc, tz: _approval(p, loc, "push_approval_reassigned"),
     "approval_decided": lambda p, loc, tz: _decided(p, loc),
     "order_placed": lambda p, loc, tz: _order(p, loc),
     "order_fulfilled": lambda p, loc, tz: _order(p, loc),

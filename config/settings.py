@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = None
     wecom_aes_key: SecretStr | None = None
     wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    wecom_contact_secret: SecretStr | None = None  # 通讯录同步 secret; else the app secret
 
     dingtalk_client_id: str | None = None
     dingtalk_client_secret: SecretStr | None = None
@@ -28,9 +29,16 @@ class Settings(BaseSettings):
     dingtalk_mode: str = Field(default="stream", pattern="^(stream|http)$")
     dingtalk_api_base: str = "https://api.dingtalk.com"
     dingtalk_card_template_id: str | None = None
+    dingtalk_oapi_base: str = "https://oapi.dingtalk.com"
+
+    directory_sync: str = Field(default="off", pattern="^(off|wecom|dingtalk)$")
 
     playground: bool | None = None
     admin_token: SecretStr | None = None
+    # SPEC section 10: the base of every link jifen sends (default http://<host>:<port>), and the
+    # key that signs sessions and sign-in links (unset: generated once, kept in the database)
+    public_url: str | None = None
+    secret_key: SecretStr | None = None
 
     @property
     def wecom_enabled(self) -> bool:

@@ -52,7 +52,9 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # hide_parameters: a DBAPIError's message (logged with its traceback) would otherwise
+        # carry every bound value — whole outbox payloads, message texts, mobile numbers
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if not self.is_sqlite:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine = create_async_engine(url, **kwargs)
@@ -96,7 +98,7 @@ async def admin_execute(url: str, *statements: str) -> None:
     """Run statements outside a transaction (CREATE/DROP DATABASE need that on PostgreSQL)."""
     from sqlalchemy import text
 
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", hide_parameters=True)
     try:
         async with engine.connect() as conn:
             for statement in statements:

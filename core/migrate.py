@@ -31,7 +31,7 @@ async def upgrade(url: str, revision: str = "head") -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(_do)

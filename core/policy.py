@@ -66,6 +66,14 @@ class ReminderPolicy(_Strict):
         return sorted(v, reverse=True)
 
 
+class RetentionPolicy(_Strict):
+    """How long idempotency records and delivered outbox rows are kept (the daily retention job).
+    At least a week: far beyond any platform's redelivery window (WeCom retries within seconds,
+    DingTalk within its 1 h signature window), so a pruned key can never be needed by a retry."""
+
+    days: int = Field(default=90, ge=7)
+
+
 class GrantRule(_Strict):
     """An automatic grant (规则引擎). ``recurring`` rules fire on ``day`` of every month."""
 
@@ -99,6 +107,13 @@ class BroadcastPolicy(_Strict):
     targets: list[BroadcastTarget] = Field(default_factory=list)
 
 
+class DirectoryPolicy(_Strict):
+    """Directory sync (SPEC section 12)."""
+
+    leaver_balance: Literal["keep", "expire"] = "keep"
+    max_deactivate_percent: float = Field(default=10, ge=0, le=100)
+
+
 _CRON_FIELD = r"[\w*/,-]+"
 
 
@@ -121,6 +136,8 @@ class Policy(_Strict):
     rules: list[GrantRule] = Field(default_factory=list)
     broadcast: BroadcastPolicy = Field(default_factory=BroadcastPolicy)
     digest: DigestPolicy = Field(default_factory=DigestPolicy)
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Policy:

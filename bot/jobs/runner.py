@@ -1,4 +1,5 @@
-"""The jobs of SPEC sections 6 and 13, runnable from the CLI (``--now``) and the scheduler."""
+"""The jobs of SPEC sections 6 and 13 and the retention job, runnable from the CLI (``--now``) and
+the scheduler."""
 
 from __future__ import annotations
 
@@ -71,12 +72,19 @@ async def _digest(db: Database, policy: Policy, now: datetime) -> str:
     return await run_digest(db, policy, now)
 
 
+async def _retention(db: Database, policy: Policy, now: datetime) -> str:
+    from core.retention import prune
+
+    return (await prune(db, now=now, days=policy.retention.days)).summary()
+
+
 JOBS: dict[str, JobFn] = {
     "expire": _expire,
     "expiry-reminders": _expiry_reminders,
     "approval-reminders": _approval_reminders,
     "auto-grants": _auto_grants,
     "digest": _digest,
+    "retention": _retention,
 }
 JOB_NAMES = tuple(JOBS)
 

@@ -36,6 +36,7 @@ KEYWORDS: dict[str, tuple[str, str]] = {
     "发货": ("fulfill", "zh"), "fulfill": ("fulfill", "en"), "fulfil": ("fulfill", "en"),
     "广播": ("broadcast", "zh"), "broadcast": ("broadcast", "en"),
     "报表": ("report", "zh"), "report": ("report", "en"),
+    "后台": ("console", "zh"), "admin": ("console", "en"),
     # recognition (SPEC section 13)
     "+1": ("join", "zh"), "我也赞": ("join", "zh"),
     "撤回": ("undo", "zh"), "undo": ("undo", "en"),

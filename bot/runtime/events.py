@@ -35,3 +35,18 @@ class CardAction:
 
 
 Event = IncomingText | CardAction
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """The platform's address book changed (WeCom change_contact, DingTalk contact events).
+
+    Not a chat event: it goes to the directory sync, never to the dispatcher. ``kind`` is
+    ``upsert`` (fetch these users and apply), ``leave`` or ``department`` (re-read everything).
+    """
+
+    platform: str
+    event_id: str  # dedupe key: the platform may deliver one change more than once
+    kind: str
+    user_ids: tuple[str, ...] = ()
+    renamed_from: str | None = None  # WeCom update_user with NewUserID: the old user id

@@ -160,6 +160,12 @@ def _grant_row(line: int, cells: dict[str, str], digest: str) -> GrantRow:
                     date_cell(line, "expires_at", cells.get("expires_at", "")))
 
 
+def file_digest(text: str) -> str:
+    """What default row keys are made of: the same file (BOM and line ends aside) → same keys."""
+    normalized = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()[:16]
+
+
 def parse_grants_csv(text: str) -> list[GrantRow]:
     """Parse ``employee_id,points,reason[,key][,expires_at]`` (unknown columns ignored).
 
@@ -167,8 +173,7 @@ def parse_grants_csv(text: str) -> list[GrantRow]:
     grants nothing twice, while a different file (even one differing only in a reason) is new.
     To repeat identical grants on purpose (e.g. the same bonus list next month), give keys.
     """
-    normalized = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest()[:16]
+    digest = file_digest(text)
     rows = [_grant_row(line, cells, digest)
             for line, cells in csv_records(text, required=("employee_id", "points", "reason"))]
     seen: dict[str, int] = {}

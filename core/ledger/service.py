@@ -277,3 +277,44 @@ async def history(session: AsyncSession, *, employee_id: str, limit: int = 10) -
         .limit(limit)
     )
     return [HistoryLine(at, int(amount), kind, reason, ref) for at, amount, kind, reason, ref in rows]
+
+
+@dataclass(frozen=True)
+class LotLine:
+    amount: int
+    remaining: int
+    expires_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FullHistoryLine:
+    at: datetime
+    amount: int
+    kind: str
+    reason: str
+    ref: str | None
+    actor: str
+
+
+async def open_lots(session: AsyncSession, *, employee_id: str, now: datetime) -> list[LotLine]:
+    """The employee's unexpired lots with points left, soonest expiry first."""
+    acc = await employee_account(session, employee_id)
+    return [LotLine(lot.amount, lot.remaining, lot.expires_at, lot.created_at)
+            for lot in await _spendable_lots(session, acc, now)]
+
+
+async def full_history(
+    session: AsyncSession, *, employee_id: str, limit: int = 1000,
+) -> list[FullHistoryLine]:
+    """Like ``history`` with the actor of each transaction, for the console."""
+    acc = await employee_account(session, employee_id)
+    rows = await session.execute(
+        select(LedgerTransaction.created_at, func.sum(Entry.amount), LedgerTransaction.kind,
+               LedgerTransaction.reason, LedgerTransaction.ref, LedgerTransaction.actor)
+        .join(Entry, Entry.transaction_id == LedgerTransaction.id)
+        .where(Entry.account_id == acc.id)
+        .group_by(LedgerTransaction.id)
+        .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc())
+        .limit(limit))
+    return [FullHistoryLine(at, int(a), k, r, ref, actor) for at, a, k, r, ref, actor in rows]

@@ -13,10 +13,12 @@ from core.models.catalog import CatalogItem, CodeEntry, Confirmation, Order, Ord
 from core.models.directory import Employee
 from core.models.ledger import Account, Entry, IdempotencyKey, LedgerTransaction, Lot, ReminderMark
 from core.models.outbox import CardRef, OutboxMessage
+from core.models.reliability import SeenRequest
+from core.models.web import LoginToken, WebSecret, WebSession
 
 __all__ = [
     "Account", "AllowanceUse", "Appeal", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
     "CatalogItem", "CodeEntry", "Confirmation", "Employee", "Entry", "IdempotencyKey",
     "LedgerTransaction", "Lot", "Order", "OrderEvent", "OutboxMessage", "ReminderMark",
-    "UTCDateTime", "utcnow",
+    "SeenRequest", "UTCDateTime", "utcnow", "LoginToken", "WebSecret", "WebSession",
 ]

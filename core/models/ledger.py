@@ -76,7 +76,7 @@ class IdempotencyKey(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     result: Mapped[str] = mapped_column(Text, default="{}")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class ReminderMark(Base):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
-from bot.scheduler import SCHEDULE, Scheduler
+import pytest
+from sqlalchemy import text
+
+from bot.scheduler import LOCK_ID, SCHEDULE, Scheduler
 from core.db import Database
 from core.policy import Policy
 
@@ -38,3 +42,54 @@ async def test_jobs_are_scheduled_in_the_policy_time_zone(db: Database, policy: 
         assert str(digest.tzinfo) == "Asia/Shanghai"
     finally:
         await sched.stop()
+
+
+async def _terminate_lock_holder(db: Database) -> int:
+    """``pg_terminate_backend`` on the session holding the scheduler's advisory lock (what a
+    PostgreSQL restart or failover does to it); returns how many backends were ended."""
+    async with db.engine.connect() as conn:
+        ended = await conn.scalar(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND granted AND ((classid::bigint << 32) | objid::bigint) = :id "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+            {"id": LOCK_ID})
+        await conn.commit()
+    return int(ended or 0)
+
+
+async def test_a_terminated_lock_connection_is_replaced_and_one_replica_runs(
+        db: Database, db_url: str, policy: Policy) -> None:
+    if db.is_sqlite:
+        pytest.skip("the advisory lock exists on PostgreSQL only")
+    other_db = Database(db_url)
+    first, second = Scheduler(db, policy), Scheduler(other_db, policy)
+    try:
+        assert await first.run_once("expire") is not None
+        assert await second.run_once("expire") is None
+        assert await _terminate_lock_holder(db) == 1
+        # the lock died with its backend: each replica notices, reconnects and asks again;
+        # exactly one of them runs the next job, whichever asks first
+        ran = await asyncio.gather(second.run_once("expire"), first.run_once("expire"))
+        assert sum(r is not None for r in ran) == 1
+        leader, follower = (second, first) if ran[0] is not None else (first, second)
+        assert await follower.run_once("expire") is None  # and it stays that way
+        assert await leader.run_once("expire") is not None
+    finally:
+        await first.stop()
+        await second.stop()
+        await other_db.dispose()
+
+
+async def test_the_leader_recovers_its_own_lock_after_termination(
+        db: Database, policy: Policy) -> None:
+    if db.is_sqlite:
+        pytest.skip("the advisory lock exists on PostgreSQL only")
+    sched = Scheduler(db, policy)
+    try:
+        assert await sched.run_once("expire") is not None
+        assert await _terminate_lock_holder(db) == 1
+        assert await sched.run_once("expire") is not None  # no "connection is closed" forever
+        assert await sched.run_once("expire") is not None
+        assert await _terminate_lock_holder(db) == 1
+    finally:
+        await sched.stop()  # on a dead connection: no error, nothing leaks

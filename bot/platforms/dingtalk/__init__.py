@@ -8,23 +8,24 @@ Wiring (composition root)::
     if settings.dingtalk_mode == "stream":
         stream = dingtalk.stream_from_settings(settings, feed=dispatcher.feed)  # start()/stop()
     else:
-        dingtalk.setup_routes(app, app_secret=<client secret>, feed=dispatcher.feed)
+        dingtalk.setup_routes(app, app_secret=<client secret>, feed=dispatcher.feed,
+                              first_use=dingtalk.database_first_use(db))
 """
 
 from __future__ import annotations
 
 from bot.platforms.dingtalk.client import BatchSendResult, DingTalkClient
 from bot.platforms.dingtalk.errors import DingTalkError, RetryPolicy
-from bot.platforms.dingtalk.http import CALLBACK_PATH, Feed, setup_routes
+from bot.platforms.dingtalk.http import CALLBACK_PATH, Feed, database_first_use, setup_routes
 from bot.platforms.dingtalk.parse import parse_bot_message, parse_card_callback, parse_payload
 from bot.platforms.dingtalk.sender import DingTalkSender, delivery_error
-from bot.platforms.dingtalk.stream import Backoff, DingTalkStream, StreamTimeouts
+from bot.platforms.dingtalk.stream import Backoff, ContactFeed, DingTalkStream, StreamTimeouts
 from config.settings import Settings
 
 __all__ = [
     "CALLBACK_PATH", "Backoff", "BatchSendResult", "DingTalkClient", "DingTalkError",
     "DingTalkSender", "DingTalkStream", "Feed", "RetryPolicy", "StreamTimeouts",
-    "client_from_settings", "delivery_error", "parse_bot_message", "parse_card_callback",
+    "client_from_settings", "database_first_use", "delivery_error", "parse_bot_message", "parse_card_callback",
     "parse_payload", "sender_from_settings", "setup_routes", "stream_from_settings",
 ]
 
@@ -46,10 +47,11 @@ def sender_from_settings(settings: Settings, client: DingTalkClient) -> DingTalk
     return DingTalkSender(client, card_template_id=settings.dingtalk_card_template_id)
 
 
-def stream_from_settings(settings: Settings, *, feed: Feed) -> DingTalkStream:
+def stream_from_settings(settings: Settings, *, feed: Feed,
+                         contacts: ContactFeed | None = None) -> DingTalkStream:
     client_id, client_secret = _credentials(settings)
     return DingTalkStream(feed=feed, client_id=client_id, client_secret=client_secret,
-                          api_base=settings.dingtalk_api_base)
+                          api_base=settings.dingtalk_api_base, contacts=contacts)
 
 
 def app_secret(settings: Settings) -> str:

@@ -1,7 +1,10 @@
 """Async DingTalk OpenAPI client on aiohttp (the SDK's ``requests`` calls block, §1.12).
 
 Every OpenAPI URL, ``/v1.0/oauth2/accessToken`` included, is built from ``api_base``
-(``JIFEN_DINGTALK_API_BASE``); sessionWebhook and custom-robot URLs are used as given. Each
+(``JIFEN_DINGTALK_API_BASE``); custom-robot URLs (from the policy file) are used as given, and
+a sessionWebhook — it arrives in the request body, so it is untrusted — only on DingTalk's own
+hosts or ``api_base``'s origin (:func:`trusted_webhook`; else we would POST wherever a signed
+or replayed body points, e.g. an internal address: SSRF). Each
 request has a timeout; retries are bounded (``RetryPolicy.attempts``) with jittered backoff on
 network errors, HTTP 5xx/429 and throttling codes, plus exactly one token refresh when a token is
 refused. URLs carry session and robot tokens, so only paths are logged, never queries, tokens or
@@ -17,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -24,6 +28,7 @@ from bot.platforms.base import ApiClient, Sleep
 from bot.platforms.dingtalk.cardbody import create_and_deliver_body, update_body
 from bot.platforms.dingtalk.errors import (
     ERR_BAD_RESPONSE,
+    ERR_FOREIGN_WEBHOOK,
     ERR_NETWORK,
     DingTalkError,
     RetryPolicy,
@@ -39,6 +44,29 @@ TOKEN_HEADER = "x-acs-dingtalk-access-token"
 TOKEN_MARGIN_S = 300  # the SDK refreshes 5 minutes early too (§2.1)
 BATCH_LIMIT = 20  # userIds per batchSend call (§2.2)
 JSON = dict[str, Any]
+# sessionWebhook hosts: oapi.dingtalk.com in every documented sample (platforms.md §1.8, §2.5);
+# api.dingtalk.com is DingTalk's OpenAPI host (§1.7)
+DINGTALK_HOSTS = frozenset({"oapi.dingtalk.com", "api.dingtalk.com"})
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:  # a port that is not a number, or out of range
+        return None
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return None
+    return parts.scheme, parts.hostname, port
+
+
+def trusted_webhook(url: str, api_base: str = DEFAULT_API_BASE) -> bool:
+    """True for ``https://`` on a DingTalk host (port 443), or the origin of ``api_base``."""
+    origin = _origin(url)
+    if origin is None:
+        return False
+    return origin == _origin(api_base) or (origin[0] == "https" and origin[1] in DINGTALK_HOSTS
+                                            and origin[2] == 443)
 
 
 @dataclass(frozen=True)
@@ -98,7 +126,12 @@ class DingTalkClient(ApiClient):
 
     async def session_webhook_send(self, url: str, body: Mapping[str, Any]) -> JSON:
         """POST a ``{"msgtype": "markdown"|"text", …}`` body to a message's sessionWebhook; an
-        expired one fails with code ``300001`` (not retriable: fall back to the OpenAPI)."""
+        expired one fails with code ``300001`` (not retriable: fall back to the OpenAPI), and so
+        does a URL that is not DingTalk's (``ERR_FOREIGN_WEBHOOK``, refused before any request)."""
+        if not trusted_webhook(url, self._base):
+            log.warning("dingtalk: sessionWebhook outside DingTalk's hosts refused")
+            raise DingTalkError(ERR_FOREIGN_WEBHOOK, "sessionWebhook host is not DingTalk's",
+                                retriable=False)
         return await self._retrying("POST", url, dict(body), headers={})
 
     async def custom_robot_send(self, url: str, secret: str | None, body: Mapping[str, Any]) -> JSON:

@@ -13,6 +13,7 @@ ERR_HTTP = "http"
 ERR_BAD_RESPONSE = "bad_response"
 ERR_FLOW_CONTROLLED = "flowControlled"  # batchSend put the user in flowControlledStaffIdList
 ERR_INVALID_USER = "invalidStaffId"  # batchSend put the user in invalidStaffIdList
+ERR_FOREIGN_WEBHOOK = "foreignWebhook"  # a sessionWebhook not on DingTalk's hosts: never called
 ERR_SESSION_EXPIRED = "300001"  # sessionWebhook past sessionWebhookExpiredTime (§2.5)
 TOKEN_CODES = frozenset({"InvalidAuthentication"})  # HTTP 400 "不合法的access_token"; also HTTP 401
 # Legacy errcodes: -1 busy, 90002/90018/90019 API rate limits (§2.9), 130101 custom robot

@@ -31,7 +31,10 @@ def sign(timestamp: int | str, secret: str) -> str:
 def verify_callback(timestamp: str | None, signature: str | None, app_secret: str, *,
                     now: int | None = None) -> bool:
     """True iff the HTTP-mode headers ``timestamp`` (ms) and ``sign`` are fresh and match."""
-    if not timestamp or not signature or not timestamp.isdigit():
+    # isascii(): "²".isdigit() is True but int("²") raises (the probe's 500); 16 digits of ms
+    # reach the year 2286, so anything longer is not a timestamp
+    if not (timestamp and signature and timestamp.isascii() and timestamp.isdigit()
+            and len(timestamp) <= 16):
         return False
     current = now_ms() if now is None else now
     if abs(current - int(timestamp)) > MAX_SKEW_MS:

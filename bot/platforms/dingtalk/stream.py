@@ -39,20 +39,23 @@ from urllib.parse import quote_plus
 
 import dingtalk_stream
 import websockets
-from dingtalk_stream import AckMessage, CallbackMessage, SystemMessage
+from dingtalk_stream import AckMessage, CallbackMessage, EventMessage, SystemMessage
 from dingtalk_stream import card_replier as sdk_card_replier
 from dingtalk_stream import chatbot as sdk_chatbot
 from dingtalk_stream import stream as sdk_stream
 from dingtalk_stream import utils as sdk_utils
 
 from bot.platforms.base import TaskSet
+from bot.platforms.dingtalk.contact_events import parse_contact_event
 from bot.platforms.dingtalk.parse import TOPIC_BOT_MESSAGE, TOPIC_CARD_CALLBACK, parse_payload
-from bot.runtime.events import Event
+from bot.runtime.events import ContactChange, Event
 
 log = logging.getLogger("jifen.dingtalk")
 sdk_log = logging.getLogger("jifen.dingtalk.sdk")  # instead of the SDK's forced INFO handler
 
 Feed = Callable[[Event], Awaitable[object]]
+ContactFeed = Callable[[ContactChange], Awaitable[object]]
+EVENT_ACK_BUDGET_S = 3.0  # contact events are ACKed after they are applied, or after this
 DEFAULT_API_BASE = "https://api.dingtalk.com"
 OPEN_PATH = "/v1.0/gateway/connections/open"
 
@@ -99,15 +102,26 @@ class _Handler(dingtalk_stream.CallbackHandler):
         return AckMessage.STATUS_OK, self._response
 
 
+class _EventAck(dingtalk_stream.EventHandler):
+    """ACKs an EVENT frame (the SDK echoes the event as the ACK data, platforms.md §1.5)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logger = sdk_log
+
+    async def process(self, event: EventMessage) -> tuple[int, str]:
+        return AckMessage.STATUS_OK, "OK"
+
+
 class DingTalkStream:
     """One Stream connection (AppKey/AppSecret) feeding neutral events to ``feed``."""
 
     def __init__(self, *, feed: Feed, client_id: str, client_secret: str,
                  api_base: str = DEFAULT_API_BASE, backoff: Backoff | None = None,
                  timeouts: StreamTimeouts | None = None,
-                 robot_names: tuple[str, ...] = ()) -> None:
+                 robot_names: tuple[str, ...] = (), contacts: ContactFeed | None = None) -> None:
         point_sdk_at(api_base)
-        self._feed, self._robot_names = feed, robot_names
+        self._feed, self._robot_names, self._contacts = feed, robot_names, contacts
         self._backoff, self._t = backoff or Backoff(), timeouts or StreamTimeouts()
         credential = dingtalk_stream.Credential(client_id, client_secret)
         self._sdk = dingtalk_stream.DingTalkStreamClient(credential, logger=sdk_log)
@@ -115,6 +129,8 @@ class DingTalkStream:
         self._sdk.register_callback_handler(TOPIC_BOT_MESSAGE, _Handler("OK"))
         # A card callback's ACK data is a card update instruction; {} asks for none (§1.9).
         self._sdk.register_callback_handler(TOPIC_CARD_CALLBACK, _Handler({}))
+        if contacts is not None:  # adds {"type": "EVENT", "topic": "*"} to the subscriptions
+            self._sdk.register_all_event_handler(_EventAck())
         self._tasks = TaskSet(log, "dingtalk")  # frames ACKed and still being processed
         self._runner: asyncio.Task[None] | None = None
         self.connected = False
@@ -215,10 +231,14 @@ class DingTalkStream:
                 return bool(message.headers.topic != SystemMessage.TOPIC_DISCONNECT)
             if kind == CallbackMessage.TYPE:
                 await self._on_callback(ws, CallbackMessage.from_dict(frame))
+            elif kind == EventMessage.TYPE:
+                await self._on_event(ws, EventMessage.from_dict(frame))
             else:
                 log.info("dingtalk: ignoring %s frame", kind)
-        except (ValueError, TypeError, AttributeError) as exc:
-            log.warning("dingtalk: bad stream frame (%s)", type(exc).__name__)
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # already ACKed (or not ours): a frame we cannot read is dropped, never retried —
+            # MalformedPayload (ids that are not ids, atUsers: 5, …) or nesting past the stack
+            log.warning("dingtalk: bad stream frame dropped (%s)", type(exc).__name__)
         return True
 
     async def _on_callback(self, ws: Any, message: CallbackMessage) -> None:
@@ -237,3 +257,22 @@ class DingTalkStream:
     def _spawn(self, event: Event | None) -> None:
         if event is not None:
             self._tasks.spawn(self._feed(event))
+
+    async def _on_event(self, ws: Any, message: EventMessage) -> None:
+        """Apply a contact event, then ACK. A failed apply sends no ACK, so DingTalk
+        redelivers it (the directory sync dedupes by event id); a slow one is ACKed after
+        ``EVENT_ACK_BUDGET_S`` and finishes in the background."""
+        headers = message.headers
+        change = parse_contact_event(headers.event_type, headers.event_id, message.data)
+        if change is not None and self._contacts is not None:
+            task = self._tasks.spawn(self._contacts(change))
+            try:
+                await asyncio.wait_for(asyncio.shield(task), EVENT_ACK_BUDGET_S)
+            except TimeoutError:
+                pass
+            except Exception:  # noqa: BLE001 - logged by the task set; no ACK => redelivery
+                return
+        elif change is None:
+            log.info("dingtalk: ignoring event %s", headers.event_type)
+        ack = await _EventAck().raw_process(message)
+        await ws.send(json.dumps(ack.to_dict()))

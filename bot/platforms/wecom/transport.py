@@ -23,12 +23,14 @@ from bot.platforms.wecom.crypto import (
     WeComCryptoError,
 )
 from bot.platforms.wecom.parse import parse_event
-from bot.runtime.events import Event
+from bot.runtime.events import ContactChange, Event
 
 log = logging.getLogger("jifen.wecom")
 
 Feed = Callable[[Event], Awaitable[object]]
 """The dispatcher entry point; its return value (a reply) is not used: replies go via the API."""
+ContactFeed = Callable[[ContactChange], Awaitable[object]]
+"""The directory sync's entry point for change_contact events (None: they are ignored)."""
 
 CALLBACK_PATH = "/wecom/callback"
 MAX_BODY = 1024 * 1024  # SPEC §6/§8: bodies above 1 MiB are refused with 413
@@ -41,9 +43,11 @@ class WeComCallback:
     """The two handlers, bound to one crypto and one ``feed``."""
 
     def __init__(self, *, crypto: WeComCrypto, feed: Feed, tasks: TaskSet,
-                 ack_budget: float = ACK_BUDGET_S, max_body: int = MAX_BODY) -> None:
+                 ack_budget: float = ACK_BUDGET_S, max_body: int = MAX_BODY,
+                 contacts: ContactFeed | None = None) -> None:
         self._crypto = crypto
         self._feed = feed
+        self._contacts = contacts
         self._tasks = tasks
         self._ack_budget = ack_budget
         self._max_body = max_body
@@ -75,9 +79,14 @@ class WeComCallback:
             return web.Response(status=500)
         return web.Response(status=200)  # WeCom documents an empty body as "received" (§3.4)
 
-    async def _feed_within_budget(self, event: Event) -> bool:
+    async def _feed_within_budget(self, event: Event | ContactChange) -> bool:
         """False only if ``feed`` failed inside the budget; slow work counts as accepted."""
-        task = self._tasks.spawn(self._feed(event))
+        if isinstance(event, ContactChange):
+            if self._contacts is None:
+                return True  # directory sync is off: acknowledged and ignored
+            task = self._tasks.spawn(self._contacts(event))
+        else:
+            task = self._tasks.spawn(self._feed(event))
         try:
             # shield: on timeout only the wait ends; the work itself must finish.
             await asyncio.wait_for(asyncio.shield(task), self._ack_budget)
@@ -89,14 +98,15 @@ class WeComCallback:
 
 
 def setup_routes(app: web.Application, *, crypto: WeComCrypto, feed: Feed,
-                 path: str = CALLBACK_PATH, ack_budget: float = ACK_BUDGET_S) -> WeComCallback:
+                 path: str = CALLBACK_PATH, ack_budget: float = ACK_BUDGET_S,
+                 contacts: ContactFeed | None = None) -> WeComCallback:
     """Mount the callback on ``app`` and make app shutdown wait for / cancel pending work."""
     if TASKS_KEY not in app:
         app[TASKS_KEY] = TaskSet(log, "wecom")
         # on_shutdown runs before on_cleanup, i.e. before the database is disposed.
         app.on_shutdown.append(_drain_tasks)
     callback = WeComCallback(crypto=crypto, feed=feed, tasks=app[TASKS_KEY],
-                             ack_budget=ack_budget)
+                             ack_budget=ack_budget, contacts=contacts)
     app.router.add_get(path, callback.verify_url)
     app.router.add_post(path, callback.receive)
     return callback

@@ -105,3 +105,15 @@ def test_long_ids_keep_the_event_id_bounded() -> None:
     event = parse_card_callback(card_callback(out_track_id="t" * 128), frame_id="f" * 64)
     assert event is not None and len(event.event_id) <= 120
     assert event.card_ref == "t" * 128
+
+
+def test_contact_events() -> None:
+    from bot.platforms.dingtalk.contact_events import parse_contact_event
+    from bot.runtime.events import ContactChange
+
+    assert parse_contact_event("user_leave_org", "e1", {"UserId": ["u1", "u2"]}) == \
+        ContactChange("dingtalk", "e1", "leave", ("u1", "u2"))
+    assert parse_contact_event("org_dept_modify", "e2", {"deptId": [3]}) == \
+        ContactChange("dingtalk", "e2", "department")
+    assert parse_contact_event("user_add_org", "e3", {}) is None  # nobody named
+    assert parse_contact_event("chat_update_title", "e4", {}) is None

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -17,9 +18,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.platforms.dingtalk.http import CALLBACK_PATH, TASKS_KEY, setup_routes
+from bot.platforms.dingtalk.http import (
+    CALLBACK_PATH,
+    TASKS_KEY,
+    database_first_use,
+    setup_routes,
+)
 from bot.platforms.dingtalk.signature import sign, signed_webhook_url, verify_callback
 from bot.runtime.events import CardAction, Event, IncomingText
+from core.db import Database
 from tests.fakes.dingtalk_server import CLIENT_SECRET, bot_message, card_callback
 
 Client = TestClient[web.Request, web.Application]
@@ -62,6 +69,9 @@ def test_verify_callback() -> None:
     assert not verify_callback(None, good, "appsecret", now=now)
     assert not verify_callback(str(now), None, "appsecret", now=now)
     assert not verify_callback("12a", good, "appsecret", now=now)
+    assert not verify_callback("²", good, "appsecret", now=now)  # isdigit() but not int()-able
+    assert not verify_callback(str(now) + "²", good, "appsecret", now=now)
+    assert not verify_callback("1" * 400, good, "appsecret", now=now)
 
 
 # --- the HTTP-mode route -----------------------------------------------------------------
@@ -82,14 +92,18 @@ def feed() -> RecordingFeed:
 
 
 @pytest.fixture
-async def client(aiohttp_client: ClientFactory, feed: RecordingFeed) -> Client:
+async def client(aiohttp_client: ClientFactory, feed: RecordingFeed, db: Database) -> Client:
     app = web.Application()
-    setup_routes(app, app_secret=CLIENT_SECRET, feed=feed)
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=feed, first_use=database_first_use(db))
     return await aiohttp_client(app)
 
 
+_fresh = itertools.count()
+
+
 def headers(ts: int | None = None, secret: str = CLIENT_SECRET) -> dict[str, str]:
-    stamp = ts if ts is not None else int(time.time() * 1000)
+    """A signed pair; without ``ts`` a new one each call (each pair is accepted only once)."""
+    stamp = ts if ts is not None else int(time.time() * 1000) - next(_fresh)
     return {"timestamp": str(stamp), "sign": reference_sign(stamp, secret)}
 
 
@@ -154,14 +168,14 @@ async def test_unknown_shape_is_acked_and_ignored(client: Client, feed: Recordin
     assert feed.events == []
 
 
-async def test_ack_does_not_wait_for_feed(aiohttp_client: ClientFactory) -> None:
+async def test_ack_does_not_wait_for_feed(aiohttp_client: ClientFactory, db: Database) -> None:
     release = asyncio.Event()
 
     async def slow(event: Event) -> None:
         await release.wait()
 
     app = web.Application()
-    setup_routes(app, app_secret=CLIENT_SECRET, feed=slow)
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=slow, first_use=database_first_use(db))
     client = await aiohttp_client(app)
     status = await asyncio.wait_for(post(client, bot_message(), headers()), 1)
     assert status == 200

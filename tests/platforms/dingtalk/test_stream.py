@@ -133,6 +133,27 @@ async def test_bad_frames_do_not_kill_the_connection(dt: FakeDingTalk, stream: D
     assert feed.events == [] and stream.connected and len(dt.opens) == 1
 
 
+async def test_malformed_ids_and_bodies_are_dropped_and_logged(
+        dt: FakeDingTalk, stream: DingTalkStream, feed: RecordingFeed,
+        caplog: pytest.LogCaptureFixture) -> None:
+    bad = [bot_message(msg_id="m" * 201), bot_message(sender="s" * 201),
+           bot_message() | {"msgtype": "richText", "content": {"richText": 5}},
+           bot_message(group=True) | {"atUsers": 5}, card_callback(user="u" * 65)]
+    for i, data in enumerate(bad):
+        topic = TOPIC_CARD_CALLBACK if "outTrackId" in data else TOPIC_BOT_MESSAGE
+        dt.push(callback_frame(data, topic=topic, message_id=f"bad-{i}"))
+    deep = callback_frame({}, topic=TOPIC_BOT_MESSAGE, message_id="deep")
+    deep["data"] = "[" * 200_000 + "]" * 200_000
+    dt.push(deep)
+    dt.push(callback_frame(bot_message(msg_id="after"), topic=TOPIC_BOT_MESSAGE,
+                           message_id="frame-after"))
+    await until(lambda: feed.events and acks_for(dt, "frame-after"))
+    assert [e.message_id for e in feed.events if isinstance(e, IncomingText)] == ["after"]
+    assert stream.connected and len(dt.opens) == 1  # the connection survived all of it
+    dropped = [r for r in caplog.records if "bad stream frame dropped" in r.getMessage()]
+    assert len(dropped) == len(bad) + 1
+
+
 async def test_disconnect_frame_reconnects(dt: FakeDingTalk, stream: DingTalkStream,
                                            feed: RecordingFeed) -> None:
     dt.push(system_frame("disconnect", {"reason": "connection is expired"}))

@@ -139,7 +139,32 @@ def _inner_not_a_message() -> SignedRequest:
     return sender.message("<xml><MsgType>text</MsgType><Content>no sender</Content></xml>")
 
 
+def _long_msg_id() -> SignedRequest:  # the probe's PostgreSQL DataError: ids past String(200)
+    return sender.message(text_xml(msg_id="9" * 201))
+
+
+def _long_user() -> SignedRequest:
+    return sender.message(text_xml(user="u" * 201))
+
+
+def _long_card_user() -> SignedRequest:
+    return sender.message(card_event_xml(user="u" * 65))
+
+
+def _odd_msg_id() -> SignedRequest:  # not printable ASCII: no WeCom id looks like this
+    return sender.message(text_xml(msg_id="１２３ 4"))
+
+
+def _long_event_key() -> SignedRequest:
+    return sender.message(card_event_xml(key="ap:" + "A" * 200))
+
+
 @pytest.mark.parametrize(("make", "status"), [
+    (_long_msg_id, 400),
+    (_long_user, 400),
+    (_long_card_user, 400),
+    (_odd_msg_id, 400),
+    (_long_event_key, 400),
     (_bad_signature, 403),
     (_stale, 403),
     (_garbage, 400),

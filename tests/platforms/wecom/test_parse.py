@@ -54,3 +54,21 @@ def test_empty_text_is_empty_string() -> None:
 def test_malformed_messages_raise(xml: str) -> None:
     with pytest.raises(MalformedError):
         parse_event(xml)
+
+
+def test_change_contact_becomes_a_contact_change() -> None:
+    from bot.runtime.events import ContactChange
+
+    def xml(change: str, extra: str) -> str:
+        return ("<xml><ToUserName><![CDATA[c]]></ToUserName><FromUserName><![CDATA[sys]]>"
+                "</FromUserName><CreateTime>17</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+                f"<Event><![CDATA[change_contact]]></Event><ChangeType><![CDATA[{change}]]>"
+                f"</ChangeType>{extra}</xml>")
+
+    assert parse_event(xml("update_user", "<UserID>a</UserID><NewUserID>b</NewUserID>")) == \
+        ContactChange("wecom", "update_user:a:17", "upsert", ("b",), renamed_from="a")
+    assert parse_event(xml("delete_user", "<UserID>a</UserID>")) == \
+        ContactChange("wecom", "delete_user:a:17", "leave", ("a",))
+    assert parse_event(xml("delete_party", "<Id>4</Id>")) == \
+        ContactChange("wecom", "delete_party:4:17", "department")
+    assert parse_event(xml("update_tag", "<TagId>1</TagId>")) is None

@@ -1,0 +1,80 @@
+"""员工 Employees: search; one employee's balance, allowance, lots and full history; grant and
+deduct with a reason (the same core calls as the chat commands 发放 / 扣除)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import tw
+from bot.web.admin.common import back, form, int_field, lang, refused, render, staff
+from bot.web.auth.sessions import user_of
+from bot.web.base import now, policy_of, run
+from core import errors, ledger
+from core.awards.service import allowance_status
+from core.directory import service as directory
+from core.directory.search import search
+from core.hr import service as hr
+from core.ledger.service import full_history, open_lots
+from core.policy import Policy
+
+
+@staff
+async def listing(request: web.Request) -> web.StreamResponse:
+    q = request.query.get("q", "")
+    people = await run(request, lambda s: search(s, q=q))
+    return render(request, "employees.html", {"q": q, "people": people})
+
+
+async def _detail(s: AsyncSession, employee_id: str, policy: Policy) -> dict[str, Any]:
+    at = now()
+    emp = await directory.get(s, employee_id)
+    return {"emp": emp, "roles": sorted(await directory.roles_of(s, emp)),
+            "balance": await ledger.balance(s, employee_id=employee_id, now=at),
+            "allowance": await allowance_status(s, giver_id=employee_id, now=at, policy=policy),
+            "lots": await open_lots(s, employee_id=employee_id, now=at),
+            "history": await full_history(s, employee_id=employee_id)}
+
+
+@staff
+async def detail(request: web.Request) -> web.StreamResponse:
+    employee_id = request.match_info["employee_id"]
+    policy = policy_of(request)
+    try:
+        data = await run(request, lambda s: _detail(s, employee_id, policy))
+    except errors.UnknownEmployee as exc:
+        return refused(request, "/admin/employees", exc)
+    data["nonce"] = secrets.token_urlsafe(12)  # one submission of this form = one grant
+    return render(request, "employee.html", data)
+
+
+@staff
+async def change(request: web.Request) -> web.StreamResponse:
+    employee_id = request.match_info["employee_id"]
+    action = request.match_info["action"]
+    data = await form(request)
+    here = f"/admin/employees/{employee_id}"
+    amount = int_field(data.get("points"))
+    me, policy = user_of(request).me, policy_of(request)
+    call = hr.grant if action == "grant" else hr.deduct
+    try:
+        if amount is None:
+            raise errors.InvalidAmount(amount=data.get("points", ""))
+        res = await run(request, lambda s: call(
+            s, actor_id=me, employee_id=employee_id, amount=amount, reason=data.get("reason", ""),
+            key=f"console:{me}:{data.get('nonce', '')}", now=now(), policy=policy))
+    except errors.CoreError as exc:
+        return refused(request, here, exc)
+    if res.duplicate:
+        return back(here, notice=tw("already_done", lang(request)))
+    done = "granted" if action == "grant" else "deducted_ok"
+    return back(here, notice=tw(done, lang(request), n=res.amount, balance=res.balance))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/employees", listing)
+    app.router.add_get("/admin/employees/{employee_id}", detail)
+    app.router.add_post(r"/admin/employees/{employee_id}/{action:grant|deduct}", change)

@@ -1,0 +1,24 @@
+"""Rows that exist only to make the edges safe: requests already accepted once (replay guard)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, UTCDateTime
+
+
+class SeenRequest(Base):
+    """A signed request accepted once; the primary key refuses the same one on every replica.
+
+    ``key`` is a digest the transport computes (e.g. over a DingTalk HTTP-mode ``timestamp`` and
+    ``sign``); once ``expires_at`` has passed the signature itself is refused as stale, so the
+    retention job may delete the row.
+    """
+
+    __tablename__ = "seen_requests"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

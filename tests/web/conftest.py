@@ -1,0 +1,77 @@
+"""The real application with the demo organisation, served over HTTP on loopback, and helpers to
+sign in the way people do: a one-time link, then the session cookie and its CSRF token."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot.app import DB_KEY, POLICY_KEY, SETTINGS_KEY, build
+from bot.demo import load_demo
+from bot.web.auth.links import login_link
+from config.settings import Settings
+from core.db import Database
+from core.models import utcnow
+from tests.conftest import ROOT, _reset_postgres
+
+HR, ADMIN, EMPLOYEE = "E002", "E001", "E004"
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def console_settings(db_url: str, **extra: object) -> Settings:
+    return Settings(database_url=db_url, policy_file=str(ROOT / "config" / "policy.yaml"),
+                    playground=False, _env_file=None, **extra)  # type: ignore[call-arg, arg-type]
+
+
+async def demo_app(db_url: str, **extra: object) -> web.Application:
+    app = await build(console_settings(db_url, **extra), background=False)
+    db = app[DB_KEY]
+    if not db.is_sqlite:
+        await _reset_postgres(db)
+    await load_demo(db, app[POLICY_KEY], now=utcnow())
+    return app
+
+
+async def link_for(app: web.Application, employee_id: str, *, now: datetime | None = None,
+                   purpose: str = "admin") -> str:
+    """The path and query of a fresh sign-in link (what chat 后台 and the CLI hand out)."""
+    settings = app[SETTINGS_KEY]
+    url = await app[DB_KEY].run(lambda s: login_link(s, settings, employee_id=employee_id,
+                                                     purpose=purpose, now=now or utcnow()))
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+def csrf_of(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "page has no CSRF field"
+    return found[1]
+
+
+@dataclass
+class Console:
+    app: web.Application
+    client: TestClient  # type: ignore[type-arg]
+
+    @property
+    def db(self) -> Database:
+        return self.app[DB_KEY]
+
+    async def sign_in(self, employee_id: str = HR) -> str:
+        """Follow a fresh link; returns the CSRF token of the dashboard."""
+        resp = await self.client.get(await link_for(self.app, employee_id), allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+        page = await self.client.get("/admin")
+        assert page.status == 200
+        return csrf_of(await page.text())
+
+
+@pytest.fixture
+async def console(db_url: str, aiohttp_client) -> AsyncIterator[Console]:  # type: ignore[no-untyped-def]
+    app = await demo_app(db_url)
+    yield Console(app, await aiohttp_client(app))

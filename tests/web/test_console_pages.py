@@ -1,0 +1,170 @@
+"""Console pages over real HTTP against the real core: every page renders in both languages,
+the order desk (bulk, CSV, masked contacts), grants preview/confirm, catalog codes, approvals,
+broadcast preview, and the dashboard agreeing with the monthly report."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from core.models import CatalogItem, CodeEntry, LedgerTransaction, Order, OutboxMessage, utcnow
+from core.orders.service import confirm, start_redemption
+from core.reports.service import month_summary
+from core.timeutil import month_key
+from tests.web.conftest import ADMIN, HR, Console
+
+PAGES = ("/admin", "/admin/employees", "/admin/employees?q=研发", "/admin/employees/E004",
+         "/admin/orders", "/admin/orders?state=placed", "/admin/grants", "/admin/catalog",
+         "/admin/catalog/new", "/admin/catalog/CUP01", "/admin/approvals", "/admin/broadcasts",
+         "/admin/reports", "/admin/reports?month=2026-01", "/admin/audit")
+
+
+async def test_every_page_renders_in_chinese_and_english(console: Console) -> None:
+    await console.sign_in(HR)
+    for path in PAGES:
+        resp = await console.client.get(path)
+        assert resp.status == 200, path
+        assert "员工" in await resp.text()
+    english = await console.client.get("/admin?lang=en")
+    assert "Employees" in await english.text()
+    assert "Dashboard" in await (await console.client.get("/admin/orders")).text()  # remembered
+    for asset in ("/static/vendor/htmx-2.0.4.min.js", "/static/vendor/echarts-5.5.1.min.js",
+                  "/static/web.css"):
+        assert (await console.client.get(asset)).status == 200, asset
+    bad = await console.client.get("/admin/reports?month=2026-13", allow_redirects=False)
+    assert bad.status == 303 and "problem=" in bad.headers["Location"]
+    missing = await console.client.get("/admin/employees/NOPE", allow_redirects=False)
+    assert missing.status == 303
+
+
+async def _order(console: Console, employee_id: str) -> str:
+    from bot.app import POLICY_KEY
+
+    async def place(s):  # type: ignore[no-untyped-def]
+        pol = console.app[POLICY_KEY]
+        conf = await start_redemption(s, employee_id=employee_id, sku="CUP01", now=utcnow(),
+                                      policy=pol)
+        return (await confirm(s, employee_id=employee_id, code=conf.code, now=utcnow(),
+                              policy=pol)).order_no
+
+    return str(await console.db.run(place))
+
+
+async def test_order_desk_bulk_fulfil_cancel_and_csv(console: Console) -> None:
+    csrf = await console.sign_in(HR)
+    first, second = await _order(console, "E003"), await _order(console, "E005")
+    desk = await (await console.client.get("/admin/orders?state=placed")).text()
+    assert first in desk and second in desk and "138****" in desk
+    assert "13800000003" not in desk  # contacts are masked
+    resp = await console.client.post("/admin/orders", data={
+        "csrf": csrf, "action": "fulfil", "order_no": [first, second], "note": "前台自取"},
+        allow_redirects=False)
+    assert resp.status == 303 and "notice=" in resp.headers["Location"]
+    again = await console.client.post("/admin/orders", data={
+        "csrf": csrf, "action": "cancel", "order_no": [first]}, allow_redirects=False)
+    assert "problem=" in again.headers["Location"]  # fulfilled orders cannot be cancelled
+
+    async def state(s):  # type: ignore[no-untyped-def]
+        orders = {o.order_no: o.status for o in await s.scalars(select(Order))}
+        pushes = await s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind == "order_fulfilled"))
+        return orders, pushes
+
+    orders, pushes = await console.db.run(state)
+    assert orders[first] == orders[second] == "fulfilled" and pushes == 2
+    csv_text = await (await console.client.get("/admin/orders.csv?state=fulfilled")).text()
+    assert csv_text.startswith("\ufefforder_no,") and first in csv_text and "前台自取" in csv_text
+    assert "13800000003" not in csv_text
+
+
+async def _transactions(console: Console) -> int:
+    return int(await console.db.run(lambda s: s.scalar(
+        select(func.count()).select_from(LedgerTransaction))) or 0)
+
+
+async def test_grants_preview_changes_nothing_and_a_file_grants_once(console: Console) -> None:
+    csrf = await console.sign_in(HR)
+    before = await _transactions(console)
+    bad = "employee_id,points,reason\nE003,10,好\nE404,5,谁\nE004,-3,负数\n"
+    page = await (await console.client.post("/admin/grants/preview",
+                                            data={"csrf": csrf, "text": bad})).text()
+    assert page.count('class="bad"') == 2 and 'id="confirm"' not in page
+    assert "E404" in page and await _transactions(console) == before
+    good = "employee_id,points,reason\nE003,10,好样的\nE004,20,加油\n"
+    page = await (await console.client.post("/admin/grants/preview",
+                                            data={"csrf": csrf, "text": good})).text()
+    assert 'id="confirm"' in page and await _transactions(console) == before
+    hidden = re.search(r'<textarea name="text" hidden>(.*?)</textarea>', page, re.S)
+    assert hidden
+    for _ in range(2):  # a double click or the same file again: granted once
+        resp = await console.client.post("/admin/grants/confirm", data={
+            "csrf": csrf, "text": hidden[1].replace("\n", "\r\n")}, allow_redirects=False)
+        assert resp.status == 303
+    assert await _transactions(console) == before + 2
+    broken = await console.client.post("/admin/grants/confirm", data={"csrf": csrf, "text": bad},
+                                       allow_redirects=False)
+    assert "problem=" in broken.headers["Location"] and await _transactions(console) == before + 2
+
+
+async def test_catalog_item_with_codes_never_shows_them(console: Console) -> None:
+    csrf = await console.sign_in(HR)
+    resp = await console.client.post("/admin/catalog/new", data={
+        "csrf": csrf, "sku": "GIFT50", "name": "京东卡 50", "points": "500", "kind": "code",
+        "category": "卡券", "codes": "SECRET-AAA-111\nSECRET-BBB-222\n", "active": "1"},
+        allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/admin/catalog/GIFT50")
+    for path in ("/admin/catalog", "/admin/catalog/GIFT50"):
+        text = await (await console.client.get(path)).text()
+        assert "京东卡 50" in text and "SECRET-" not in text
+    codes = await console.db.run(lambda s: s.scalar(
+        select(func.count()).select_from(CodeEntry).where(CodeEntry.sku == "GIFT50")))
+    assert codes == 2
+    await console.client.post("/admin/catalog/GIFT50", data={
+        "csrf": csrf, "sku": "GIFT50", "name": "京东卡 50", "points": "500", "kind": "code",
+        "active": "0"})
+    item = await console.db.run(lambda s: s.get(CatalogItem, "GIFT50"))
+    assert item is not None and item.active is False
+    invalid = await console.client.post("/admin/catalog/new", data={
+        "csrf": csrf, "sku": "BAD SKU", "name": "x", "points": "0"}, allow_redirects=False)
+    assert invalid.status == 303 and "problem=" in invalid.headers["Location"]
+
+
+async def test_admins_decide_approvals_and_hr_only_sees_them(console: Console) -> None:
+    csrf = await console.sign_in(HR)
+    page = await (await console.client.get("/admin/approvals")).text()
+    assert "A1" in page and "赵磊" in page
+    refused = await console.client.post("/admin/approvals/1", data={
+        "csrf": csrf, "decision": "approve"}, allow_redirects=False)
+    assert "problem=" in refused.headers["Location"]
+    csrf = await console.sign_in(ADMIN)
+    done = await console.client.post("/admin/approvals/1", data={
+        "csrf": csrf, "decision": "approve"}, allow_redirects=False)
+    assert "notice=" in done.headers["Location"]
+    assert "A1" not in await (await console.client.get("/admin/approvals")).text()
+
+
+async def test_broadcast_preview_per_platform(console: Console) -> None:
+    csrf = await console.sign_in(HR)
+    page = await (await console.client.post("/admin/broadcasts/preview", data={
+        "csrf": csrf, "text": "本周五下午茶"})).text()
+    assert "WeCom" in page and "DingTalk" in page and "本周五下午茶" in page
+    refused = await console.client.post("/admin/broadcasts", data={
+        "csrf": csrf, "text": "本周五下午茶"}, allow_redirects=False)
+    assert "problem=" in refused.headers["Location"]  # no targets in the shipped policy
+
+
+async def test_dashboard_figures_are_the_reports(console: Console) -> None:
+    from bot.app import POLICY_KEY
+
+    await console.sign_in(HR)
+    policy = console.app[POLICY_KEY]
+    summary = await console.db.run(lambda s: month_summary(
+        s, month=month_key(utcnow(), policy), now=utcnow(), policy=policy))
+    html = await (await console.client.get("/admin")).text()
+    shown = dict(re.findall(r'data-k="(\w+)">(?:<a [^>]*>)?(\d+)', html))
+    assert int(shown["issued"]) == summary.issued
+    assert int(shown["redeemed"]) == summary.redeemed
+    assert int(shown["expired"]) == summary.expired
+    assert int(shown["expiring_30d"]) == summary.expiring_30d
+    assert int(shown["orders_waiting"]) >= 1 and int(shown["approvals_waiting"]) >= 1
