@@ -37,11 +37,13 @@ async def audit_hook(
     session: AsyncSession, *, actor_id: str, action: str, subject: str,
     before: dict[str, Any], after: dict[str, Any], now: datetime,
 ) -> None:
-    """The one place a revoke reports to the audit log (SPEC section 10, 审计).
+    """The one place a revoke reports to the audit log (SPEC section 10, 审计), in the revoke's
+    transaction: ``action`` ``award.revoke``, ``subject`` ``award:Z12``, before / after.
 
-    The audit log (core.audit) is built separately; until it is wired here the revoke is
-    still fully traceable: its ledger transaction carries actor, reason and time, and the award
-    row its final status. Wiring it is one call: ``await audit.record(session, ...)``.
+    The audit log (``core.audit``) is built separately; wiring it is this one call:
+    ``await audit.record(session, actor=actor_id, action=action, subject=subject, now=now,
+    before=before, after=after)``. Until then a revoke is still traceable: its ledger
+    transaction carries actor, reason and time, and the award row its final status.
     """
     return None
 
@@ -113,7 +115,7 @@ async def revoke(
         await push(session, employee_id=who, kind="award_revoked", now=now,
                    payload=payload | {"for_giver": who == award.giver_id},
                    dedupe_key=f"award-revoked:{award.id}:{who}")
-    await audit_hook(session, actor_id=actor_id, action="award.revoke", subject=f"Z{award.id}",
+    await audit_hook(session, actor_id=actor_id, action="award.revoke", subject=f"award:Z{award.id}",
                      before=before, after={"status": "revoked", "reversed": reversed_,
                                            "reason": reason.strip()}, now=now)
     return result
