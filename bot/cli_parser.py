@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention")
+JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention", "digest")
 
 
 def _one_line_error(self: argparse.ArgumentParser, message: str) -> None:
