@@ -29,8 +29,8 @@ from benchmarks.seed import bulk_seed, employee_id
 from config.policy_loader import load_policy
 from config.settings import Settings
 from core.db import Database
-from core.migrate import upgrade
 from core.timeutil import month_key
+from migrations.migrate import upgrade
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 TOKEN = "bench-token"
