@@ -1081,8 +1081,8 @@ def test_random_operations_keep_the_books_straight(
         return BooksMachine(f"sqlite+aiosqlite:///{path}", policy, stats)
 
     # hypothesis calls any zero-argument factory; its stub names only the class
-    run_state_machine_as_test(  # type: ignore[arg-type]
-        machine, settings=SETTINGS if pg_url is None else PG_SETTINGS)
+    chosen = SETTINGS if pg_url is None else PG_SETTINGS
+    run_state_machine_as_test(machine, settings=chosen)  # type: ignore[arg-type]
     print(f"\n{backend}: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
     # It must really explore, not just pile up refusals (each is typically seen dozens of times).
     decisions = sum(stats[f"{kind} {status}"] for kind in ("award", "redemption")
