@@ -16,12 +16,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "可用指令：\n积分 — 余额与额度\n明细 [n] — 最近记录\n赞 @同事 10分 理由 — 送积分\n"
         "商城 [分类] — 积分商城\n兑换 SKU [数量] — 兑换\n订单 — 我的订单\n取消订单 订单号\n"
         "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|本季|今年] [部门]\n"
-        "HR：发放 / 扣除 / 发货 / 广播 / 报表 / 后台",
+        "+1 Z12 [分数] / 我也赞 Z12 — 一起点赞\n撤回 Z12 — 撤回我的点赞\n申诉 T12|Z12|A12 理由\n"
+        "排行 点赞 / 排行 价值观 [本月|本季|今年] [部门]\n"
+        "HR：发放 / 扣除 / 撤销 Z12 原因 / 发货 / 广播 / 报表 / 后台",
         "Commands:\nbalance — points and allowance\nhistory [n] — latest entries\n"
         "give @colleague 10 reason — thank someone\ncatalog [category] — the shop\n"
         "redeem SKU [qty]\norders — my orders\ncancel ORDER-NO\napply N reason — ask for points\n"
         "approvals — waiting for me\napprove A12 / reject A12 [reason]\n"
-        "leaderboard [month|quarter|year]\nHR: grant / deduct / fulfill / broadcast / report / admin",
+        "leaderboard [month|quarter|year]\n+1 Z12 [points] — join an award\nundo Z12 — take my award back\n"
+        "appeal T12|Z12|A12 reason\nleaderboard givers / leaderboard values [month|quarter|year]\n"
+        "HR: grant / deduct / revoke Z12 reason / fulfill / broadcast / report / admin",
     ),
     "usage_give": ("用法：赞 @同事 10分 理由（至少 4 个字）", "Usage: give @colleague 10 reason"),
     "usage_grant": ("用法：发放 @同事 100 理由", "Usage: grant @colleague 100 reason"),
@@ -107,6 +111,35 @@ TEXTS: dict[str, tuple[str, str]] = {
     "link_expired": ("登录链接已过期（10 分钟有效）。", "This sign-in link has expired (links last 10 minutes)."),
     # sign-in from chat (后台 / admin)
     "console_link": ("HR 后台登录链接（10 分钟内有效，仅可使用一次）：\n{url}", "Sign-in link for the HR console (valid 10 minutes, works once):\n{url}"),
+    # recognition (SPEC section 13)
+    "appeal_hint": ("如有异议，可回复「申诉 {id} 理由」", "To appeal, reply \"appeal {id} reason\""),
+    "usage_join": ("用法：+1 Z12 [分数] 或 我也赞 Z12 [分数]", "Usage: +1 Z12 [points]"),
+    "usage_undo": ("用法：撤回 Z12", "Usage: undo Z12"),
+    "usage_revoke": ("用法：撤销 Z12 原因", "Usage: revoke Z12 reason"),
+    "usage_appeal": ("用法：申诉 T12|Z12|A12 理由", "Usage: appeal T12|Z12|A12 reason"),
+    "award_id_line": ("（编号 {id}，同事可回复「+1 {id}」一起点赞）", "(id {id}; colleagues can reply \"+1 {id}\" to join)"),
+    "join_done": ("已为 {name} 追加点赞 {n} 分（{id}）。本月剩余额度 {left}", "You joined: {name} gets {n} more ({id}). Allowance left: {left}"),
+    "join_pending": ("追加给 {name} 的 {n} 分需审批（{approval}）。本月剩余额度 {left}", "Your +{n} for {name} waits for approval ({approval}). Allowance left: {left}"),
+    "undo_done": ("已撤回给 {name} 的 {n} 分（{id}），额度已退回 {returned}。", "Taken back: {n} from {name} ({id}); {returned} allowance returned."),
+    "undo_withdrawn": ("已撤回待审批的点赞 {id}，额度已退回 {returned}。", "Withdrew pending award {id}; {returned} allowance returned."),
+    "revoke_done": ("已撤销 {id}：从 {name} 收回 {reversed}/{n} 分。", "Revoked {id}: {reversed} of {n} points taken back from {name}."),
+    "revoke_partial": ("对方余额不足，仅收回 {reversed} 分（余额不会变为负数）。", "Only {reversed} could be taken back (balances never go negative)."),
+    "appealed": ("已提交申诉 {subject}（{n} 分），等待 HR 审批（{id}）", "Appeal of {subject} ({n} points) filed; HR decides ({id})"),
+    "board_givers_title": ("{period}点赞榜{department}", "Top givers, {period}{department}"),
+    "board_values_title": ("{period}价值观榜{department}", "Values, {period}{department}"),
+    "board_giver_line": ("{rank}. {name}（{department}）送出 {points} 分 · {awards} 次", "{rank}. {name} ({department}) gave {points} in {awards} awards"),
+    "board_value_line": ("{rank}. #{value} {awards} 次 · {points} 分", "{rank}. #{value} {awards} awards · {points} pts"),
+    # errors
+    "unknown_award": ("找不到点赞 {id}", "No award {id}"),
+    "bad_award_state": ("点赞 {id} 已被拒绝、撤回或撤销，不能这样操作。", "Award {id} was rejected, taken back or revoked; that is not possible now."),
+    "already_joined": ("你已经为 {id} 点过赞了。", "You already joined {id}."),
+    "not_your_award": ("只能撤回自己送出的点赞。", "You can only take back your own awards."),
+    "undo_expired": ("已超过 {minutes} 分钟，不能撤回；如有错误请联系 HR 撤销。", "More than {minutes} minutes have passed; ask HR to revoke it."),
+    "points_spent": ("对方已使用了这笔积分，不能撤回；如有错误请联系 HR。", "The recipient already spent those points; ask HR."),
+    "nothing_to_reverse": ("对方余额为 {balance}，没有可收回的积分。", "The recipient's balance is {balance}; nothing to take back."),
+    "unknown_appeal_subject": ("找不到可申诉的 {id}（扣分用 T 编号，点赞用 Z 编号，申请用 A 编号）", "Nothing to appeal under {id} (T… deductions, Z… awards, A… applications)"),
+    "not_appealable": ("{id} 不是被扣分或被拒绝的事项，无需申诉。", "{id} was not deducted or rejected; nothing to appeal."),
+    "already_appealed": ("{id} 已申诉过，不能重复申诉。", "{id} was already appealed."),
 }
 
 

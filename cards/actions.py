@@ -14,6 +14,7 @@ Wire format: ``<prefix>[:<value>]``.
 | ConfirmRedeem | ``cr`` | ``cr:K7F2QX`` |
 | CancelRedeem | ``cx`` | ``cx:K7F2QX`` |
 | FulfilOrder | ``ff`` | ``ff:O2405-0007`` |
+| JoinAward (+1) | ``p1`` | ``p1:Z12`` |
 | OpenCatalog | ``ct`` / ``ct:<ascii category>`` / ``cu:<base64url(utf-8 category)>`` |
 """
 
@@ -179,6 +180,15 @@ class OpenCatalog(Action):
         return cls(_decode_b64(value))
 
 
+@dataclass(frozen=True)
+class JoinAward(_IdAction):
+    """+1 on an award shown in a group: the clicker joins it from their own allowance."""
+
+    award_id: str
+    prefix: ClassVar[str] = "p1"
+    id_name: ClassVar[str] = "award_id"
+
+
 def _decode_b64(value: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
@@ -216,6 +226,7 @@ __all__ = [
     "CancelRedeem",
     "ConfirmRedeem",
     "FulfilOrder",
+    "JoinAward",
     "OpenCatalog",
     "RejectAction",
     "unpack",

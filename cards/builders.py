@@ -57,8 +57,11 @@ def balance(
     locale: Locale = "zh",
     *,
     tz: str = DEFAULT_TZ,
+    reports: int = 0,
+    per_report: int = 0,
 ) -> Card:
-    """The requester's balance, giving allowance left this month and the next expiry."""
+    """The requester's balance, giving allowance left this month (with the per-report share of
+    a manager's allowance, ``allowance.per_report``) and the next expiry."""
     if next_expiry_at is not None and next_expiry_amount > 0:
         day = LocalTime(tz).last_day(next_expiry_at)
         expiry = t(locale, "balance.expiry_value", n=f"{next_expiry_amount:,}", date=day)
@@ -69,7 +72,9 @@ def balance(
         title=t(locale, "balance.title"),
         fields=[
             (t(locale, "balance.balance"), _pts(locale, balance)),
-            (t(locale, "balance.allowance"), _pts(locale, allowance_left)),
+            (t(locale, "balance.allowance"), _pts(locale, allowance_left) + (
+                t(locale, "balance.per_report", reports=reports, per=per_report)
+                if reports and per_report else "")),
             (t(locale, "balance.expiry"), expiry),
         ],
         buttons=[_catalog_button(locale, "btn.catalog")],
@@ -77,12 +82,19 @@ def balance(
     )
 
 
-def award_received(giver_name: str, amount: int, reason: str, locale: Locale = "zh") -> Card:
-    """Sent to a recipient (and the group where the award was given); no buttons."""
+def award_received(
+    giver_name: str, amount: int, reason: str, locale: Locale = "zh", *,
+    joined: tuple[str, str] | None = None,
+) -> Card:
+    """Sent to a recipient (and the group where the award was given); no buttons. ``joined``
+    (original giver, award id) says whose award a +1 joined."""
+    lines = [t(locale, "award.line", giver=giver_name, reason=reason)]
+    if joined is not None:
+        lines.append(t(locale, "award.joined", giver=giver_name, original=joined[0], id=joined[1]))
     return Card(
         kind="award_received",
         title=t(locale, "award.title", n=f"{amount:,}"),
-        lines=[t(locale, "award.line", giver=giver_name, reason=reason)],
+        lines=lines,
         fields=[
             (t(locale, "award.from"), giver_name),
             (t(locale, "award.amount"), t(locale, "points_signed", n=f"{amount:,}")),

@@ -26,6 +26,7 @@ CARD_KINDS = (
     "expiry_reminder",
     "promotion",
     "catalog",  # the catalog list in chat: a plain reply that leads to the mall
+    "weekly_digest",  # the 公示 card posted to groups (SPEC section 13)
     "message",  # a plain reply (help, lists, refusals): title and lines, maybe buttons
 )
 

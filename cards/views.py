@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 DEFAULT_TZ = "Asia/Shanghai"
 
-ApprovalKind = Literal["award", "application", "redemption"]
+ApprovalKind = Literal["award", "application", "redemption", "appeal"]
 DecidedStatus = Literal["approved", "rejected", "cancelled", "expired"]
 OrderStatus = Literal["pending_approval", "placed", "fulfilled", "cancelled", "rejected"]
 
-APPROVAL_KINDS: tuple[str, ...] = ("award", "application", "redemption")
+APPROVAL_KINDS: tuple[str, ...] = ("award", "application", "redemption", "appeal")
 DECIDED_STATUSES: tuple[str, ...] = ("approved", "rejected", "cancelled", "expired")
 ORDER_STATUSES: tuple[str, ...] = ("pending_approval", "placed", "fulfilled", "cancelled", "rejected")
 

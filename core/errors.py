@@ -246,3 +246,70 @@ class LinkUsed(CoreError):
 class LinkExpired(CoreError):
     code: ClassVar[str] = "link_expired"
     expires_at: datetime | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownAward(CoreError):
+    code: ClassVar[str] = "unknown_award"
+    id: str
+
+
+@dataclass(eq=False, kw_only=True)
+class BadAwardState(CoreError):
+    """The award was rejected, taken back or revoked (or is not what the action needs)."""
+
+    code: ClassVar[str] = "bad_award_state"
+    id: str
+    status: str
+
+
+@dataclass(eq=False, kw_only=True)
+class AlreadyJoined(CoreError):
+    code: ClassVar[str] = "already_joined"
+    id: str
+
+
+@dataclass(eq=False, kw_only=True)
+class NotYourAward(CoreError):
+    code: ClassVar[str] = "not_your_award"
+    id: str
+
+
+@dataclass(eq=False, kw_only=True)
+class UndoExpired(CoreError):
+    code: ClassVar[str] = "undo_expired"
+    minutes: int
+
+
+@dataclass(eq=False, kw_only=True)
+class PointsSpent(CoreError):
+    code: ClassVar[str] = "points_spent"
+    id: str
+    left: int
+    need: int
+
+
+@dataclass(eq=False, kw_only=True)
+class NothingToReverse(CoreError):
+    code: ClassVar[str] = "nothing_to_reverse"
+    id: str
+    balance: int
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownAppealSubject(CoreError):
+    code: ClassVar[str] = "unknown_appeal_subject"
+    id: str
+
+
+@dataclass(eq=False, kw_only=True)
+class NotAppealable(CoreError):
+    code: ClassVar[str] = "not_appealable"
+    id: str
+    status: str
+
+
+@dataclass(eq=False, kw_only=True)
+class AlreadyAppealed(CoreError):
+    code: ClassVar[str] = "already_appealed"
+    id: str

@@ -24,6 +24,7 @@ class ExpiryPolicy(_Strict):
 class AllowancePolicy(_Strict):
     monthly: int = Field(default=100, ge=0)
     by_role: dict[str, int] = Field(default_factory=lambda: {"manager": 300})
+    per_report: int = Field(default=0, ge=0)  # added per active direct report, on top of by_role
 
 
 class AwardPolicy(_Strict):
@@ -33,6 +34,7 @@ class AwardPolicy(_Strict):
     max_per_pair_per_day: int = Field(default=2, ge=1)
     require_value: bool = False
     values: list[str] = Field(default_factory=list)
+    undo_minutes: int = Field(default=10, ge=0)  # 撤回 window; 0 turns undo off
 
 
 class ApprovalChains(_Strict):
@@ -40,6 +42,7 @@ class ApprovalChains(_Strict):
     award_large: list[StepRole] = Field(default=["manager", "hr"], min_length=1)
     application: list[StepRole] = Field(default=["manager"], min_length=1)
     redemption: list[StepRole] = Field(default=["manager"], min_length=1)
+    appeal: list[StepRole] = Field(default=["hr"], min_length=1)
 
 
 class ApprovalPolicy(_Strict):
@@ -111,6 +114,17 @@ class DirectoryPolicy(_Strict):
     max_deactivate_percent: float = Field(default=10, ge=0, le=100)
 
 
+_CRON_FIELD = r"[\w*/,-]+"
+
+
+class DigestPolicy(_Strict):
+    """The weekly 公示: broadcast target names and a five-field crontab in the policy timezone."""
+
+    targets: list[str] = Field(default_factory=list)
+    cron: str = Field(default="30 9 * * mon", pattern=rf"^\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}\s*$")
+    top: int = Field(default=5, ge=1, le=20)
+
+
 class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     expiry: ExpiryPolicy = Field(default_factory=ExpiryPolicy)
@@ -121,6 +135,7 @@ class Policy(_Strict):
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     rules: list[GrantRule] = Field(default_factory=list)
     broadcast: BroadcastPolicy = Field(default_factory=BroadcastPolicy)
+    digest: DigestPolicy = Field(default_factory=DigestPolicy)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
 
@@ -129,4 +144,12 @@ class Policy(_Strict):
         names = [r.name for r in self.rules]
         if len(names) != len(set(names)):
             raise ValueError("rule names must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _digest_targets_exist(self) -> Policy:
+        known = {t.name for t in self.broadcast.targets}
+        unknown = [name for name in self.digest.targets if name not in known]
+        if unknown:
+            raise ValueError(f"digest.targets not in broadcast.targets: {', '.join(unknown)}")
         return self

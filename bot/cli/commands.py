@@ -18,6 +18,7 @@ from bot.cli.grant import grant_file, grant_one
 from bot.cli.login import print_login_link
 from bot.cli.report import print_report
 from bot.jobs import run_job
+from bot.jobs.runner import run_digest
 from config.catalog_file import parse_catalog
 from config.settings import Settings
 from core import outbox
@@ -143,8 +144,13 @@ async def cmd_grant(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     policy = _policy(settings)
     now = _parse_now(args.now, policy)
+    if args.dry_run and args.job != "digest":
+        raise UserError(f"--dry-run applies to the digest job only, not {args.job}")
     async with _database(settings) as db:
-        print(await run_job(args.job, db=db, policy=policy, now=now))
+        if args.job == "digest":
+            print(await run_digest(db, policy, now, dry_run=args.dry_run))
+        else:
+            print(await run_job(args.job, db=db, policy=policy, now=now))
     return 0
 
 

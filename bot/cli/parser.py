@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention")
+JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention", "digest")
 
 
 def _one_line_error(self: argparse.ArgumentParser, message: str) -> None:
@@ -63,6 +63,8 @@ def add_commands(sub: Any) -> None:
                 "run one scheduled job now")
     jobs.add_argument("job", choices=JOBS)
     jobs.add_argument("--now", help="ISO-8601 time to pretend it is (default: the real clock)")
+    jobs.add_argument("--dry-run", action="store_true",
+                      help="digest only: show the week's figures and targets, post nothing")
 
     _cmd(_group(sub, "ledger", "ledger checks", "ledger_command"), "verify", "ledger_verify",
          "check every invariant; non-zero exit on any violation")

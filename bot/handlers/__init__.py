@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.handlers import account, approvals, awards, console, hr, shop
+from bot.handlers import account, approvals, awards, console, hr, recognition, shop
 from bot.runtime.router import Router
 
 
 def build_router() -> Router:
     root = Router()
-    for feature in (account, awards, approvals, shop, hr, console):
+    for feature in (account, awards, recognition, approvals, shop, hr, console):
         root.include(feature.router)
     return root

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.handlers.common import local_time, signed
+from bot.handlers.recognition import recognition_board
 from bot.messages import t
 from bot.runtime.commands import Balance, Empty, Help, History, Leaderboard, Usage
 from bot.runtime.context import Ctx
@@ -13,7 +14,7 @@ from core.awards.service import allowance_status
 from core.reports.service import leaderboard
 
 router = Router()
-HR_INTENTS = frozenset({"grant", "deduct", "fulfill", "broadcast", "report"})
+HR_INTENTS = frozenset({"grant", "deduct", "fulfill", "broadcast", "report", "revoke"})
 EXAMPLES = {  # (zh, en) examples for commands whose only argument is a number or code
     "confirm": ("确认 K7Q2", "confirm K7Q2"), "cancel": ("取消订单 OK7Q2", "cancel OK7Q2"),
     "approve": ("同意 A12", "approve A12"), "reject": ("同意 A12", "approve A12"),
@@ -26,7 +27,8 @@ async def balance(ctx: Ctx, cmd: Balance) -> None:
     bal = await ledger.balance(ctx.session, employee_id=ctx.me, now=ctx.now)
     allowance = await allowance_status(ctx.session, giver_id=ctx.me, now=ctx.now, policy=ctx.policy)
     ctx.card(builders.balance(bal.balance, allowance.left, bal.next_expiry_amount,
-                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone))
+                              bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone,
+                              reports=allowance.reports, per_report=allowance.per_report))
 
 
 @router.on(History)
@@ -41,6 +43,9 @@ async def history(ctx: Ctx, cmd: History) -> None:
 
 @router.on(Leaderboard)
 async def board(ctx: Ctx, cmd: Leaderboard) -> None:
+    if cmd.board != "receivers":
+        await recognition_board(ctx, cmd.board, cmd.period, cmd.department)
+        return
     rows = await leaderboard(ctx.session, period=cmd.period, department=cmd.department,
                              now=ctx.now, policy=ctx.policy)
     title = t("leaderboard_title", ctx.lang, period=t(f"period_{cmd.period}", ctx.lang),

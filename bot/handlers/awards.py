@@ -7,6 +7,8 @@ from bot.messages import t
 from bot.runtime.commands import Apply, Give
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
+from cards.builders import message
+from cards.recognition import Joinable, join_buttons
 from core.applications.service import apply as apply_points
 from core.awards.service import give as give_points
 
@@ -26,7 +28,14 @@ async def give(ctx: Ctx, cmd: Give) -> None:
         else:
             lines.append(t("award_pending", ctx.lang, name=a.recipient_name, n=a.amount,
                            id=a.approval_public_id))
-    ctx.say(t("award_done", ctx.lang, left=result.allowance_left), *lines)
+        lines.append(t("award_id_line", ctx.lang, id=a.public_id))
+    title = t("award_done", ctx.lang, left=result.allowance_left)
+    # In a group the reply is the award card everyone sees: +1 joins it with one click (the
+    # card prints "+1 Z12" too, for clients and channels where buttons cannot call back).
+    buttons = join_buttons(ctx.locale, [Joinable(a.public_id, a.recipient_name)  # type: ignore[arg-type]
+                                        for a in result.awards]) \
+        if ctx.event.source.is_group else []
+    ctx.card(message(title, lines, ctx.locale, buttons))  # type: ignore[arg-type]
 
 
 @router.on(Apply)

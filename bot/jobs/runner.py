@@ -1,4 +1,5 @@
-"""The four jobs of SPEC section 6 and the retention job, runnable from the CLI (``--now``) and the scheduler."""
+"""The jobs of SPEC sections 6 and 13 and the retention job, runnable from the CLI (``--now``) and
+the scheduler."""
 
 from __future__ import annotations
 
@@ -49,6 +50,25 @@ async def _auto_grants(db: Database, policy: Policy, now: datetime) -> str:
     return f"granted {sum(g.points for g in fresh)} points in {len(fresh)} automatic grants"
 
 
+async def run_digest(db: Database, policy: Policy, now: datetime, *, dry_run: bool = False) -> str:
+    """The weekly 公示 of last week to every ``digest.targets``; once per week per target."""
+    from core.reports.recognition import post_digest
+
+    res = await db.run(lambda s: post_digest(s, now=now, policy=policy, dry_run=dry_run))
+    d = res.digest
+    head = f"digest {d.week} ({d.first_day}..{d.last_day}): {len(d.receivers)} receivers, " \
+           f"{len(d.givers)} givers, {len(d.values)} values, {len(d.joined)} joined awards; "
+    if not policy.digest.targets:
+        return head + "no digest.targets configured"
+    verb = "would post to" if dry_run else "queued for"
+    done = f"{verb} {', '.join(res.queued) or 'no target'}"
+    return head + done + (f"; already posted to {', '.join(res.already)}" if res.already else "")
+
+
+async def _digest(db: Database, policy: Policy, now: datetime) -> str:
+    return await run_digest(db, policy, now)
+
+
 async def _retention(db: Database, policy: Policy, now: datetime) -> str:
     from core.retention import prune
 
@@ -60,6 +80,7 @@ JOBS: dict[str, JobFn] = {
     "expiry-reminders": _expiry_reminders,
     "approval-reminders": _approval_reminders,
     "auto-grants": _auto_grants,
+    "digest": _digest,
     "retention": _retention,
 }
 JOB_NAMES = tuple(JOBS)

@@ -102,12 +102,18 @@ class Scheduler:
         except Exception:  # noqa: BLE001 - a failed run is logged; the next one tries again
             log.exception("job %s failed", name)
 
-    def start(self) -> None:
+    def triggers(self) -> dict[str, CronTrigger]:
+        """Every job's trigger; the weekly digest follows ``digest.cron`` of the policy file."""
+        tz = self.policy.timezone
         every = {**SCHEDULE, **{name: job[0] for name, job in self.extra.items()}}
-        for name, fields in every.items():
-            self.scheduler.add_job(self._run, CronTrigger(timezone=self.policy.timezone, **fields),
-                                   args=[name], id=name, coalesce=True, max_instances=1,
-                                   misfire_grace_time=3600)
+        found = {name: CronTrigger(timezone=tz, **fields) for name, fields in every.items()}
+        found["digest"] = CronTrigger.from_crontab(self.policy.digest.cron.strip(), timezone=tz)
+        return found
+
+    def start(self) -> None:
+        for name, trigger in self.triggers().items():
+            self.scheduler.add_job(self._run, trigger, args=[name], id=name, coalesce=True,
+                                   max_instances=1, misfire_grace_time=3600)
         self.scheduler.start()
 
     async def stop(self) -> None:

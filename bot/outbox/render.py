@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.messages import t
-from cards import builders
+from cards import builders, recognition
 from cards.model import Card
 from cards.texts import Locale
+from core.awards.schemas import award_public_id
 
 Render = Callable[[dict[str, Any], Locale, str], Card]
 
@@ -42,21 +43,57 @@ def _approval(p: dict[str, Any], loc: Locale, note_key: str | None = None) -> Ca
 
 def _points(key: str) -> Render:
     def render(p: dict[str, Any], loc: Locale, tz: str) -> Card:
-        return builders.message(t(key, loc, n=p["amount"]), [str(p.get("reason", ""))], loc)
+        lines = [str(p.get("reason", ""))]
+        if key == "push_points_deducted" and p.get("transaction_id"):
+            lines.append(t("appeal_hint", loc, id=f"T{p['transaction_id']}"))
+        return builders.message(t(key, loc, n=p["amount"]), lines, loc)
 
     return render
 
 
+def _decided(p: dict[str, Any], loc: Locale) -> Card:
+    status = p["status"] if p["status"] in ("approved", "rejected", "cancelled") else "approved"
+    card = builders.approval_decided(p["approval_id"], status, p.get("decided_by_name", ""),
+                                     p.get("comment"), loc)
+    if status == "rejected" and p.get("kind") in ("award", "application"):
+        return replace(card, lines=[*card.lines, t("appeal_hint", loc, id=p["approval_id"])])
+    return card
+
+
+def _award_received(p: dict[str, Any], loc: Locale) -> Card:
+    joined = None
+    if p.get("joined_from"):
+        joined = (str(p.get("original_giver_name", "")), award_public_id(int(p["joined_from"])))
+    return builders.award_received(p.get("giver_name", ""), int(p["amount"]), p.get("reason", ""),
+                                   loc, joined=joined)
+
+
+def _digest(p: dict[str, Any], loc: Locale) -> Card:
+    view = recognition.DigestView(
+        first_day=str(p["first_day"]), last_day=str(p["last_day"]),
+        receivers=[(int(r["rank"]), r["name"], r["department"], int(r["points"]))
+                   for r in p.get("receivers", [])],
+        givers=[(int(r["rank"]), r["name"], int(r["points"])) for r in p.get("givers", [])],
+        values=[(r["value"], int(r["awards"])) for r in p.get("values", [])],
+        joined=[(award_public_id(int(r["award_id"])), r["giver_name"], r["recipient_name"],
+                 r["reason"], int(r["joins"])) for r in p.get("joined", [])])
+    return recognition.weekly_digest(view, loc)
+
+
 RENDERERS: dict[str, Render] = {
-    "award_received": lambda p, loc, tz: builders.award_received(
-        p.get("giver_name", ""), int(p["amount"]), p.get("reason", ""), loc),
+    "award_received": lambda p, loc, tz: _award_received(p, loc),
+    "award_undone": lambda p, loc, tz: recognition.award_undone(
+        p.get("giver_name", ""), int(p["reversed"]), p.get("reason", ""), loc),
+    "award_revoked": lambda p, loc, tz: recognition.award_revoked(
+        award_public_id(int(p["award_id"])), int(p["amount"]), int(p["reversed"]),
+        p.get("revoke_reason", ""), p.get("recipient_name", ""), loc,
+        for_giver=bool(p.get("for_giver"))),
+    "weekly_digest": lambda p, loc, tz: _digest(p, loc),
     "approval_request": lambda p, loc, tz: _approval(p, loc),
     "approval_reminder": lambda p, loc, tz: _approval(p, loc, "push_approval_reminder"),
     "approval_escalated": lambda p, loc, tz: _approval(p, loc, "push_approval_escalated"),
     "approval_reassigned": lambda p, loc, tz: _approval(p, loc, "push_approval_reassigned"),
-    "approval_decided": lambda p, loc, tz: builders.approval_decided(
-        p["approval_id"], p["status"] if p["status"] in ("approved", "rejected", "cancelled") else "approved",
-        p.get("decided_by_name", ""), p.get("comment"), loc),
+    "approval_decided": lambda p, loc, tz: _decided(p, loc),
     "order_placed": lambda p, loc, tz: _order(p, loc),
     "order_fulfilled": lambda p, loc, tz: _order(p, loc),
     "order_cancelled": lambda p, loc, tz: _order(p, loc),

@@ -41,8 +41,14 @@ KEYWORDS: dict[str, tuple[str, Locale]] = {
     "广播": ("broadcast", "zh"), "broadcast": ("broadcast", "en"),
     "报表": ("report", "zh"), "report": ("report", "en"),
     "后台": ("console", "zh"), "admin": ("console", "en"),
+    # recognition (SPEC section 13)
+    "+1": ("join", "zh"), "我也赞": ("join", "zh"),
+    "撤回": ("undo", "zh"), "undo": ("undo", "en"),
+    "撤销": ("revoke", "zh"), "revoke": ("revoke", "en"),
+    "申诉": ("appeal", "zh"), "appeal": ("appeal", "en"),
 }
 _BY_LENGTH = sorted(KEYWORDS, key=len, reverse=True)
+BOARDS = {"点赞": "givers", "givers": "givers", "价值观": "values", "values": "values"}
 PERIODS = {"本月": "month", "本季": "quarter", "本季度": "quarter", "今年": "year", "本年": "year",
            "month": "month", "quarter": "quarter", "year": "year"}
 _HASHTAG = re.compile(r"#([^\s#]+)")
@@ -67,6 +73,7 @@ class History(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Leaderboard(Command):
+    board: str = "receivers"  # receivers | givers (排行 点赞) | values (排行 价值观)
     period: str = "month"
     department: str | None = None
 
@@ -194,6 +201,31 @@ class Report(Command):
     month: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Join(Command):
+    """+1 / 我也赞 (or the +1 button of an award card in a group)."""
+
+    award_id: str
+    amount: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Undo(Command):
+    award_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Revoke(Command):
+    award_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Appeal(Command):
+    subject: str  # T12 (a deduction), Z12 (an award) or A12 (an approval)
+    reason: str = ""
+
+
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).replace("？", "?")
     return re.sub(r"\s+", " ", text).strip()
@@ -210,7 +242,8 @@ def _split_keyword(text: str) -> tuple[str, Locale, str] | None:
         if rest and ascii_kw and not rest[0].isspace():
             continue
         if rest and not ascii_kw and not (rest[0].isspace() or rest[0] in "@#" or rest[0].isdigit()):
-            if KEYWORDS[kw][0] not in ("give", "grant", "history", "apply", "report"):
+            if KEYWORDS[kw][0] not in ("give", "grant", "history", "apply", "report", "join",
+                                       "undo", "revoke", "appeal"):
                 continue
         intent, lang = KEYWORDS[kw]
         return intent, lang, rest.strip()
@@ -285,10 +318,37 @@ def _target(intent: str, lang: Locale, rest: str) -> Command | None:
 
 def _leaderboard(intent: str, lang: Locale, rest: str) -> Command | None:
     parts = rest.split()
+    board = "receivers"
+    if parts and parts[0].lower() in BOARDS:
+        board = BOARDS[parts.pop(0).lower()]
     period = "month"
     if parts and parts[0].lower() in PERIODS:
         period = PERIODS[parts.pop(0).lower()]
-    return Leaderboard(lang=lang, period=period, department=" ".join(parts) or None)
+    return Leaderboard(lang=lang, board=board, period=period, department=" ".join(parts) or None)
+
+
+def _join(intent: str, lang: Locale, rest: str) -> Command | None:
+    """``Z12 [N]``: the award and an optional amount."""
+    parts = rest.split()
+    if not parts or len(parts) > 2:
+        return None
+    amount = parse_amount(parts[1].removesuffix("分")) if len(parts) == 2 else None
+    if len(parts) == 2 and amount is None:
+        return None
+    return Join(lang=lang, award_id=parts[0].upper(), amount=amount)
+
+
+def _recognition(intent: str, lang: Locale, rest: str) -> Command | None:
+    """``<id> [reason]`` for 撤回 / 撤销 / 申诉; 撤销 needs a reason, 申诉's the core checks."""
+    target, _, reason = rest.partition(" ")
+    target, reason = target.upper(), reason.strip()
+    if not target or (intent == "revoke" and not reason):
+        return None
+    if intent == "undo":
+        return Undo(lang=lang, award_id=target)
+    if intent == "revoke":
+        return Revoke(lang=lang, award_id=target, reason=reason)
+    return Appeal(lang=lang, subject=target, reason=reason)
 
 
 def _broadcast(intent: str, lang: Locale, rest: str) -> Command | None:
@@ -319,4 +379,5 @@ _SHAPERS: dict[str, Shaper] = {
     "apply": _apply, "history": _history, "redeem": _redeem, "confirm": _target,
     "cancel": _target, "approve": _target, "reject": _target, "fulfill": _target,
     "leaderboard": _leaderboard, "broadcast": _broadcast, "report": _report, "catalog": _catalog,
+    "join": _join, "undo": _recognition, "revoke": _recognition, "appeal": _recognition,
 }

@@ -36,6 +36,7 @@ from bot.runtime.commands import (
     Fulfil,
     Help,
     History,
+    Join,
     Leaderboard,
     Orders,
     Unknown,
@@ -83,6 +84,8 @@ def action_command(action: str, lang: Locale) -> Command:
         return Unknown(lang=lang)
     if isinstance(a, actions.OpenCatalog):
         return Catalog(lang=lang, category=a.category)
+    if isinstance(a, actions.JoinAward):
+        return Join(lang=lang, award_id=a.award_id)
     if isinstance(a, actions.ApproveAction | actions.RejectAction):
         return Decide(lang=lang, approve=isinstance(a, actions.ApproveAction),
                       approval_id=a.approval_id, step=a.step)
@@ -188,9 +191,10 @@ class Dispatcher:
 
     async def _context(self, s: AsyncSession, event: Event, employee: Employee,
                        typed: Command | None) -> Ctx:
-        # the reply follows the language the user typed; a click or a bare "?" has none
+        # the reply follows the language the user typed; a click, a bare "?" or "+1" has none
         lang = lang_of(employee.locale)
-        if typed is not None and isinstance(event, IncomingText) and normalize(event.text) not in ("?", ""):
+        text = normalize(event.text) if isinstance(event, IncomingText) else ""
+        if typed is not None and text not in ("?", "") and not text.startswith("+1"):
             lang = typed.lang
         return Ctx(session=s, event=event, employee=employee, roles=await directory.roles_of(s, employee),
                    lang=lang, policy=self.policy, settings=self.settings, now=self.clock())

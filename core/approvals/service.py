@@ -38,7 +38,7 @@ __all__ = [
     "parse_approval_id", "pending_for", "remind_and_escalate",
 ]
 
-KINDS = ("award", "application", "redemption")
+KINDS = ("award", "application", "redemption", "appeal")
 _PUBLIC_ID = re.compile(r"[#]?\s*[Aa]?\s*(\d{1,9})", re.ASCII)
 
 

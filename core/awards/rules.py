@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from core import errors
 from core.policy import AwardPolicy
@@ -42,3 +43,27 @@ def check_reason(reason: str, policy: AwardPolicy) -> list[str]:
         if tag.casefold() not in known:
             raise errors.UnknownValue(value=tag, values=" ".join(f"#{v}" for v in policy.values))
     return [known[t.casefold()] for t in tags]
+
+
+_AWARD_ID = re.compile(r"[Zz]?(\d{1,9})", re.ASCII)
+
+
+def parse_award_id(text: str | int) -> int:
+    """``Z12``, ``z12``, ``Ｚ１２`` (full width) or ``12`` → 12; anything else UnknownAward."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text > 0:
+            return text
+        raise errors.UnknownAward(id=str(text))
+    match = _AWARD_ID.fullmatch(unicodedata.normalize("NFKC", str(text)).strip())
+    if match is None or int(match.group(1)) == 0:
+        raise errors.UnknownAward(id=str(text))
+    return int(match.group(1))
+
+
+def join_amount(original: int, requested: int | None, policy: AwardPolicy) -> int:
+    """A +1's amount: as asked, else the original's, capped at the approval threshold (so a
+    plain +1 never needs an approval)."""
+    if requested is not None:
+        return requested
+    cap = policy.approval_threshold
+    return min(original, cap) if cap > 0 else original

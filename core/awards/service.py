@@ -27,30 +27,42 @@ from core.outbox import push
 from core.policy import Policy
 from core.timeutil import day_key, month_key
 
-__all__ = ["AllowanceStatus", "AwardResult", "AwardView", "allowance_status", "finalize", "give"]
+__all__ = [
+    "AllowanceStatus", "AwardResult", "AwardView", "allowance_status", "finalize", "give",
+    "give_locked", "lock_and_recall", "pay",
+]
 
 COUNTED = ("held", "spent")  # released allowance is free again
 LIVE_AWARDS = ("pending", "approved")  # rejected awards do not count towards the pair limit
 
 
-async def _limit(session: AsyncSession, giver: Employee, policy: Policy) -> int:
+async def _limit(session: AsyncSession, giver: Employee, policy: Policy) -> tuple[int, int]:
+    """(limit, active direct reports): the role's allowance plus ``per_report`` per report."""
     roles = await roles_of(session, giver)
     by_role = [n for role, n in policy.allowance.by_role.items() if role in roles]
-    return max(by_role) if by_role else policy.allowance.monthly
+    base = max(by_role) if by_role else policy.allowance.monthly
+    if not policy.allowance.per_report:
+        return base, 0
+    reports = int(await session.scalar(
+        select(func.count()).select_from(Employee)
+        .where(Employee.manager_id == giver.employee_id, Employee.active.is_(True))) or 0)
+    return base + reports * policy.allowance.per_report, reports
 
 
 async def allowance_status(
     session: AsyncSession, *, giver_id: str, now: datetime, policy: Policy
 ) -> AllowanceStatus:
-    """This local month's giving allowance: limit (by role), used (held + spent) and left."""
+    """This local month's giving allowance: limit (by role, plus ``allowance.per_report`` per
+    active direct report), used (held + spent) and left."""
     giver = await get_employee(session, giver_id)
     month = month_key(now, policy)
     used = int(await session.scalar(
         select(func.coalesce(func.sum(AllowanceUse.amount), 0))
         .where(AllowanceUse.giver_id == giver_id, AllowanceUse.month == month,
                AllowanceUse.status.in_(COUNTED))) or 0)
-    limit = await _limit(session, giver, policy)
-    return AllowanceStatus(month=month, limit=limit, used=used, left=max(limit - used, 0))
+    limit, reports = await _limit(session, giver, policy)
+    return AllowanceStatus(month=month, limit=limit, used=used, left=max(limit - used, 0),
+                           reports=reports, per_report=policy.allowance.per_report)
 
 
 async def _lock_giver(session: AsyncSession, giver_id: str) -> Employee:
@@ -110,33 +122,50 @@ async def give(
     ReasonTooShort, ValueRequired, UnknownValue, PairLimit, InsufficientAllowance, NoApprover)
     is raised before anything is written. A repeated ``key`` returns the first result unchanged.
     """
-    idem = f"give:{key}"
+    giver, done = await lock_and_recall(session, giver_id=giver_id, key=key)
+    if done is not None:
+        return done
+    return await give_locked(session, giver=giver, recipient_ids=recipient_ids, amount=amount,
+                             reason=reason, key=key, now=now, policy=policy)
+
+
+async def lock_and_recall(
+    session: AsyncSession, *, giver_id: str, key: str
+) -> tuple[Employee, AwardResult | None]:
+    """Lock the giver's row; the stored result if ``key`` was already given (a redelivery)."""
     giver = await _lock_giver(session, giver_id)
     # after the lock: a twin that held it has committed, and its result is visible here
-    if (done := await recall(session, idem)) is not None:
-        return AwardResult.from_dict(done)
+    done = await recall(session, f"give:{key}")
+    return giver, None if done is None else AwardResult.from_dict(done)
+
+
+async def give_locked(
+    session: AsyncSession, *, giver: Employee, recipient_ids: list[str], amount: int,
+    reason: str, key: str, now: datetime, policy: Policy, joined_from: int | None = None,
+) -> AwardResult:
+    """``give`` once the giver is locked and ``key`` is known to be new (see lock_and_recall)."""
     recipients, tags = await _validate(session, giver, recipient_ids, amount, reason, now, policy)
-    allowance = await allowance_status(session, giver_id=giver_id, now=now, policy=policy)
+    allowance = await allowance_status(session, giver_id=giver.employee_id, now=now, policy=policy)
     need = amount * len(recipients)
     if need > allowance.left:
         raise errors.InsufficientAllowance(left=allowance.left, need=need)
-    views = [await _award_one(session, giver, person, amount, reason, tags, key, now, policy)
-             for person in recipients]
+    views = [await _award_one(session, giver, person, amount, reason, tags, key, now, policy,
+                              joined_from) for person in recipients]
     result = AwardResult(batch=key, awards=views, allowance_left=allowance.left - need)
-    await remember(session, idem, result.to_dict(), now=now)
+    await remember(session, f"give:{key}", result.to_dict(), now=now)
     return result
 
 
 async def _award_one(
     session: AsyncSession, giver: Employee, recipient: Employee, amount: int, reason: str,
-    tags: list[str], batch: str, now: datetime, policy: Policy,
+    tags: list[str], batch: str, now: datetime, policy: Policy, joined_from: int | None,
 ) -> AwardView:
     # a small award is paid at once: its rows are written in their final state (no updates)
     at_once = amount <= policy.award.approval_threshold
     award = Award(batch=batch[:200], giver_id=giver.employee_id, recipient_id=recipient.employee_id,
                   amount=amount, reason=reason[:500], hashtags=" ".join(tags)[:200],
                   status="approved" if at_once else "pending", day=day_key(now, policy),
-                  created_at=now)
+                  created_at=now, joined_from=joined_from)
     session.add(award)
     await session.flush()
     session.add(AllowanceUse(giver_id=giver.employee_id, month=month_key(now, policy),
@@ -144,7 +173,7 @@ async def _award_one(
                              award_id=award.id))
     await session.flush()
     if at_once:
-        await _pay(session, award, now, policy, settled=True)
+        await pay(session, award, now, policy, settled=True)
     else:
         chains = policy.approvals.chains
         chain = chains.award_large if amount > policy.award.hr_threshold else chains.award
@@ -156,7 +185,7 @@ async def _award_one(
     return AwardView(award_id=award.id, recipient_id=recipient.employee_id,
                      recipient_name=recipient.name, amount=amount,
                      status="approved" if award.status == "approved" else "pending",
-                     approval_id=award.approval_id)
+                     approval_id=award.approval_id, joined_from=joined_from)
 
 
 async def _set_use(session: AsyncSession, award_id: int, status: str) -> None:
@@ -164,9 +193,10 @@ async def _set_use(session: AsyncSession, award_id: int, status: str) -> None:
                           .values(status=status).execution_options(synchronize_session=False))
 
 
-async def _pay(session: AsyncSession, award: Award, now: datetime, policy: Policy, *,
+async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy, *,
                settled: bool = False) -> None:
-    """Credit the recipient (key ``award:<id>``), spend the allowance and tell the recipient.
+    """Credit the recipient (key ``award:<id>``), spend the allowance and tell the recipient
+    (for a +1, also who gave the award it joined).
     ``settled``: the award and its allowance use were written approved / spent already."""
     await credit(session, employee_id=award.recipient_id, amount=award.amount,
                  key=f"award:{award.id}", kind="award", actor=award.giver_id, reason=award.reason,
@@ -179,8 +209,19 @@ async def _pay(session: AsyncSession, award: Award, now: datetime, policy: Polic
                dedupe_key=f"award-received:{award.id}",
                payload={"award_id": award.id, "giver_id": giver.employee_id,
                         "giver_name": giver.name, "amount": award.amount, "reason": award.reason,
-                        "hashtags": award.hashtags.split()})
+                        "hashtags": award.hashtags.split()} | await _joined_payload(session, award))
     await session.flush()
+
+
+async def _joined_payload(session: AsyncSession, award: Award) -> dict[str, object]:
+    if award.joined_from is None:
+        return {}
+    first = await session.get(Award, award.joined_from)
+    if first is None:
+        return {}
+    original = await get_employee(session, first.giver_id)
+    return {"joined_from": first.id, "original_giver_id": original.employee_id,
+            "original_giver_name": original.name}
 
 
 async def finalize(
@@ -194,7 +235,7 @@ async def finalize(
     if award is None or award.status != "pending":
         return
     if approved:
-        await _pay(session, award, now, policy)
+        await pay(session, award, now, policy)
         return
     award.status = "rejected"
     await _set_use(session, award.id, "released")

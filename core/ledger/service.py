@@ -219,8 +219,11 @@ async def _spendable_lots(session: AsyncSession, acc: Account, now: datetime) ->
 async def debit(
     session: AsyncSession, *, employee_id: str, amount: int, key: str, kind: str, actor: str,
     reason: str, now: datetime, to: str = "escrow", ref: str | None = None, new_key: bool = False,
+    first_lot: int | None = None,
 ) -> LedgerTransaction:
-    """Move ``amount`` from the employee to ``system:<to>``, soonest-expiring lots first.
+    """Move ``amount`` from the employee to ``system:<to>``, soonest-expiring lots first
+    (``first_lot``, if unexpired, before all others: a reversal takes back the very lot it
+    reverses).
 
     Raises InsufficientPoints (changing nothing) if the unexpired lots do not cover it.
     ``new_key`` as in ``credit``.
@@ -231,6 +234,8 @@ async def debit(
         return existing
     acc = await employee_account(session, employee_id, lock=True)
     lots = await _spendable_lots(session, acc, now)
+    if first_lot is not None:
+        lots.sort(key=lambda lot: lot.id != first_lot)  # stable: the rest keep their order
     available = sum(lot.remaining for lot in lots)
     if available < amount:
         raise errors.InsufficientPoints(balance=available, need=amount)

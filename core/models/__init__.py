@@ -1,7 +1,14 @@
 """All ORM models, imported here so ``Base.metadata`` is complete for alembic."""
 
 from core.models.audit import AuditEntry
-from core.models.awards import AllowanceUse, Application, ApprovalRequest, ApprovalStep, Award
+from core.models.awards import (
+    AllowanceUse,
+    Appeal,
+    Application,
+    ApprovalRequest,
+    ApprovalStep,
+    Award,
+)
 from core.models.base import Base, UTCDateTime, utcnow
 from core.models.catalog import CatalogItem, CodeEntry, Confirmation, Order, OrderEvent
 from core.models.directory import Employee
@@ -12,7 +19,7 @@ from core.models.reliability import SeenRequest
 from core.models.web import LoginToken, WebSecret, WebSession
 
 __all__ = [
-    "Account", "AllowanceUse", "AuditEntry", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
+    "Account", "AllowanceUse", "Appeal", "AuditEntry", "CardRef", "Application", "ApprovalRequest", "ApprovalStep", "Award", "Base",
     "CatalogItem", "CodeEntry", "Confirmation", "Employee", "Entry", "IdempotencyKey", "InboxEvent",
     "LedgerTransaction", "Lot", "Order", "OrderEvent", "OutboxMessage", "ReminderMark",
     "SeenRequest", "UTCDateTime", "utcnow", "LoginToken", "WebSecret", "WebSession",

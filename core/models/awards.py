@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.models.base import Base, UTCDateTime, utcnow
@@ -23,10 +23,13 @@ class Award(Base):
     amount: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(500))
     hashtags: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    # pending | approved | rejected | undone (撤回 by the giver) | revoked (撤销 by HR)
+    status: Mapped[str] = mapped_column(String(16))
     day: Mapped[str] = mapped_column(String(10), index=True)  # local YYYY-MM-DD, for the pair limit
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # +1 (我也赞): the award this one joined; always the first award, never another +1
+    joined_from: Mapped[int | None] = mapped_column(ForeignKey("awards.id"), index=True)
 
 
 class AllowanceUse(Base):
@@ -58,12 +61,31 @@ class Application(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Appeal(Base):
+    """申诉: an employee contests a deduction (``deduction``, a ledger transaction id), or a
+    rejected ``award`` or ``application``; HR decides it as an approval of kind ``appeal``.
+    One appeal per subject, ever: a decided appeal is final."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (UniqueConstraint("subject_kind", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    appellant_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"), index=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))  # deduction | award | application
+    subject_id: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApprovalRequest(Base):
     __tablename__ = "approval_requests"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # award | application | redemption
-    subject_id: Mapped[str] = mapped_column(String(64))  # award id, application id or order no
+    kind: Mapped[str] = mapped_column(String(16))  # award | application | redemption | appeal
+    subject_id: Mapped[str] = mapped_column(String(64))  # award/application/appeal id, order no
     requester_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"), index=True)
     summary: Mapped[str] = mapped_column(String(500), default="")
     amount: Mapped[int] = mapped_column(Integer, default=0)

@@ -250,23 +250,36 @@ def period_bounds(period: str, now: datetime, policy: Policy) -> tuple[datetime,
     return start_of_local_day(first, policy), start_of_local_day(add_months(first, months), policy)
 
 
+AWARD_KINDS = ("award", "award_undo", "award_revoke")  # credits and their reversals
+
+
 async def leaderboard(
     session: AsyncSession, *, period: str, department: str | None, now: datetime, policy: Policy,
     limit: int = 10,
 ) -> list[LeaderRow]:
-    """Active employees ranked by points received through peer awards (ledger kind ``award``) in
-    the local period containing ``now``; ties ordered by name, ranks 1..n without gaps."""
+    """Active employees ranked by points received through peer awards (ledger kind ``award``,
+    less undone and revoked ones) in the local period containing ``now``; ties ordered by name,
+    ranks 1..n without gaps."""
     start, end = period_bounds(period, now, policy)
+    return await receivers(session, start=start, end=end, department=department, limit=limit)
+
+
+async def receivers(
+    session: AsyncSession, *, start: datetime, end: datetime, department: str | None,
+    limit: int = 10,
+) -> list[LeaderRow]:
+    """The leaderboard of award points received in [start, end)."""
     points = func.sum(Entry.amount)
     stmt = (select(Employee.employee_id, Employee.name, Employee.department, points)
             .select_from(Entry)
             .join(Account, Account.id == Entry.account_id)
             .join(Employee, Employee.employee_id == Account.employee_id)
             .join(LedgerTransaction, LedgerTransaction.id == Entry.transaction_id)
-            .where(LedgerTransaction.kind == "award", Entry.amount > 0,
+            .where(LedgerTransaction.kind.in_(AWARD_KINDS),
                    LedgerTransaction.created_at >= start, LedgerTransaction.created_at < end,
                    Employee.active.is_(True))
             .group_by(Employee.employee_id, Employee.name, Employee.department)
+            .having(points > 0)
             .order_by(points.desc(), Employee.name, Employee.employee_id).limit(limit))
     if department:
         stmt = stmt.where(Employee.department == department)

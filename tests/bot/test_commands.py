@@ -8,6 +8,7 @@ from bot.runtime import commands as c
 from bot.runtime.commands import parse
 from bot.runtime.dispatcher import action_command
 from bot.runtime.numerals import chinese_to_int, parse_amount
+from cards import actions
 
 
 @pytest.mark.parametrize("text,kind,lang", [
@@ -82,11 +83,39 @@ def test_a_click_becomes_the_same_command_as_its_text() -> None:
 
 def test_apply_leaderboard_broadcast_report() -> None:
     assert parse("申请 50 组织了技术分享") == c.Apply(lang="zh", amount=50, reason="组织了技术分享")
-    assert parse("排行 本季 研发部") == c.Leaderboard(lang="zh", period="quarter", department="研发部")
+    assert parse("排行 本季 研发部") == c.Leaderboard(lang="zh", board="receivers", period="quarter",
+                                                     department="研发部")
     assert parse("广播 @全员群 双十一限时兑换") == c.Broadcast(lang="zh", target="全员群",
                                                         text="双十一限时兑换")
     assert parse("broadcast sale today") == c.Broadcast(lang="en", target=None, text="sale today")
     assert parse("报表 2026-3") == c.Usage(lang="zh", intent="report")
+
+
+def test_recognition_commands() -> None:
+    """SPEC section 13: +1 / 我也赞, 撤回, 撤销, 申诉 and the two new boards, both languages."""
+    assert parse("+1 z12") == c.Join(lang="zh", award_id="Z12", amount=None)
+    assert parse("＋１　Ｚ１２　５") == c.Join(lang="zh", award_id="Z12", amount=5)  # full width
+    assert parse("我也赞Z12 十分") == c.Join(lang="zh", award_id="Z12", amount=10)
+    assert parse("+1") == c.Usage(lang="zh", intent="join")
+    assert parse("+1 Z12 many") == c.Usage(lang="zh", intent="join")
+    assert isinstance(parse("+12"), c.Unknown)  # "+1" needs a word boundary
+    assert parse("撤回 Z3") == c.Undo(lang="zh", award_id="Z3")
+    assert parse("undo z3") == c.Undo(lang="en", award_id="Z3")
+    assert parse("撤销 Z3 重复发放") == c.Revoke(lang="zh", award_id="Z3", reason="重复发放")
+    assert parse("revoke Z3 duplicate") == c.Revoke(lang="en", award_id="Z3", reason="duplicate")
+    assert parse("撤销 Z3") == c.Usage(lang="zh", intent="revoke")  # a revoke needs its reason
+    assert parse("申诉 T5 当天出差") == c.Appeal(lang="zh", subject="T5", reason="当天出差")
+    assert parse("appeal a7 wrong") == c.Appeal(lang="en", subject="A7", reason="wrong")
+    assert parse("申诉") == c.Usage(lang="zh", intent="appeal")
+    assert parse("排行 点赞 本季 研发部") == c.Leaderboard(lang="zh", board="givers",
+                                                     period="quarter", department="研发部")
+    assert parse("leaderboard values year") == c.Leaderboard(lang="en", board="values",
+                                                             period="year")
+
+
+def test_the_plus_one_button_is_a_join() -> None:
+    action = actions.JoinAward(award_id="Z12").pack()
+    assert action_command(action, "en") == c.Join(lang="en", award_id="Z12")
 
 
 def test_unknown_and_empty() -> None:

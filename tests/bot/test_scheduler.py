@@ -34,9 +34,12 @@ async def test_jobs_are_scheduled_in_the_policy_time_zone(db: Database, policy: 
     sched.start()
     try:
         jobs = {job.id: job for job in sched.scheduler.get_jobs()}
-        assert set(jobs) == set(SCHEDULE)
+        assert set(jobs) == set(SCHEDULE) | {"digest"}
         nxt: datetime = jobs["expiry-reminders"].next_run_time
         assert (nxt.hour, nxt.minute) == (10, 0) and str(nxt.tzinfo) == "Asia/Shanghai"
+        digest: datetime = jobs["digest"].next_run_time  # digest.cron: Monday 09:30 local
+        assert (digest.weekday(), digest.hour, digest.minute) == (0, 9, 30)
+        assert str(digest.tzinfo) == "Asia/Shanghai"
     finally:
         await sched.stop()
 

@@ -4,7 +4,8 @@ A hypothesis ``RuleBasedStateMachine`` drives HR grants and deductions, peer awa
 ones waiting for the manager, and ones needing manager + HR), approvals and rejections,
 redemptions (start + confirm) of a stocked physical item, a code item with a two-code pool, an
 item that needs approval, a per-month-limited item and a time-windowed item, cancellations,
-fulfilments, repeats of idempotent calls, and a clock that moves from minutes to months, with
+fulfilments, +1 joins, undo (撤回) and revoke (撤销) of awards, appeals (申诉) of deductions and
+rejected awards decided by HR, repeats of idempotent calls, and a clock that moves from minutes to months, with
 ``expire_due`` sweeping expired lots and refunds landing in lots that expired meanwhile.
 
 The machine keeps its own small model (lots per employee, orders, approval requests, awards,
@@ -45,7 +46,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.catalog_file import parse_catalog
 from core import errors, ledger
+from core.appeals import service as appeals
 from core.approvals import service as approvals
+from core.awards import join as joins
+from core.awards import reversal
 from core.awards import service as awards
 from core.catalog.importer import import_items
 from core.db import Database
@@ -84,8 +88,10 @@ MANAGER = {"H1": None, "M1": "H1", "E1": "M1", "E2": "M1", "E3": "M1"}
 EMPLOYEES = list(MANAGER)
 HR_PEOPLE = {"H1"}
 APPROVERS = ["H1", "M1"]  # nobody else ever has anything to approve (no admins here)
-ALLOWANCE = {"H1": 300, "M1": 300, "E1": 100, "E2": 100, "E3": 100}
+PER_REPORT = 10  # allowance.per_report: H1 has one report, M1 three
+ALLOWANCE = {"H1": 310, "M1": 330, "E1": 100, "E2": 100, "E3": 100}
 SEED_POINTS = 150  # everybody starts with a grant, so redemptions have something to spend
+LIVE = ("pending", "approved")  # awards that count: not rejected, undone or revoked
 SKUS = ["CUP", "CUP", "COFFEE", "LEAVE", "LEAVE", "MASSAGE", "SPRING"]  # weighted
 
 CATALOG = """\
@@ -124,6 +130,10 @@ ITEMS = {
 SETTINGS = settings(max_examples=25, stateful_step_count=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
+# PostgreSQL pays a round trip per statement (the SQLite variant explores the most): fewer,
+# shorter runs keep it near a minute and a half on a shared two-core machine; they still
+# reach every state the exploration checks at the end ask for.
+PG_SETTINGS = settings(SETTINGS, max_examples=8, stateful_step_count=20)
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -161,14 +171,29 @@ class MAward:
     amount: int
     day: str
     month: str
-    status: str  # pending | approved | rejected
+    status: str  # pending | approved | rejected | undone | revoked
+    award_id: int = 0
+    created: datetime = START
+    first: int | None = None  # model index of the award a +1 joined
+    lot: MLot | None = None  # the recipient's lot once paid
+    paid_at: datetime | None = None
+    approval_id: int | None = None
+    appealed: bool = False
+
+
+@dataclass
+class MDeduction:
+    transaction_id: int
+    employee: str
+    legs: list[tuple[MLot, int]]
+    appealed: bool = False
 
 
 @dataclass
 class MRequest:
     id: int
-    kind: str  # award | redemption
-    subject: int | str  # award index in the model, or order number
+    kind: str  # award | redemption | appeal
+    subject: int | str | tuple[str, int]  # award index, order number, or what an appeal names
     requester: str
     steps: list[str | None]  # a person, or None for "any HR"
     current: int = 0
@@ -239,6 +264,8 @@ class BooksMachine(RuleBasedStateMachine):
         self.stock = {sku: item.stock for sku, item in ITEMS.items()}
         self.sold = dict.fromkeys(ITEMS, 0)
         self.awards: list[MAward] = []
+        self.deductions: list[MDeduction] = []
+        self.joins: list[tuple[str, str, Any]] = []  # (key, joiner, first result) for repeats
         self.requests: dict[int, MRequest] = {}
         self.orders: dict[str, MOrder] = {}
         self.confirmations: list[MConfirmation] = []
@@ -354,10 +381,12 @@ class BooksMachine(RuleBasedStateMachine):
         self.lots[emp].append(lot)
         return lot
 
-    def debit(self, emp: str, amount: int) -> list[tuple[MLot, int]]:
+    def debit(self, emp: str, amount: int, first: MLot | None = None) -> list[tuple[MLot, int]]:
+        """Soonest-expiring lots first (``first``, a reversed award's lot, before all)."""
         legs = []
         left = amount
-        for lot in sorted(self.lots[emp], key=lambda lot: (lot.expires_at, lot.seq)):
+        for lot in sorted(self.lots[emp], key=lambda lot: (lot is not first, lot.expires_at,
+                                                            lot.seq)):
             if left == 0:
                 break
             if lot.remaining <= 0 or lot.expires_at <= self.now:
@@ -464,7 +493,8 @@ class BooksMachine(RuleBasedStateMachine):
             s, actor_id=actor, employee_id=emp, amount=amount, reason="违规扣分",
             key=f"d{next(self.keys)}", now=self.now, policy=self.policy))
         if result is not None:
-            self.debit(emp, amount)
+            legs = self.debit(emp, amount)
+            self.deductions.append(MDeduction(result.transaction_id, emp, legs))
             assert result.balance == self.balance(emp)
 
     # rules: awards and approvals ---------------------------------------------------------------
@@ -473,40 +503,54 @@ class BooksMachine(RuleBasedStateMachine):
           to=st.lists(st.sampled_from(EMPLOYEES), min_size=1, max_size=2, unique=True),
           amount=st.sampled_from([5, 20, 50, 60, 60, 120, 250]))
     def give(self, giver: str, to: list[str], amount: int) -> None:
-        day = day_of(self.now)
         expected: type[errors.CoreError] | None = None
         chain = ["manager", "hr"] if amount > 200 else ["manager"]
         steps = plan_steps(giver, chain) if amount > 50 else []
         if giver in to:
             expected = errors.SelfAward
-        elif any(sum(1 for a in self.awards if (a.giver, a.recipient, a.day) == (giver, r, day)
-                     and a.status != "rejected") >= 2 for r in to):
-            expected = errors.PairLimit
-        elif amount * len(to) > self.allowance_left(giver):
-            expected = errors.InsufficientAllowance
-        elif steps is None:
-            expected = errors.NoApprover
+        else:
+            expected = self.give_refusal(giver, to, amount, steps)
         result = self.attempt("give", expected, lambda s: awards.give(
             s, giver_id=giver, recipient_ids=to, amount=amount, reason=REASON,
             key=f"a{next(self.keys)}", now=self.now, policy=self.policy))
-        if result is None:
-            return
+        if result is not None:
+            self.record_awards(giver, result, amount, steps)
+
+    def give_refusal(
+        self, giver: str, to: list[str], amount: int, steps: list[str | None] | None,
+    ) -> type[errors.CoreError] | None:
+        """What ``give`` refuses after the self-award check (None: it goes through)."""
+        day = day_of(self.now)
+        if any(sum(1 for a in self.awards if (a.giver, a.recipient, a.day) == (giver, r, day)
+                   and a.status in ("pending", "approved")) >= 2 for r in to):
+            return errors.PairLimit
+        if amount * len(to) > self.allowance_left(giver):
+            return errors.InsufficientAllowance
+        return errors.NoApprover if steps is None else None
+
+    def record_awards(
+        self, giver: str, result: Any, amount: int, steps: list[str | None] | None,
+        first: int | None = None,
+    ) -> None:
         self.allowance_dirty.add(giver)
         self.approvals_dirty = True
-        assert [v.recipient_id for v in result.awards] == to
         for view in result.awards:
-            award = MAward(giver, view.recipient_id, amount, day, month_of(self.now), "pending")
+            award = MAward(giver, view.recipient_id, amount, day_of(self.now), month_of(self.now),
+                           "pending", view.award_id, self.now, first, approval_id=view.approval_id)
             self.awards.append(award)
             if amount <= 50:
                 assert (view.status, view.approval_id) == ("approved", None)
-                award.status = "approved"
-                self.new_lot(view.recipient_id, amount, default_expiry(self.now))
+                self.pay(award)
             else:
                 assert view.status == "pending" and view.approval_id is not None and steps
                 self.count("award waiting for approval")
                 self.requests[view.approval_id] = MRequest(
                     view.approval_id, "award", len(self.awards) - 1, giver, list(steps))
         assert result.allowance_left == self.allowance_left(giver)
+
+    def pay(self, award: MAward) -> None:
+        award.status, award.paid_at = "approved", self.now
+        award.lot = self.new_lot(award.recipient, award.amount, default_expiry(self.now))
 
     @precondition(lambda self: self.requests)
     @rule(pick=st.integers(0, 1000),
@@ -562,13 +606,227 @@ class BooksMachine(RuleBasedStateMachine):
             award = self.awards[req.subject]
             award.status = req.status
             if approve:
-                self.new_lot(award.recipient, award.amount, default_expiry(self.now))
+                self.pay(award)
+            return
+        if req.kind == "appeal":
+            self.appeal_decided(req, approve)
             return
         order = self.orders[str(req.subject)]
         if approve:
             order.status = "placed"
         else:
             self.unwind(order, "rejected")
+
+    # rules: +1, undo, revoke and appeals (SPEC section 13) -------------------------------------
+
+    @rule(pick=st.integers(0, 1000), who=st.sampled_from(["E1", "E2", "E3", "M1", "H1", "cli"]),
+          amount=st.sampled_from([None, None, 5, 60]), odd=st.sampled_from([False] * 4 + [True]))
+    def recognition(self, pick: int, who: str, amount: int | None, odd: bool) -> None:
+        """Section 13 in one rule, so that every example exercises all of it: a +1 (``odd``: a
+        redelivered one), a 撤回 (of a recent award, or of a small award given just now;
+        ``odd``: by a stranger), sometimes a 撤销 (by ``who``), and a 申诉 (``odd``: by a
+        stranger) of a deduction or of a rejected award, each bringing what it needs."""
+        person = "E1" if who == "cli" else who
+        other = EMPLOYEES[pick % len(EMPLOYEES)]
+        if not any(a.status in LIVE for a in self.awards):
+            self.attempt_give(other, [person], 20)
+        if self.awards:
+            self._plus_one(pick, person, amount, odd)
+        if pick % 3 == 0 and self.attempt_give(person, [other], 20):
+            self._undo(self.awards[-1], odd)
+        elif self.awards:
+            self._undo(self._recent(pick), odd)
+        if pick % 2 and self.awards:
+            self._revoke(pick // 2, "H1" if who == "E2" else who)
+        self._appeal(pick, person, "other" if odd else "owner",
+                     "deduction" if amount is None else "award")
+
+    def attempt_give(self, giver: str, to: list[str], amount: int) -> bool:
+        before = len(self.awards)
+        self.give(giver, to, amount)
+        return len(self.awards) > before
+
+    def _plus_one(self, pick: int, joiner: str, amount: int | None, repeat: bool) -> None:
+        """+1 on some award (maybe a +1 itself, maybe taken back), or a redelivered +1."""
+        if repeat and self.joins:
+            key, who, first_result = self.joins[pick % len(self.joins)]
+            before = self.snapshot()
+            again = self.attempt("repeated +1", None, lambda s: joins.join(
+                s, joiner_id=who, award_id=1, amount=None, key=key, now=self.now,
+                policy=self.policy))
+            assert again == first_result and self.snapshot() == before
+            return
+        live = [i for i, a in enumerate(self.awards) if a.status in LIVE]
+        index = live[pick % len(live)] if live and pick % 4 else pick % len(self.awards)
+        award = self.awards[index]
+        first_index = award.first if award.first is not None else index
+        first = self.awards[first_index]
+        value = amount if amount is not None else min(first.amount, 50)
+        steps = plan_steps(joiner, ["manager"]) if value > 50 else []
+        expected: type[errors.CoreError] | None = None
+        if award.status not in LIVE or first.status not in LIVE:
+            expected = errors.BadAwardState
+        elif joiner == first.giver or any(
+                a.first == first_index and a.giver == joiner and a.status in LIVE
+                for a in self.awards):
+            expected = errors.AlreadyJoined
+        elif joiner == first.recipient:
+            expected = errors.SelfAward
+        else:
+            expected = self.give_refusal(joiner, [first.recipient], value, steps)
+        key = f"j{next(self.keys)}"
+        result = self.attempt("+1", expected, lambda s: joins.join(
+            s, joiner_id=joiner, award_id=f"Z{award.award_id}", amount=amount, key=key,
+            now=self.now, policy=self.policy))
+        if result is not None:
+            assert [v.joined_from for v in result.awards] == [first.award_id]
+            self.record_awards(joiner, result, value, steps, first=first_index)
+            self.joins.append((key, joiner, result))
+
+    def _recent(self, pick: int) -> MAward:
+        """Mostly an award still inside its undo window, sometimes any."""
+        recent = [a for a in self.awards if a.status in LIVE
+                  and self.now - (a.paid_at or a.created) <= timedelta(minutes=10)]
+        return recent[pick % len(recent)] if recent and pick % 4 else \
+            self.awards[pick % len(self.awards)]
+
+    def _undo(self, award: MAward, stranger: bool) -> None:
+        """撤回 by the giver, or by someone else."""
+        actor = award.giver if not stranger else next(e for e in EMPLOYEES if e != award.giver)
+        expected: type[errors.CoreError] | None = None
+        since = award.paid_at or award.created
+        if actor != award.giver:
+            expected = errors.NotYourAward
+        elif award.status == "undone":
+            expected = None  # a repeat returns the first result
+        elif award.status not in ("pending", "approved"):
+            expected = errors.BadAwardState
+        elif self.now - since > timedelta(minutes=10):
+            expected = errors.UndoExpired
+        elif award.lot is not None and (award.lot.remaining < award.amount
+                                        or award.lot.expires_at <= self.now):
+            expected = errors.PointsSpent
+        repeat = award.status == "undone" and expected is None
+        before = self.snapshot() if repeat else None
+        result = self.attempt("repeated undo" if repeat else "undo", expected, lambda s: reversal.undo(
+            s, actor_id=actor, award_id=award.award_id, now=self.now, policy=self.policy))
+        if result is None or repeat:
+            assert before is None or self.snapshot() == before
+            return
+        assert result.reversed == (award.amount if award.lot is not None else 0)
+        if award.lot is not None:
+            award.lot.remaining -= award.amount
+        self.take_back(award, "undone")
+
+    def _revoke(self, pick: int, actor: str) -> None:
+        """撤销 by HR, the shell, or someone not allowed to; never below zero."""
+        live = [a for a in self.awards if a.status in LIVE]
+        award = live[pick % len(live)] if live and pick % 4 else self.awards[pick % len(self.awards)]
+        held = self.balance(award.recipient)
+        expected: type[errors.CoreError] | None = None
+        if actor not in HR_PEOPLE | {"cli"}:
+            expected = errors.Forbidden
+        elif award.status == "revoked":
+            expected = None
+        elif award.status not in ("pending", "approved"):
+            expected = errors.BadAwardState
+        elif award.lot is not None and min(award.amount, held) == 0:
+            expected = errors.NothingToReverse
+        repeat = award.status == "revoked" and expected is None
+        result = self.attempt("repeated revoke" if repeat else "revoke", expected,
+                              lambda s: reversal.revoke(
+                                  s, actor_id=actor, award_id=award.award_id, reason="重复发放",
+                                  now=self.now, policy=self.policy))
+        if result is None or repeat:
+            return
+        amount = min(award.amount, held) if award.lot is not None else 0
+        assert (result.reversed, result.amount) == (amount, award.amount)
+        if amount:
+            self.debit(award.recipient, amount, first=award.lot)
+            self.count("revoke reversed part of an award" if amount < award.amount else "revoke")
+        self.take_back(award, "revoked")
+
+    def take_back(self, award: MAward, status: str) -> None:
+        if award.status == "pending" and award.approval_id is not None:
+            self.requests[award.approval_id].status = "cancelled"
+        award.status = status
+        self.allowance_dirty.add(award.giver)
+        self.approvals_dirty = True
+
+    def _appeal(self, pick: int, person: str, who: str, what: str) -> None:
+        """申诉 of a deduction or of a (mostly rejected) award, by its owner or a stranger; with
+        none to appeal, HR first deducts from ``person`` or a manager rejects an award of theirs.
+        The appeal is then decided at once, or left to the approval rules."""
+        if what == "deduction" and not any(not d.appealed for d in self.deductions):
+            self.deduct("H1", person, 5)
+        if what == "award" and not any(a.status == "rejected" and not a.appealed
+                                       for a in self.awards):
+            self._rejected_award(person, pick)
+        if what == "deduction" and self.deductions:
+            fresh = [i for i, d in enumerate(self.deductions) if not d.appealed]
+            index = fresh[pick % len(fresh)] if fresh and pick % 4 else pick % len(self.deductions)
+            ded = self.deductions[index]
+            owners, subject, label = [ded.employee], ("deduction", index), f"T{ded.transaction_id}"
+            state, appealed = "rejected", ded.appealed
+        elif self.awards:
+            rejected = [i for i, a in enumerate(self.awards)
+                        if a.status == "rejected" and not a.appealed]
+            index = rejected[pick % len(rejected)] if rejected and pick % 4 else \
+                pick % len(self.awards)
+            award = self.awards[index]
+            owners, subject, label = [award.giver, award.recipient], ("award", index), \
+                f"Z{award.award_id}"
+            state, appealed = award.status, award.appealed
+        else:
+            return
+        actor = owners[pick % len(owners)] if who == "owner" else next(
+            e for e in EMPLOYEES if e not in owners)
+        steps = plan_steps(actor, ["hr"])
+        expected: type[errors.CoreError] | None = None
+        if actor not in owners:
+            expected = errors.UnknownAppealSubject
+        elif state != "rejected":
+            expected = errors.NotAppealable
+        elif appealed:
+            expected = errors.AlreadyAppealed
+        elif steps is None:
+            expected = errors.NoApprover
+        view = self.attempt(f"appeal of a {subject[0]}", expected, lambda s: appeals.appeal(
+            s, appellant_id=actor, subject=label, reason="申诉：事实有误", key=f"p{next(self.keys)}",
+            now=self.now, policy=self.policy))
+        if view is None:
+            return
+        assert steps is not None
+        self.requests[view.approval_id] = MRequest(view.approval_id, "appeal", subject, actor,
+                                                   steps)
+        self.approvals_dirty = True
+        if subject[0] == "deduction":
+            self.deductions[subject[1]].appealed = True
+        else:
+            self.awards[subject[1]].appealed = True
+        if pick % 3 < 2:
+            self._decide(self.requests[view.approval_id], "H1", approve=pick % 3 == 0)
+
+    def _rejected_award(self, giver: str, pick: int) -> None:
+        """An award of 60 from ``giver`` that its approver rejects (if it can be given)."""
+        to = [e for e in EMPLOYEES if e != giver][pick % (len(EMPLOYEES) - 1)]
+        if not self.attempt_give(giver, [to], 60) or self.awards[-1].status != "pending":
+            return
+        req = self.requests[self.awards[-1].approval_id or 0]
+        self._decide(req, req.steps[req.current] or "H1", approve=False)
+
+    def appeal_decided(self, req: MRequest, approve: bool) -> None:
+        assert isinstance(req.subject, tuple)
+        kind, index = req.subject
+        if not approve:
+            return
+        if kind == "deduction":
+            self.refund(self.deductions[index].employee, self.deductions[index].legs)
+            return
+        award = self.awards[index]
+        self.pay(award)
+        self.allowance_dirty.add(award.giver)
+
 
     # rules: redemptions and orders -------------------------------------------------------------
 
@@ -812,6 +1070,8 @@ def test_random_operations_keep_the_books_straight(
     pg_url = str(request.getfixturevalue("pg_url")) if backend == "postgres" else None
     stats: Counter[str] = Counter()
     examples = itertools.count()
+    policy = policy.model_copy(update={"allowance": policy.allowance.model_copy(
+        update={"per_report": PER_REPORT})})
 
     def machine() -> BooksMachine:
         if pg_url is not None:
@@ -821,12 +1081,15 @@ def test_random_operations_keep_the_books_straight(
         return BooksMachine(f"sqlite+aiosqlite:///{path}", policy, stats)
 
     # hypothesis calls any zero-argument factory; its stub names only the class
-    run_state_machine_as_test(machine, settings=SETTINGS)  # type: ignore[arg-type]
+    chosen = SETTINGS if pg_url is None else PG_SETTINGS
+    run_state_machine_as_test(machine, settings=chosen)  # type: ignore[arg-type]
     print(f"\n{backend}: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
     # It must really explore, not just pile up refusals (each is typically seen dozens of times).
     decisions = sum(stats[f"{kind} {status}"] for kind in ("award", "redemption")
                     for status in ("approved", "rejected"))
     assert decisions > 0, "no approval chain ever ended"
     for needed in ("grant", "give", "award waiting for approval", "confirm",
-                   "order LEAVE pending_approval", "points expired", "a new month began"):
+                   "order LEAVE pending_approval", "points expired", "a new month began",
+                   "+1", "undo", "revoke", "appeal of a deduction", "appeal of a award",
+                   "appeal approved"):
         assert stats[needed] > 0, f"never happened: {needed}"

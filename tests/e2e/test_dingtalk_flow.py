@@ -154,8 +154,13 @@ async def test_group_award_with_at_mention_announced_and_pushed(ding: DingBot) -
     before = await _balance(ding, "E006")
     await ding.say("dt_wangwei", " 赞 @刘洋 10分 谢谢帮忙 #团队合作", group=True, at=["dt_liuyang"])
     assert await _balance(ding, "E006") == before + 10
-    group_reply = ding.bodies("/robot/sendBySession")[-1]
-    assert group_reply["at"] == {"atUserIds": ["dt_wangwei"]}  # answered in the group, @giver
+    replies = ding.bodies("/robot/sendBySession")
+    if replies:  # markdown variant: answered in the group on its sessionWebhook, @giver
+        assert replies[-1]["at"] == {"atUserIds": ["dt_wangwei"]}
+    else:  # template variant: the group's award card, with its +1 button (SPEC section 13)
+        cards = [c for c in ding.bodies("/v1.0/card/instances/createAndDeliver")
+                 if "IM_GROUP." in str(c.get("openSpaceId"))]
+        assert cards and "p1:Z" in json.dumps(cards[-1])
     pushes = ding.bodies("/v1.0/robot/oToMessages/batchSend") + ding.bodies(
         "/v1.0/card/instances/createAndDeliver")
     assert any("dt_liuyang" in json.dumps(p) for p in pushes)  # the recipient hears 1:1

@@ -143,3 +143,22 @@ async def test_bad_body_and_inbox_without_employee(client: Client) -> None:
 async def test_malformed_button_payload_gets_a_reply_not_an_error(client: Client) -> None:
     cards = await click(client, "E004", "no-such-action")
     assert cards and cards[0]["kind"] == "message"
+
+
+async def test_recognition_in_the_playground(client: Client) -> None:
+    """+1, 撤回 and the new boards through the playground, like any chat (SPEC section 13)."""
+    [given] = await send(client, "E004", "赞 @刘洋 10分 周报写得清楚 #团队合作")
+    award_id = next(w for w in " ".join(given["lines"]).replace("「", " ").replace("」", " ").split()
+                    if w.startswith("Z") and w[1:].isdigit())
+    [joined] = await send(client, "E003", f"+1 {award_id}")
+    assert "追加点赞 10 分" in joined["title"]
+    pushed = " ".join(" ".join(c["lines"]) for c in await inbox(client, "E006"))
+    assert "赵磊 也为你点赞" in pushed
+    [undone] = await send(client, "E004", f"撤回 {award_id}")
+    assert "已撤回" in undone["title"]
+    [board] = await send(client, "E006", "排行 点赞")
+    assert "点赞榜" in board["title"] and "赵磊" in " ".join(board["lines"])
+    [values] = await send(client, "E006", "leaderboard values")
+    assert "#团队合作" in " ".join(values["lines"])
+    [refused] = await send(client, "E006", f"撤回 {award_id}")
+    assert refused["title"] == "只能撤回自己送出的点赞。"  # one line

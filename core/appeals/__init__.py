@@ -1,0 +1,1 @@
+"""申诉: appeals of deductions and rejected awards or applications."""
