@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.texts import Locale
-from core.errors import CoreError
+from core.errors import BadOrderState, CoreError
 
 TEXTS: dict[str, tuple[str, str]] = {
     # (zh, en)
@@ -15,13 +15,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "help": (
         "可用指令：\n积分 — 余额与额度\n明细 [n] — 最近记录\n赞 @同事 10分 理由 — 送积分\n"
         "商城 [分类] — 积分商城\n兑换 SKU [数量] — 兑换\n订单 — 我的订单\n取消订单 订单号\n"
-        "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|本季|今年] [部门]\n"
+        "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|上月|本季|今年] [部门]\n"
         "HR：发放 / 扣除 / 发货 / 广播 / 报表 / 后台",
         "Commands:\nbalance — points and allowance\nhistory [n] — latest entries\n"
         "give @colleague 10 reason — thank someone\ncatalog [category] — the shop\n"
         "redeem SKU [qty]\norders — my orders\ncancel ORDER-NO\napply N reason — ask for points\n"
         "approvals — waiting for me\napprove A12 / reject A12 [reason]\n"
-        "leaderboard [month|quarter|year]\nHR: grant / deduct / fulfill / broadcast / report / admin",
+        "leaderboard [month|last month|quarter|year]\nHR: grant / deduct / fulfill / broadcast / report / admin",
     ),
     "usage_give": ("用法：赞 @同事 10分 理由（至少 4 个字）", "Usage: give @colleague 10 reason"),
     "usage_grant": ("用法：发放 @同事 100 理由", "Usage: grant @colleague 100 reason"),
@@ -40,7 +40,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "leaderboard_title": ("{period}排行榜{department}", "Leaderboard, {period}{department}"),
     "leaderboard_empty": ("还没有人上榜。", "Nobody on the board yet."),
     "period_month": ("本月", "this month"), "period_quarter": ("本季", "this quarter"),
-    "period_year": ("今年", "this year"),
+    "period_year": ("今年", "this year"), "period_last_month": ("上月", "last month"),
+    "leaderboard_unknown": ("没有「{what}」这个时间段或部门。时间段：本月、上月、本季、今年；部门：{departments}",
+                            "\"{what}\" is neither a period nor a department. Periods: month, last month, quarter, year; departments: {departments}"),
     "award_done": ("点赞成功！本月剩余额度 {left}", "Sent! Allowance left this month: {left}"),
     "award_sent": ("{name} 收到 {n} 分", "{name} received {n}"),
     "award_pending": ("{name} 的 {n} 分需审批（{id}）", "{name}: {n} waits for approval ({id})"),
@@ -56,7 +58,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "orders_none": ("你还没有订单。", "You have no orders yet."),
     "orders_title": ("我的订单（最近 {n} 个）：", "My orders (latest {n}):"),
     "status_pending_approval": ("待审批", "waiting for approval"),
-    "status_placed": ("待发货", "placed"), "status_fulfilled": ("已完成", "fulfilled"),
+    "status_placed": ("待发货", "placed"), "status_fulfilled": ("已发货", "fulfilled"),
     "status_cancelled": ("已取消", "cancelled"), "status_rejected": ("已拒绝", "rejected"),
     "grant_done": ("发放完成：", "Granted:"), "deduct_done": ("扣除完成：", "Deducted:"),
     "grant_line": ("{who} +{n}，余额 {balance}", "{who} +{n}, balance {balance}"),
@@ -97,7 +99,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unknown_confirmation": ("找不到待确认的兑换 {confirmation}", "No pending redemption {confirmation}"),
     "confirmation_expired": ("兑换确认已过期，请重新兑换。", "The confirmation expired; please redeem again."),
     "unknown_order": ("找不到订单 {order_no}", "No order {order_no}"),
-    "bad_order_state": ("订单当前状态为 {status}，不能这样操作。", "The order is {status}; that is not possible now."),
+    "bad_order_state": ("该订单{status}，不能这样操作。", "The order is {status}; that is not possible now."),
+    "bad_order_state_cancel": ("该订单{status}，不能取消。", "The order is {status}; it cannot be cancelled."),
+    "bad_order_state_fulfil": ("该订单{status}，不能发货。", "The order is {status}; it cannot be fulfilled."),
     "no_recipients": ("请至少 @ 一位同事。", "Name at least one colleague."),
     "duplicate_recipients": ("同一位同事只能写一次。", "Name each colleague only once."),
     "forbidden": ("你没有权限做这件事。", "You are not allowed to do that."),
@@ -131,8 +135,12 @@ def error_text(exc: CoreError, lang: Locale) -> str:
     if "candidates" in params:
         params["candidates"] = "；".join(
             f"{c.name}（{c.department}，{c.employee_id}）" for c in params["candidates"])
-    if exc.code in TEXTS:
-        return t(exc.code, lang, **params)
+    code = exc.code
+    if isinstance(exc, BadOrderState):  # the state in words, and what it stops ("不能取消")
+        params["status"] = t(f"status_{exc.status}", lang) if f"status_{exc.status}" in TEXTS else ""
+        code = f"{code}_{exc.action}" if f"{code}_{exc.action}" in TEXTS else code
+    if code in TEXTS:
+        return t(code, lang, **params)
     return t("internal_error", lang)  # a new refusal without a sentence yet: never its code
 
 

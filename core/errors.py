@@ -211,6 +211,7 @@ class BadOrderState(CoreError):
     code: ClassVar[str] = "bad_order_state"
     order_no: str
     status: str
+    action: str = ""  # "cancel" / "fulfil": what was refused, for the sentence
 
 
 @dataclass(eq=False, kw_only=True)

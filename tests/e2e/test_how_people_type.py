@@ -1,0 +1,67 @@
+"""How people type, end to end through encrypted WeCom callbacks (issue: chat that understands
+how people type). Demo: 王伟 E004 研发部 and 王伟 E005 市场部, 孙悦 E007, Alice Chen E008 (en),
+周杰 E009, 吴敏 E010, 刘洋 E006."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from core.models import Award
+from tests.e2e.conftest import WeComBot
+
+
+async def _said(bot: WeComBot, user: str, text: str) -> str:
+    before = len(bot.sent_to(user))
+    assert await bot.say(user, text) == 200
+    await bot.flush()
+    return json.dumps(bot.sent_to(user)[before:], ensure_ascii=False)
+
+
+async def _reasons(bot: WeComBot) -> dict[str, list[str]]:
+    async with bot.db.uow() as s:
+        rows = (await s.execute(select(Award.recipient_id, Award.reason))).all()
+    found: dict[str, list[str]] = {}
+    for who, reason in rows:
+        found.setdefault(who, []).append(reason)
+    return found
+
+
+async def test_units_separators_and_names_as_people_type_them(wecom: WeComBot) -> None:
+    assert "周杰 收到 10 分" in await _said(wecom, "wangwei", "赞 @E009 10 分 谢谢帮我review代码")
+    assert "孙悦 收到 10 分" in await _said(wecom, "wangwei", "赞 @E007 10分谢谢帮忙啊")
+    assert "吴敏 收到 10 分" in await _said(wecom, "wangwei", "给 @E010 10积分 谢谢帮忙啊")
+    both = await _said(wecom, "zhaolei", "赞 @吴敏，@周杰 5分 一起加班辛苦")
+    assert "吴敏 收到 5 分" in both and "周杰 收到 5 分" in both
+    both = await _said(wecom, "liuyang", "赞 @吴敏、@周杰 5分 一起加班辛苦")
+    assert "吴敏 收到 5 分" in both and "周杰 收到 5 分" in both
+    assert "Alice Chen 收到 5 分" in await _said(wecom, "sunyue", "赞 @Alice Chen 5分 谢谢帮忙")
+    assert "Alice Chen received 10" in await _said(wecom, "zhoujie", "give @Alice 10 thanks a lot")
+    reasons = await _reasons(wecom)
+    assert "谢谢帮我review代码" in reasons["E009"]
+    assert "谢谢帮忙啊" in reasons["E007"] and "谢谢帮忙啊" in reasons["E010"]
+    assert "thanks a lot" in reasons["E008"]
+    assert not any(r.startswith(("分", "积分")) for rs in reasons.values() for r in rs)
+
+
+async def test_the_sender_is_never_one_of_the_namesakes(wecom: WeComBot) -> None:
+    # 王伟 E004 cannot mean himself: @王伟 is the other 王伟
+    assert "王伟 收到 5 分" in await _said(wecom, "wangwei", "赞 @王伟 5分 谢谢市场部支持")
+    assert (await _reasons(wecom))["E005"] == ["谢谢市场部支持"]
+    listed = await _said(wecom, "liuyang", "赞 @王伟 5分 重名测试一下")
+    assert "有多位同事叫 王伟" in listed and "E004" in listed and "E005" in listed
+
+
+async def test_leaderboard_periods_and_unknown_words(wecom: WeComBot) -> None:
+    assert "上月排行榜" in await _said(wecom, "wangwei", "排行 上月")
+    assert "Leaderboard, last month" in await _said(wecom, "wangwei", "leaderboard last month")
+    unknown = await _said(wecom, "wangwei", "排行 下月")
+    assert "没有「下月」这个时间段或部门" in unknown and "研发部" in unknown
+    assert "研发部" in await _said(wecom, "wangwei", "排行 本月 研发部")
+
+
+async def test_emoji_or_unknown_from_a_zh_employee_is_answered_in_chinese(wecom: WeComBot) -> None:
+    assert "没看懂" in await _said(wecom, "wangwei", "👍👍")
+    assert "没看懂" in await _said(wecom, "wangwei", "abracadabra")
+    assert "did not understand" in await _said(wecom, "alice", "🙂")
