@@ -45,7 +45,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                             "\"{what}\" is neither a period nor a department. Periods: month, last month, quarter, year; departments: {departments}"),
     "award_done": ("点赞成功！本月剩余额度 {left}", "Sent! Allowance left this month: {left}"),
     "award_sent": ("{name} 收到 {n} 分", "{name} received {n}"),
-    "award_pending": ("{name} 的 {n} 分需审批（{id}）", "{name}: {n} waits for approval ({id})"),
+    "award_pending": ("{name} 的 {n} 分已提交审批（{id}）", "{name}: {n} submitted for approval ({id})"),
+    "award_submitted": ("已提交审批，通过后对方才会收到积分。本月剩余额度 {left}", "Submitted for approval; the points arrive once approved. Allowance left this month: {left}"),
     "applied": ("已提交积分申请 {n} 分，等待审批（{id}）", "Applied for {n} points; waiting for approval ({id})"),
     "approvals_none": ("没有待你审批的事项。", "Nothing is waiting for your approval."),
     "approvals_count": ("待你审批：{n} 项", "Waiting for you: {n}"),
@@ -77,6 +78,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "push_approval_escalated": ("已升级给你：原审批人 {escalated_from_name} 超过 72 小时未处理", "Escalated to you: {escalated_from_name} did not decide within 72 h"),
     # core error codes
     "invalid_amount": ("积分数量必须是正整数。", "The amount must be a positive whole number."),
+    "invalid_quantity": ("数量必须是 1 到 {max} 之间的整数（你写的是 {qty}）。", "The quantity must be a whole number from 1 to {max} (you wrote {qty})."),
     "insufficient_points": ("积分不足：余额 {balance}，需要 {need}", "Not enough points: balance {balance}, need {need}"),
     "insufficient_allowance": ("本月点赞额度不足：剩余 {left}，需要 {need}", "Not enough giving allowance this month: {left} left, {need} needed"),
     "unknown_employee": ("找不到同事：{who}", "No colleague found: {who}"),

@@ -130,18 +130,23 @@ def approval_decided(
     decided_by_name: str,
     comment: str | None,
     locale: Locale = "zh",
+    *,
+    summary: str = "",
+    amount: int = 0,
 ) -> Card:
-    """Sent to the requester after a decision; also the in-place update of the approver's card."""
+    """Sent to the requester after a decision; also the in-place update of the approver's card.
+    It says what was decided (who, how many points, for what) and names the approver once."""
     status = check(status, DECIDED_STATUSES, "approval status")
     fields = [(t(locale, "decided.by"), decided_by_name)]
     if comment:
         fields.append((t(locale, "decided.comment"), comment))
+    lines = [t(locale, "decided.line", summary=summary, points=_pts(locale, amount))] if summary else []
     return Card(
         kind="approval_decided",
         title=t(locale, "decided.title", id=approval_id,
                 status=t(locale, f"decided.status.{status}")),
+        lines=lines,
         fields=fields,
-        footer=t(locale, "decided.done", name=decided_by_name),
         locale=locale,
     )
 

@@ -55,7 +55,7 @@ ZH: dict[str, str] = {
     "decided.status.expired": "已过期",
     "decided.by": "处理人",
     "decided.comment": "意见",
-    "decided.done": "已由 {name} 处理",
+    "decided.line": "{summary}（{points}）",
     # redemption confirm
     "redeem.title": "确认兑换",
     "redeem.line": "兑换 {item} × {qty}，共 {points} 分",
@@ -139,7 +139,7 @@ EN: dict[str, str] = {
     "decided.status.expired": "expired",
     "decided.by": "By",
     "decided.comment": "Comment",
-    "decided.done": "Handled by {name}",
+    "decided.line": "{summary} ({points})",
     "redeem.title": "Confirm redemption",
     "redeem.line": "Redeem {item} × {qty} for {points} pts",
     "redeem.item": "Item",

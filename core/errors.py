@@ -48,6 +48,15 @@ class InvalidAmount(CoreError):
 
 
 @dataclass(eq=False, kw_only=True)
+class InvalidQuantity(CoreError):
+    """A redemption quantity outside 1..max (兑换 CUP01 0 / 兑换 CUP01 100)."""
+
+    code: ClassVar[str] = "invalid_quantity"
+    qty: int
+    max: int
+
+
+@dataclass(eq=False, kw_only=True)
 class InsufficientPoints(CoreError):
     code: ClassVar[str] = "insufficient_points"
     balance: int

@@ -26,7 +26,9 @@ async def give(ctx: Ctx, cmd: Give) -> None:
         else:
             lines.append(t("award_pending", ctx.lang, name=a.recipient_name, n=a.amount,
                            id=a.approval_public_id))
-    ctx.say(t("award_done", ctx.lang, left=result.allowance_left), *lines)
+    # nothing was sent yet when every award waits for approval: do not say 点赞成功
+    done = "award_done" if any(a.status == "approved" for a in result.awards) else "award_submitted"
+    ctx.say(t(done, ctx.lang, left=result.allowance_left), *lines)
 
 
 @router.on(Apply)

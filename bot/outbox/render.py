@@ -56,7 +56,8 @@ RENDERERS: dict[str, Render] = {
     "approval_reassigned": lambda p, loc, tz: _approval(p, loc, "push_approval_reassigned"),
     "approval_decided": lambda p, loc, tz: builders.approval_decided(
         p["approval_id"], p["status"] if p["status"] in ("approved", "rejected", "cancelled") else "approved",
-        p.get("decided_by_name", ""), p.get("comment"), loc),
+        p.get("decided_by_name", ""), p.get("comment"), loc, summary=p.get("summary", ""),
+        amount=int(p.get("amount") or 0)),
     "order_placed": lambda p, loc, tz: _order(p, loc),
     "order_fulfilled": lambda p, loc, tz: _order(p, loc),
     "order_cancelled": lambda p, loc, tz: _order(p, loc),

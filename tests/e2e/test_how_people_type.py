@@ -65,3 +65,22 @@ async def test_emoji_or_unknown_from_a_zh_employee_is_answered_in_chinese(wecom:
     assert "没看懂" in await _said(wecom, "wangwei", "👍👍")
     assert "没看懂" in await _said(wecom, "wangwei", "abracadabra")
     assert "did not understand" in await _said(wecom, "alice", "🙂")
+
+
+async def test_award_to_approval_says_submitted_and_the_decision_says_what(wecom: WeComBot) -> None:
+    said = await _said(wecom, "liuyang", "赞 @E004 60分 帮忙排查线上故障")
+    assert "已提交审批" in said and "点赞成功" not in said
+    card = next(m for m in wecom.sent_to("zhaolei") if m["msgtype"] == "template_card")
+    approve = next(b for b in card["template_card"]["button_list"] if b["key"].startswith("ap:"))
+    before = len(wecom.sent_to("liuyang"))
+    await wecom.click("zhaolei", approve["key"], task_id=card["template_card"]["task_id"])
+    await wecom.flush()
+    decided = json.dumps(wecom.sent_to("liuyang")[before:], ensure_ascii=False)
+    assert "@王伟 帮忙排查线上故障" in decided and "60 分" in decided
+    assert decided.count("赵磊") == 1  # the approver is named once
+
+
+async def test_redeem_quantity_out_of_range_says_so(wecom: WeComBot) -> None:
+    for qty in ("0", "100"):
+        said = await _said(wecom, "liuyang", f"兑换 CUP01 {qty}")
+        assert f"数量必须是 1 到 20 之间的整数（你写的是 {qty}）" in said, said
