@@ -111,6 +111,17 @@ class ReasonTooShort(CoreError):
 
 
 @dataclass(eq=False, kw_only=True)
+class ReasonTooLong(CoreError):
+    code: ClassVar[str] = "reason_too_long"
+    max: int
+    length: int
+
+
+# reasons are stored in 500-character columns; 200 is plenty for a thank-you and keeps cards short
+MAX_REASON_LENGTH = 200
+
+
+@dataclass(eq=False, kw_only=True)
 class PairLimit(CoreError):
     code: ClassVar[str] = "pair_limit"
     who: str

@@ -65,7 +65,9 @@ async def unknown(ctx: Ctx, cmd: Unknown) -> None:
 
 @router.on(Help, Empty)
 async def show_help(ctx: Ctx, cmd: Help | Empty) -> None:
-    ctx.say_key("help")
+    # a heading and one command per line, not one bold paragraph in the card's title
+    heading, *commands = t("help", ctx.lang).split("\n")
+    ctx.say(heading, *commands)
 
 
 @router.on(Usage)

@@ -22,6 +22,11 @@ def order_card(ctx: Ctx, o: OrderView, *, for_hr: bool = False) -> None:
 
 @router.on(Catalog)
 async def show_catalog(ctx: Ctx, cmd: Catalog) -> None:
+    if cmd.category:
+        known = await catalog.categories(ctx.session)
+        if cmd.category not in known:
+            ctx.say_key("catalog_unknown_category", category=cmd.category, categories="、".join(known))
+            return
     items = await catalog.list_items(ctx.session, category=cmd.category, now=ctx.now)
     if not items:
         ctx.say_key("catalog_empty")
@@ -29,7 +34,7 @@ async def show_catalog(ctx: Ctx, cmd: Catalog) -> None:
     lines = []
     for item in items:
         left = await catalog.available(ctx.session, item)
-        stock = "" if left is None else t("catalog_stock", ctx.lang, n=left)
+        stock = "" if left is None else t("catalog_stock" if left else "catalog_sold_out", ctx.lang, n=left)
         lines.append(f"{item.sku}  {item.name}  {item.points}{t('pts', ctx.lang)}{stock}")
     ctx.say(t("catalog_title", ctx.lang, category=f" · {cmd.category}" if cmd.category else ""),
             *lines, t("catalog_hint", ctx.lang))

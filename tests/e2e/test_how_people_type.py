@@ -8,7 +8,7 @@ import json
 
 from sqlalchemy import select
 
-from core.models import Award
+from core.models import Award, CatalogItem
 from tests.e2e.conftest import WeComBot
 
 
@@ -84,3 +84,27 @@ async def test_redeem_quantity_out_of_range_says_so(wecom: WeComBot) -> None:
     for qty in ("0", "100"):
         said = await _said(wecom, "liuyang", f"兑换 CUP01 {qty}")
         assert f"数量必须是 1 到 20 之间的整数（你写的是 {qty}）" in said, said
+
+
+async def test_catalog_unknown_category_and_sold_out(wecom: WeComBot) -> None:
+    unknown = await _said(wecom, "liuyang", "商城 电器")
+    assert "商城没有「电器」这个分类" in unknown and "周边" in unknown and "卡券" in unknown
+    async with wecom.db.uow() as s:
+        item = await s.get(CatalogItem, "CUP01")
+        assert item is not None
+        item.stock = 0
+    assert "定制马克杯  80分（已兑完）" in await _said(wecom, "liuyang", "商城 周边")
+
+
+async def test_help_is_one_command_per_line(wecom: WeComBot) -> None:
+    await wecom.say("wangwei", "帮助")
+    await wecom.flush()
+    content = wecom.sent_to("wangwei")[-1]["markdown"]["content"]
+    assert content.startswith("### 可用指令：\n积分 — 余额与额度\n明细 [n] — 最近记录\n")
+    assert "排行 [本月|上月|本季|今年] [部门]" in content.split("\n")
+
+
+async def test_a_reason_has_a_maximum_length(wecom: WeComBot) -> None:
+    said = await _said(wecom, "wangwei", "赞 @E006 5分 " + "谢" * 201)
+    assert "理由最多 200 个字（现在 201 个）" in said
+    assert "理由最多 200 个字" in await _said(wecom, "wangwei", "申请 30 " + "写" * 300)
