@@ -64,7 +64,7 @@ RENDERERS: dict[str, Render] = {
     "order_rejected": lambda p, loc, tz: _order(p, loc),
     "new_physical_order": lambda p, loc, tz: _order(p, loc, for_hr=True),
     "expiry_reminder": lambda p, loc, tz: builders.expiry_reminder(
-        int(p["amount"]), _when(p["expires_at"]), int(p["days"]), loc, tz=tz),  # type: ignore[arg-type]
+        int(p["amount"]), _when(p["expires_at"]), int(p.get("days_left", p["days"])), loc, tz=tz),  # type: ignore[arg-type]
     "points_granted": _points("push_points_granted"),
     "points_deducted": _points("push_points_deducted"),
     "promotion": lambda p, loc, tz: builders.promotion(p["text"], p.get("sku"), p.get("link"), loc),

@@ -108,3 +108,23 @@ async def test_a_reason_has_a_maximum_length(wecom: WeComBot) -> None:
     said = await _said(wecom, "wangwei", "赞 @E006 5分 " + "谢" * 201)
     assert "理由最多 200 个字（现在 201 个）" in said
     assert "理由最多 200 个字" in await _said(wecom, "wangwei", "申请 30 " + "写" * 300)
+
+
+async def test_expiry_reminder_states_the_real_number_of_days(wecom: WeComBot) -> None:
+    from datetime import timedelta
+
+    from bot.jobs import run_job
+    from config.policy_loader import load_policy
+    from core import ledger
+    from core.models import utcnow
+    from tests.conftest import ROOT
+
+    async with wecom.db.uow() as s:
+        expiry = (await ledger.balance(s, employee_id="E006", now=utcnow())).next_expiry_at
+    assert expiry is not None
+    policy = load_policy(ROOT / "config" / "policy.yaml")
+    assert 30 in policy.reminders.expiry_days  # the 30-day reminder, run 25 days before
+    await run_job("expiry-reminders", db=wecom.db, policy=policy, now=expiry - timedelta(days=25))
+    await wecom.flush()
+    said = wecom.texts_to("liuyang")
+    assert "25 天后" in said and "30 天后" not in said, said
