@@ -207,6 +207,7 @@ def _order_lines(status: str, code: str | None, locale: Locale) -> list[str]:
 def order_status(
     order_no: str, item_name: str, qty: int, points: int, status: str,
     code_or_none: str | None, note: str | None, locale: Locale = "zh", for_hr: bool = False,
+    ordered_by: str | None = None,
 ) -> Card:
     """An order's state for the redeemer, or for HR (with 已发货 while the order is placed).
     A ``code`` item's code is shown only to the redeemer, never on HR's card."""
@@ -225,7 +226,8 @@ def order_status(
         title=t(locale, "order.title_hr" if buttons else "order.title",
                 no=order_no, status=status_text),
         lines=_order_lines(status, code, locale),
-        fields=_order_fields(item_name, qty, points, status_text, code, note, locale),
+        fields=_order_fields(item_name, qty, points, status_text, code, note, locale)
+        + ([(t(locale, "order.ordered_by"), ordered_by)] if for_hr and ordered_by else []),
         buttons=buttons,
         footer=footer,
         locale=locale,

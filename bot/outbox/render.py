@@ -27,7 +27,7 @@ def _order(p: dict[str, Any], loc: Locale, for_hr: bool = False) -> Card:
     codes = p.get("codes") or []
     return builders.order_status(p["order_no"], p["name"], int(p["qty"]), int(p["points"]),
                                  p["status"], ", ".join(codes) or None, p.get("note") or p.get("comment"),
-                                 loc, for_hr=for_hr)
+                                 loc, for_hr=for_hr, ordered_by=p.get("ordered_by"))
 
 
 def _approval(p: dict[str, Any], loc: Locale, note_key: str | None = None) -> Card:

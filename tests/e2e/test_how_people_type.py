@@ -128,3 +128,19 @@ async def test_expiry_reminder_states_the_real_number_of_days(wecom: WeComBot) -
     await wecom.flush()
     said = wecom.texts_to("liuyang")
     assert "25 天后" in said and "30 天后" not in said, said
+
+
+async def test_hr_hears_of_a_service_order_and_who_ordered_it(wecom: WeComBot) -> None:
+    from core.models import Order
+
+    await _said(wecom, "liuyang", "兑换 MASSAGE")
+    card = [m for m in wecom.sent_to("liuyang") if m["msgtype"] == "template_card"][-1]
+    confirm = next(b for b in card["template_card"]["button_list"] if b["key"].startswith("cr:"))
+    await wecom.click("liuyang", confirm["key"])
+    await wecom.flush()
+    async with wecom.db.uow() as s:
+        order = await s.scalar(select(Order).where(Order.sku == "MASSAGE"))
+    assert order is not None and order.status == "placed"
+    to_hr = wecom.texts_to("linfang")
+    assert order.order_no in to_hr and "午间按摩" in to_hr  # a service order reaches HR too
+    assert "刘洋（研发部）138****0006" in to_hr and "13800000006" not in to_hr
