@@ -14,12 +14,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unknown_command": ("没看懂这条指令。发送「帮助」查看可用指令。", "I did not understand that. Send \"help\" for the commands."),
     "help": (
         "可用指令：\n积分 — 余额与额度\n明细 [n] — 最近记录\n赞 @同事 10分 理由 — 送积分\n"
-        "商城 [分类] — 积分商城\n兑换 SKU [数量] — 兑换\n订单 — 我的订单\n取消订单 订单号\n"
+        "商城 [分类] — 积分商城\n兑换 SKU [数量] — 兑换\n订单 — 我的订单\nHR：订单 待发货 — 待处理订单\n取消订单 订单号\n"
         "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|上月|本季|今年] [部门]\n"
         "HR：发放 / 扣除 / 发货 / 广播 / 报表 / 后台",
         "Commands:\nbalance — points and allowance\nhistory [n] — latest entries\n"
         "give @colleague 10 reason — thank someone\ncatalog [category] — the shop\n"
-        "redeem SKU [qty]\norders — my orders\ncancel ORDER-NO\napply N reason — ask for points\n"
+        "redeem SKU [qty]\norders — my orders\nHR: orders open — orders waiting for a person\ncancel ORDER-NO\napply N reason — ask for points\n"
         "approvals — waiting for me\napprove A12 / reject A12 [reason]\n"
         "leaderboard [month|last month|quarter|year]\nHR: grant / deduct / fulfill / broadcast / report / admin",
     ),
@@ -57,6 +57,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "catalog_title": ("积分商城{category}", "Catalog{category}"),
     "catalog_hint": ("回复「兑换 SKU [数量]」兑换", "Reply \"redeem SKU [qty]\" to redeem"),
     "redeem_cancelled": ("已取消兑换 {code}", "Redemption {code} cancelled"),
+    "orders_open_none": ("没有待发货的订单。", "No open orders."),
+    "orders_open_title": ("待发货订单（{n} 个，最早的在后）：", "Open orders ({n}, oldest last):"),
+    "usage_orders": ("用法：订单 [待发货]", "Usage: orders [open]"),
     "orders_none": ("你还没有订单。", "You have no orders yet."),
     "orders_title": ("我的订单（最近 {n} 个）：", "My orders (latest {n}):"),
     "status_pending_approval": ("待审批", "waiting for approval"),

@@ -161,7 +161,9 @@ class CancelConfirmation(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Orders(Command):
-    pass
+    """订单: my orders; 订单 待发货 / orders open: HR's desk of orders waiting for a person."""
+
+    open_desk: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -356,6 +358,15 @@ def _report(intent: str, lang: Locale, rest: str) -> Command | None:
     return Report(lang=lang, month=rest) if re.fullmatch(r"\d{4}-\d{2}", rest) else None
 
 
+OPEN_WORDS = frozenset({"待发货", "待处理", "open"})
+
+
+def _orders(intent: str, lang: Locale, rest: str) -> Command | None:
+    if not rest:
+        return Orders(lang=lang)
+    return Orders(lang=lang, open_desk=True) if rest.lower() in OPEN_WORDS else None
+
+
 def _catalog(intent: str, lang: Locale, rest: str) -> Command | None:
     return Catalog(lang=lang, category=rest or None)
 
@@ -365,7 +376,7 @@ def _bare(kind: type[Command]) -> Shaper:
 
 
 _SHAPERS: dict[str, Shaper] = {
-    "balance": _bare(Balance), "orders": _bare(Orders), "approvals": _bare(Approvals),
+    "balance": _bare(Balance), "orders": _orders, "approvals": _bare(Approvals),
     "help": _bare(Help), "console": _bare(Console), "give": _to_people, "grant": _to_people, "deduct": _to_people,
     "apply": _apply, "history": _history, "redeem": _redeem, "confirm": _target,
     "cancel": _target, "approve": _target, "reject": _target, "fulfill": _target,

@@ -142,3 +142,10 @@ def test_ten_fen_glued_to_chinese_is_not_an_amount() -> None:
 ])
 def test_leaderboard_periods(text: str, period: str, department: str | None) -> None:
     assert parse(text) == c.Leaderboard(lang=parse(text).lang, period=period, department=department)
+
+
+def test_orders_open_desk() -> None:
+    assert parse("订单 待发货") == c.Orders(lang="zh", open_desk=True)
+    assert parse("orders open") == c.Orders(lang="en", open_desk=True)
+    assert parse("订单") == c.Orders(lang="zh")
+    assert parse("订单 乱写") == c.Usage(lang="zh", intent="orders")

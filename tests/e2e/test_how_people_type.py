@@ -144,3 +144,11 @@ async def test_hr_hears_of_a_service_order_and_who_ordered_it(wecom: WeComBot) -
     to_hr = wecom.texts_to("linfang")
     assert order.order_no in to_hr and "午间按摩" in to_hr  # a service order reaches HR too
     assert "刘洋（研发部）138****0006" in to_hr and "13800000006" not in to_hr
+
+
+async def test_open_orders_for_hr_only(wecom: WeComBot) -> None:
+    # the demo has a placed order of 刘洋's; 刘洋 cannot see the desk, 林芳 (HR) can
+    assert "只有 HR" in await _said(wecom, "liuyang", "订单 待发货")
+    desk = await _said(wecom, "linfang", "订单 待发货")
+    assert "待发货订单" in desk and "刘洋（研发部）138****0006" in desk, desk
+    assert "Open orders" in await _said(wecom, "linfang", "orders open")
