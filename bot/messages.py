@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.texts import Locale
-from core.errors import CoreError
+from core.errors import BadOrderState, CoreError
 
 TEXTS: dict[str, tuple[str, str]] = {
     # (zh, en)
@@ -14,17 +14,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unknown_command": ("没看懂这条指令。发送「帮助」查看可用指令。", "I did not understand that. Send \"help\" for the commands."),
     "help": (
         "可用指令：\n积分 — 余额与额度\n明细 [n] — 最近记录\n赞 @同事 10分 理由 — 送积分\n"
-        "商城 [分类] — 积分商城\n兑换 SKU [数量] — 兑换\n订单 — 我的订单\n取消订单 订单号\n"
-        "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|本季|今年] [部门]\n"
+        "商城 [分类] — 积分商城\n兑换 SKU [数量] — 兑换\n订单 — 我的订单\nHR：订单 待发货 — 待处理订单\n取消订单 订单号\n"
+        "申请 N 理由 — 积分申请\n审批 — 待我审批\n同意 A12 / 拒绝 A12 [理由]\n排行 [本月|上月|本季|今年] [部门]\n"
         "+1 Z12 [分数] / 我也赞 Z12 — 一起点赞\n撤回 Z12 — 撤回我的点赞\n申诉 T12|Z12|A12 理由\n"
-        "排行 点赞 / 排行 价值观 [本月|本季|今年] [部门]\n"
+        "排行 点赞 / 排行 价值观 [本月|上月|本季|今年] [部门]\n"
         "HR：发放 / 扣除 / 撤销 Z12 原因 / 发货 / 广播 / 报表 / 后台",
         "Commands:\nbalance — points and allowance\nhistory [n] — latest entries\n"
         "give @colleague 10 reason — thank someone\ncatalog [category] — the shop\n"
-        "redeem SKU [qty]\norders — my orders\ncancel ORDER-NO\napply N reason — ask for points\n"
+        "redeem SKU [qty]\norders — my orders\nHR: orders open — orders waiting for a person\ncancel ORDER-NO\napply N reason — ask for points\n"
         "approvals — waiting for me\napprove A12 / reject A12 [reason]\n"
-        "leaderboard [month|quarter|year]\n+1 Z12 [points] — join an award\nundo Z12 — take my award back\n"
-        "appeal T12|Z12|A12 reason\nleaderboard givers / leaderboard values [month|quarter|year]\n"
+        "leaderboard [month|last month|quarter|year]\n+1 Z12 [points] — join an award\nundo Z12 — take my award back\n"
+        "appeal T12|Z12|A12 reason\nleaderboard givers / leaderboard values [month|last month|quarter|year]\n"
         "HR: grant / deduct / revoke Z12 reason / fulfill / broadcast / report / admin",
     ),
     "usage_give": ("用法：赞 @同事 10分 理由（至少 4 个字）", "Usage: give @colleague 10 reason"),
@@ -44,23 +44,30 @@ TEXTS: dict[str, tuple[str, str]] = {
     "leaderboard_title": ("{period}排行榜{department}", "Leaderboard, {period}{department}"),
     "leaderboard_empty": ("还没有人上榜。", "Nobody on the board yet."),
     "period_month": ("本月", "this month"), "period_quarter": ("本季", "this quarter"),
-    "period_year": ("今年", "this year"),
+    "period_year": ("今年", "this year"), "period_last_month": ("上月", "last month"),
+    "leaderboard_unknown": ("没有「{what}」这个时间段或部门。时间段：本月、上月、本季、今年；部门：{departments}",
+                            "\"{what}\" is neither a period nor a department. Periods: month, last month, quarter, year; departments: {departments}"),
     "award_done": ("点赞成功！本月剩余额度 {left}", "Sent! Allowance left this month: {left}"),
     "award_sent": ("{name} 收到 {n} 分", "{name} received {n}"),
-    "award_pending": ("{name} 的 {n} 分需审批（{id}）", "{name}: {n} waits for approval ({id})"),
+    "award_pending": ("{name} 的 {n} 分已提交审批（{id}）", "{name}: {n} submitted for approval ({id})"),
+    "award_submitted": ("已提交审批，通过后对方才会收到积分。本月剩余额度 {left}", "Submitted for approval; the points arrive once approved. Allowance left this month: {left}"),
     "applied": ("已提交积分申请 {n} 分，等待审批（{id}）", "Applied for {n} points; waiting for approval ({id})"),
     "approvals_none": ("没有待你审批的事项。", "Nothing is waiting for your approval."),
     "approvals_count": ("待你审批：{n} 项", "Waiting for you: {n}"),
     "approval_forwarded": ("已同意 {id}，已转下一位审批人。", "Approved {id}; it moves to the next approver."),
     "catalog_empty": ("商城暂时没有可兑换的商品。", "Nothing to redeem right now."),
-    "catalog_stock": ("（剩 {n}）", " ({n} left)"),
+    "catalog_stock": ("（剩 {n}）", " ({n} left)"), "catalog_sold_out": ("（已兑完）", " (sold out)"),
+    "catalog_unknown_category": ("商城没有「{category}」这个分类。可选：{categories}", "The catalog has no category \"{category}\". Categories: {categories}"),
     "catalog_title": ("积分商城{category}", "Catalog{category}"),
     "catalog_hint": ("回复「兑换 SKU [数量]」兑换", "Reply \"redeem SKU [qty]\" to redeem"),
     "redeem_cancelled": ("已取消兑换 {code}", "Redemption {code} cancelled"),
+    "orders_open_none": ("没有待发货的订单。", "No open orders."),
+    "orders_open_title": ("待发货订单（{n} 个，最早的在后）：", "Open orders ({n}, oldest last):"),
+    "usage_orders": ("用法：订单 [待发货]", "Usage: orders [open]"),
     "orders_none": ("你还没有订单。", "You have no orders yet."),
     "orders_title": ("我的订单（最近 {n} 个）：", "My orders (latest {n}):"),
     "status_pending_approval": ("待审批", "waiting for approval"),
-    "status_placed": ("待发货", "placed"), "status_fulfilled": ("已完成", "fulfilled"),
+    "status_placed": ("待发货", "placed"), "status_fulfilled": ("已发货", "fulfilled"),
     "status_cancelled": ("已取消", "cancelled"), "status_rejected": ("已拒绝", "rejected"),
     "grant_done": ("发放完成：", "Granted:"), "deduct_done": ("扣除完成：", "Deducted:"),
     "grant_line": ("{who} +{n}，余额 {balance}", "{who} +{n}, balance {balance}"),
@@ -79,6 +86,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "push_approval_escalated": ("已升级给你：原审批人 {escalated_from_name} 超过 72 小时未处理", "Escalated to you: {escalated_from_name} did not decide within 72 h"),
     # core error codes
     "invalid_amount": ("积分数量必须是正整数。", "The amount must be a positive whole number."),
+    "invalid_quantity": ("数量必须是 1 到 {max} 之间的整数（你写的是 {qty}）。", "The quantity must be a whole number from 1 to {max} (you wrote {qty})."),
     "insufficient_points": ("积分不足：余额 {balance}，需要 {need}", "Not enough points: balance {balance}, need {need}"),
     "insufficient_allowance": ("本月点赞额度不足：剩余 {left}，需要 {need}", "Not enough giving allowance this month: {left} left, {need} needed"),
     "unknown_employee": ("找不到同事：{who}", "No colleague found: {who}"),
@@ -86,6 +94,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "inactive_employee": ("{who} 已不在职，不能接收积分。", "{who} is no longer active."),
     "self_award": ("不能给自己点赞。", "You cannot award yourself."),
     "reason_too_short": ("理由至少需要 {min} 个字。", "The reason needs at least {min} characters."),
+    "reason_too_long": ("理由最多 {max} 个字（现在 {length} 个）。", "The reason can be at most {max} characters (this one has {length})."),
     "pair_limit": ("今天已给 {who} 点赞 {limit} 次，明天再来吧。", "You already awarded {who} {limit} times today."),
     "value_required": ("请带上一个价值观标签，例如 {values}", "Add a company-value hashtag, e.g. {values}"),
     "unknown_value": ("没有这个价值观标签：#{value}", "Unknown value hashtag: #{value}"),
@@ -101,7 +110,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unknown_confirmation": ("找不到待确认的兑换 {confirmation}", "No pending redemption {confirmation}"),
     "confirmation_expired": ("兑换确认已过期，请重新兑换。", "The confirmation expired; please redeem again."),
     "unknown_order": ("找不到订单 {order_no}", "No order {order_no}"),
-    "bad_order_state": ("订单当前状态为 {status}，不能这样操作。", "The order is {status}; that is not possible now."),
+    "bad_order_state": ("该订单{status}，不能这样操作。", "The order is {status}; that is not possible now."),
+    "bad_order_state_cancel": ("该订单{status}，不能取消。", "The order is {status}; it cannot be cancelled."),
+    "bad_order_state_fulfil": ("该订单{status}，不能发货。", "The order is {status}; it cannot be fulfilled."),
     "no_recipients": ("请至少 @ 一位同事。", "Name at least one colleague."),
     "duplicate_recipients": ("同一位同事只能写一次。", "Name each colleague only once."),
     "forbidden": ("你没有权限做这件事。", "You are not allowed to do that."),
@@ -164,8 +175,12 @@ def error_text(exc: CoreError, lang: Locale) -> str:
     if "candidates" in params:
         params["candidates"] = "；".join(
             f"{c.name}（{c.department}，{c.employee_id}）" for c in params["candidates"])
-    if exc.code in TEXTS:
-        return t(exc.code, lang, **params)
+    code = exc.code
+    if isinstance(exc, BadOrderState):  # the state in words, and what it stops ("不能取消")
+        params["status"] = t(f"status_{exc.status}", lang) if f"status_{exc.status}" in TEXTS else ""
+        code = f"{code}_{exc.action}" if f"{code}_{exc.action}" in TEXTS else code
+    if code in TEXTS:
+        return t(code, lang, **params)
     return t("internal_error", lang)  # a new refusal without a sentence yet: never its code
 
 

@@ -142,18 +142,23 @@ def approval_decided(
     decided_by_name: str,
     comment: str | None,
     locale: Locale = "zh",
+    *,
+    summary: str = "",
+    amount: int = 0,
 ) -> Card:
-    """Sent to the requester after a decision; also the in-place update of the approver's card."""
+    """Sent to the requester after a decision; also the in-place update of the approver's card.
+    It says what was decided (who, how many points, for what) and names the approver once."""
     status = check(status, DECIDED_STATUSES, "approval status")
     fields = [(t(locale, "decided.by"), decided_by_name)]
     if comment:
         fields.append((t(locale, "decided.comment"), comment))
+    lines = [t(locale, "decided.line", summary=summary, points=_pts(locale, amount))] if summary else []
     return Card(
         kind="approval_decided",
         title=t(locale, "decided.title", id=approval_id,
                 status=t(locale, f"decided.status.{status}")),
+        lines=lines,
         fields=fields,
-        footer=t(locale, "decided.done", name=decided_by_name),
         locale=locale,
     )
 
@@ -214,6 +219,7 @@ def _order_lines(status: str, code: str | None, locale: Locale) -> list[str]:
 def order_status(
     order_no: str, item_name: str, qty: int, points: int, status: str,
     code_or_none: str | None, note: str | None, locale: Locale = "zh", for_hr: bool = False,
+    ordered_by: str | None = None,
 ) -> Card:
     """An order's state for the redeemer, or for HR (with 已发货 while the order is placed).
     A ``code`` item's code is shown only to the redeemer, never on HR's card."""
@@ -232,7 +238,8 @@ def order_status(
         title=t(locale, "order.title_hr" if buttons else "order.title",
                 no=order_no, status=status_text),
         lines=_order_lines(status, code, locale),
-        fields=_order_fields(item_name, qty, points, status_text, code, note, locale),
+        fields=_order_fields(item_name, qty, points, status_text, code, note, locale)
+        + ([(t(locale, "order.ordered_by"), ordered_by)] if for_hr and ordered_by else []),
         buttons=buttons,
         footer=footer,
         locale=locale,

@@ -48,6 +48,15 @@ class InvalidAmount(CoreError):
 
 
 @dataclass(eq=False, kw_only=True)
+class InvalidQuantity(CoreError):
+    """A redemption quantity outside 1..max (兑换 CUP01 0 / 兑换 CUP01 100)."""
+
+    code: ClassVar[str] = "invalid_quantity"
+    qty: int
+    max: int
+
+
+@dataclass(eq=False, kw_only=True)
 class InsufficientPoints(CoreError):
     code: ClassVar[str] = "insufficient_points"
     balance: int
@@ -99,6 +108,17 @@ class DuplicateRecipients(CoreError):
 class ReasonTooShort(CoreError):
     code: ClassVar[str] = "reason_too_short"
     min: int
+
+
+@dataclass(eq=False, kw_only=True)
+class ReasonTooLong(CoreError):
+    code: ClassVar[str] = "reason_too_long"
+    max: int
+    length: int
+
+
+# reasons are stored in 500-character columns; 200 is plenty for a thank-you and keeps cards short
+MAX_REASON_LENGTH = 200
 
 
 @dataclass(eq=False, kw_only=True)
@@ -211,6 +231,7 @@ class BadOrderState(CoreError):
     code: ClassVar[str] = "bad_order_state"
     order_no: str
     status: str
+    action: str = ""  # "cancel" / "fulfil": what was refused, for the sentence
 
 
 @dataclass(eq=False, kw_only=True)

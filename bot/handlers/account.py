@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bot.handlers.common import local_time, signed
 from bot.handlers.recognition import recognition_board
-from bot.messages import t
-from bot.runtime.commands import Balance, Empty, Help, History, Leaderboard, Usage
+from bot.messages import lang_of, t
+from bot.runtime.commands import Balance, Empty, Help, History, Leaderboard, Unknown, Usage
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from cards import builders
 from core import ledger
 from core.awards.service import allowance_status
+from core.directory import service as directory
 from core.reports.service import leaderboard
 
 router = Router()
@@ -43,6 +44,11 @@ async def history(ctx: Ctx, cmd: History) -> None:
 
 @router.on(Leaderboard)
 async def board(ctx: Ctx, cmd: Leaderboard) -> None:
+    if cmd.department and cmd.department not in await directory.departments(ctx.session):
+        # "排行 下月" is neither a period nor a department: say which ones there are
+        ctx.say_key("leaderboard_unknown", what=cmd.department,
+                    departments="、".join(await directory.departments(ctx.session)))
+        return
     if cmd.board != "receivers":
         await recognition_board(ctx, cmd.board, cmd.period, cmd.department)
         return
@@ -56,9 +62,17 @@ async def board(ctx: Ctx, cmd: Leaderboard) -> None:
     ctx.say(title, *(f"{r.rank}. {r.name}（{r.department}）{r.points}" for r in rows))
 
 
+@router.on(Unknown)
+async def unknown(ctx: Ctx, cmd: Unknown) -> None:
+    # an emoji or a word we do not know tells nothing about the language: use the employee's
+    ctx.say(t("unknown_command", lang_of(ctx.employee.locale)))
+
+
 @router.on(Help, Empty)
 async def show_help(ctx: Ctx, cmd: Help | Empty) -> None:
-    ctx.say_key("help")
+    # a heading and one command per line, not one bold paragraph in the card's title
+    heading, *commands = t("help", ctx.lang).split("\n")
+    ctx.say(heading, *commands)
 
 
 @router.on(Usage)

@@ -35,7 +35,8 @@ async def decide(ctx: Ctx, cmd: Decide) -> None:
         comment=cmd.note or None, now=ctx.now, policy=ctx.policy,
         step=cmd.step)  # a button names the step its card was shown for
     card = builders.approval_decided(decision.public_id, _shown_status(decision.status),
-                                     decision.decided_by_name, decision.comment, ctx.locale)
+                                     decision.decided_by_name, decision.comment, ctx.locale,
+                                     summary=decision.summary, amount=decision.amount)
     if isinstance(ctx.event, CardAction):
         ctx.card_update = card  # the clicked card shows the outcome instead of its buttons
     if decision.final:

@@ -29,7 +29,9 @@ async def give(ctx: Ctx, cmd: Give) -> None:
             lines.append(t("award_pending", ctx.lang, name=a.recipient_name, n=a.amount,
                            id=a.approval_public_id))
         lines.append(t("award_id_line", ctx.lang, id=a.public_id))
-    title = t("award_done", ctx.lang, left=result.allowance_left)
+    # nothing was sent yet when every award waits for approval: do not say 点赞成功
+    done = "award_done" if any(a.status == "approved" for a in result.awards) else "award_submitted"
+    title = t(done, ctx.lang, left=result.allowance_left)
     # In a group the reply is the award card everyone sees: +1 joins it with one click (the
     # card prints "+1 Z12" too, for clients and channels where buttons cannot call back).
     buttons = join_buttons(ctx.locale, [Joinable(a.public_id, a.recipient_name)  # type: ignore[arg-type]

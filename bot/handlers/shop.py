@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.handlers.common import local_time
 from bot.messages import t
 from bot.runtime.commands import Cancel, CancelConfirmation, Catalog, Confirm, Orders, Redeem
 from bot.runtime.context import Ctx
@@ -10,9 +11,11 @@ from cards import builders
 from core import ledger
 from core.catalog import service as catalog
 from core.orders import service as orders
+from core.orders.desk import desk
 from core.orders.views import OrderView
 
 router = Router()
+OPEN_SHOWN = 20  # a chat reply stays readable; the console and `jifen orders` show them all
 
 
 def order_card(ctx: Ctx, o: OrderView, *, for_hr: bool = False) -> None:
@@ -22,6 +25,11 @@ def order_card(ctx: Ctx, o: OrderView, *, for_hr: bool = False) -> None:
 
 @router.on(Catalog)
 async def show_catalog(ctx: Ctx, cmd: Catalog) -> None:
+    if cmd.category:
+        known = await catalog.categories(ctx.session)
+        if cmd.category not in known:
+            ctx.say_key("catalog_unknown_category", category=cmd.category, categories="、".join(known))
+            return
     items = await catalog.list_items(ctx.session, category=cmd.category, now=ctx.now)
     if not items:
         ctx.say_key("catalog_empty")
@@ -29,7 +37,7 @@ async def show_catalog(ctx: Ctx, cmd: Catalog) -> None:
     lines = []
     for item in items:
         left = await catalog.available(ctx.session, item)
-        stock = "" if left is None else t("catalog_stock", ctx.lang, n=left)
+        stock = "" if left is None else t("catalog_stock" if left else "catalog_sold_out", ctx.lang, n=left)
         lines.append(f"{item.sku}  {item.name}  {item.points}{t('pts', ctx.lang)}{stock}")
     title = t("catalog_title", ctx.lang, category=f" · {cmd.category}" if cmd.category else "")
     ctx.card(builders.catalog(title, [*lines, t("catalog_hint", ctx.lang)], ctx.locale))
@@ -75,6 +83,9 @@ async def _cancel_confirmation(ctx: Ctx, code: str) -> None:
 
 @router.on(Orders)
 async def my_orders(ctx: Ctx, cmd: Orders) -> None:
+    if cmd.open_desk:
+        await open_orders(ctx)
+        return
     mine = await orders.orders_of(ctx.session, employee_id=ctx.me, limit=10)
     if not mine:
         ctx.say_key("orders_none")
@@ -82,3 +93,17 @@ async def my_orders(ctx: Ctx, cmd: Orders) -> None:
     ctx.say(t("orders_title", ctx.lang, n=len(mine)),
             *(f"{o.order_no}  {o.name} ×{o.qty}  {o.points}{t('pts', ctx.lang)}  "
               f"{t('status_' + o.status, ctx.lang)}" for o in mine))
+
+
+async def open_orders(ctx: Ctx) -> None:
+    """订单 待发货: HR's list of placed orders a person must handle, who / what / when."""
+    if not ctx.is_hr():
+        ctx.say_key("forbidden_hr")
+        return
+    rows = await desk(ctx.session, state="placed", limit=OPEN_SHOWN)
+    if not rows:
+        ctx.say_key("orders_open_none")
+        return
+    ctx.say(t("orders_open_title", ctx.lang, n=len(rows)),
+            *(f"{r.order_no}  {r.item} ×{r.qty}  {r.name}（{r.department}）{r.contact}  "
+              f"{local_time(ctx, r.created_at)}" for r in rows))

@@ -28,7 +28,7 @@ def _order(p: dict[str, Any], loc: Locale, for_hr: bool = False) -> Card:
     codes = p.get("codes") or []
     return builders.order_status(p["order_no"], p["name"], int(p["qty"]), int(p["points"]),
                                  p["status"], ", ".join(codes) or None, p.get("note") or p.get("comment"),
-                                 loc, for_hr=for_hr)
+                                 loc, for_hr=for_hr, ordered_by=p.get("ordered_by"))
 
 
 def _approval(p: dict[str, Any], loc: Locale, note_key: str | None = None) -> Card:
@@ -54,7 +54,8 @@ def _points(key: str) -> Render:
 def _decided(p: dict[str, Any], loc: Locale) -> Card:
     status = p["status"] if p["status"] in ("approved", "rejected", "cancelled") else "approved"
     card = builders.approval_decided(p["approval_id"], status, p.get("decided_by_name", ""),
-                                     p.get("comment"), loc)
+                                     p.get("comment"), loc, summary=p.get("summary", ""),
+                                     amount=int(p.get("amount") or 0))
     if status == "rejected" and p.get("kind") in ("award", "application"):
         return replace(card, lines=[*card.lines, t("appeal_hint", loc, id=p["approval_id"])])
     return card
@@ -100,7 +101,7 @@ RENDERERS: dict[str, Render] = {
     "order_rejected": lambda p, loc, tz: _order(p, loc),
     "new_physical_order": lambda p, loc, tz: _order(p, loc, for_hr=True),
     "expiry_reminder": lambda p, loc, tz: builders.expiry_reminder(
-        int(p["amount"]), _when(p["expires_at"]), int(p["days"]), loc, tz=tz),  # type: ignore[arg-type]
+        int(p["amount"]), _when(p["expires_at"]), int(p.get("days_left", p["days"])), loc, tz=tz),  # type: ignore[arg-type]
     "points_granted": _points("push_points_granted"),
     "points_deducted": _points("push_points_deducted"),
     "promotion": lambda p, loc, tz: builders.promotion(p["text"], p.get("sku"), p.get("link"), loc),

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.runtime.numerals import parse_amount
+from bot.runtime.numerals import UNIT_WORD, parse_amount, split_glued
 from cards.texts import Locale
 
 # keyword -> (intent, lang); longest keywords are tried first so 我的积分 wins over 积分
@@ -50,7 +50,9 @@ KEYWORDS: dict[str, tuple[str, Locale]] = {
 _BY_LENGTH = sorted(KEYWORDS, key=len, reverse=True)
 BOARDS = {"点赞": "givers", "givers": "givers", "价值观": "values", "values": "values"}
 PERIODS = {"本月": "month", "本季": "quarter", "本季度": "quarter", "今年": "year", "本年": "year",
-           "month": "month", "quarter": "quarter", "year": "year"}
+           "上月": "last_month", "上个月": "last_month",
+           "month": "month", "this month": "month", "quarter": "quarter", "this quarter": "quarter",
+           "year": "year", "this year": "year", "last month": "last_month"}
 _HASHTAG = re.compile(r"#([^\s#]+)")
 
 
@@ -166,7 +168,9 @@ class CancelConfirmation(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Orders(Command):
-    pass
+    """订单: my orders; 订单 待发货 / orders open: HR's desk of orders waiting for a person."""
+
+    open_desk: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,18 +271,64 @@ def parse(text: str) -> Command:
 Shaper = Callable[[str, Locale, str], Command | None]
 
 
+# names in <who…> may be separated by commas or 、 as well as spaces: "@吴敏，@周杰" (NFKC
+# turns the full-width comma into ",")
+_NAME_SEPARATORS = re.compile(r"[,、;]")
+
+
 def _to_people(intent: str, lang: Locale, rest: str) -> Command | None:
     tokens = rest.replace("@", " @").split()
-    who: list[str] = []
-    for i, tok in enumerate(tokens):
-        amount = parse_amount(tok)
-        if amount is not None and who:
-            reason = " ".join(tokens[i + 1:])
-            kind = {"give": Give, "grant": Grant, "deduct": Deduct}[intent]
-            return kind(lang=lang, who=tuple(who), amount=amount, reason=reason,
-                        hashtags=tuple(_HASHTAG.findall(reason)))
-        who.append(tok)
+    for i, tok in enumerate(tokens[1:], start=1):
+        amount, reason = _amount_and_reason(tok, tokens[i + 1:])
+        if amount is None:
+            continue
+        who = _names(tokens[:i])
+        if not who:
+            return None
+        kind = {"give": Give, "grant": Grant, "deduct": Deduct}[intent]
+        return kind(lang=lang, who=tuple(who), amount=amount, reason=reason,
+                    hashtags=tuple(_HASHTAG.findall(reason)))
     return None
+
+
+def _amount_and_reason(token: str, after: list[str]) -> tuple[int | None, str]:
+    """The amount a token stands for and the reason after it, without the unit people type
+    ("10 分 谢谢", "10 积分 谢谢", "10分谢谢")."""
+    amount = parse_amount(token)
+    if amount is not None:
+        if after and UNIT_WORD.match(after[0]):
+            after = after[1:]
+        return amount, " ".join(after)
+    glued = split_glued(token)
+    if glued is not None:
+        return glued[0], " ".join([glued[1], *after])
+    return None, ""
+
+
+def _names(tokens: list[str]) -> list[str]:
+    """The <who…> names. A Latin word after a Latin @name continues it ("@Alice Chen"); a
+    separator always starts a new name."""
+    who: list[str] = []
+    joinable = False  # may the next part continue the last name?
+    for tok in tokens:
+        for n, part in enumerate(_NAME_SEPARATORS.split(tok)):
+            joinable = joinable and n == 0
+            if not part or part == "@":
+                continue
+            if joinable and _continues(who[-1], part):
+                who[-1] = f"{who[-1]} {part}"
+            else:
+                who.append(part)
+            joinable = True
+    return who
+
+
+def _latin_word(text: str) -> bool:
+    return text.isascii() and text.isalpha()
+
+
+def _continues(name: str, word: str) -> bool:
+    return (name.startswith("@") and _latin_word(name[1:].replace(" ", "")) and _latin_word(word))
 
 
 def _apply(intent: str, lang: Locale, rest: str) -> Command | None:
@@ -322,8 +372,11 @@ def _leaderboard(intent: str, lang: Locale, rest: str) -> Command | None:
     if parts and parts[0].lower() in BOARDS:
         board = BOARDS[parts.pop(0).lower()]
     period = "month"
-    if parts and parts[0].lower() in PERIODS:
-        period = PERIODS[parts.pop(0).lower()]
+    for words in (2, 1):  # "last month" before "month"
+        head = " ".join(parts[:words]).lower()
+        if len(parts) >= words and head in PERIODS:
+            period, parts = PERIODS[head], parts[words:]
+            break
     return Leaderboard(lang=lang, board=board, period=period, department=" ".join(parts) or None)
 
 
@@ -365,6 +418,15 @@ def _report(intent: str, lang: Locale, rest: str) -> Command | None:
     return Report(lang=lang, month=rest) if re.fullmatch(r"\d{4}-\d{2}", rest) else None
 
 
+OPEN_WORDS = frozenset({"待发货", "待处理", "open"})
+
+
+def _orders(intent: str, lang: Locale, rest: str) -> Command | None:
+    if not rest:
+        return Orders(lang=lang)
+    return Orders(lang=lang, open_desk=True) if rest.lower() in OPEN_WORDS else None
+
+
 def _catalog(intent: str, lang: Locale, rest: str) -> Command | None:
     return Catalog(lang=lang, category=rest or None)
 
@@ -374,7 +436,7 @@ def _bare(kind: type[Command]) -> Shaper:
 
 
 _SHAPERS: dict[str, Shaper] = {
-    "balance": _bare(Balance), "orders": _bare(Orders), "approvals": _bare(Approvals),
+    "balance": _bare(Balance), "orders": _orders, "approvals": _bare(Approvals),
     "help": _bare(Help), "console": _bare(Console), "give": _to_people, "grant": _to_people, "deduct": _to_people,
     "apply": _apply, "history": _history, "redeem": _redeem, "confirm": _target,
     "cancel": _target, "approve": _target, "reject": _target, "fulfill": _target,

@@ -7,7 +7,12 @@ import re
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
            "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
-_AMOUNT = re.compile(r"^([0-9]+|[零〇一二两三四五六七八九十百千万]+)(分|点|points?|pts?)?$", re.I)
+_AMOUNT = re.compile(r"^([0-9]+|[零〇一二两三四五六七八九十百千万]+)(积分|分|点|points?|pts?)?$", re.I)
+# a unit typed as its own word after the number: "10 分", "10 积分", "10 points"
+UNIT_WORD = re.compile(r"^(积分|分|点|points?|pts?)$", re.I)
+# digits glued to a Chinese unit and the reason: "10分谢谢帮忙". Only digits: "十分感谢" is
+# "many thanks", not ten points.
+_GLUED = re.compile(r"^([0-9]+)(积分|分|点)(\S+)$")
 
 
 def chinese_to_int(text: str) -> int | None:
@@ -40,3 +45,9 @@ def parse_amount(token: str) -> int | None:
         return None
     number = m.group(1)
     return int(number) if number.isdigit() else chinese_to_int(number)
+
+
+def split_glued(token: str) -> tuple[int, str] | None:
+    """``10分谢谢`` -> (10, "谢谢"): an amount written together with the start of the reason."""
+    m = _GLUED.match(token.strip())
+    return (int(m.group(1)), m.group(3)) if m else None

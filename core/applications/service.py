@@ -51,6 +51,8 @@ async def apply(
     text = reason.strip()
     if len(" ".join(text.split())) < policy.award.min_reason_length:
         raise errors.ReasonTooShort(min=policy.award.min_reason_length)
+    if len(text) > errors.MAX_REASON_LENGTH:
+        raise errors.ReasonTooLong(max=errors.MAX_REASON_LENGTH, length=len(text))
     app = Application(applicant_id=applicant.employee_id, amount=amount, reason=text[:500],
                       status="pending", created_at=now)
     session.add(app)

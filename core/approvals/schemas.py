@@ -17,6 +17,7 @@ class Decision:
     final: bool
     decided_by_name: str
     comment: str | None
+    summary: str = ""  # who gets what for what ("@刘洋 帮忙排查线上故障"), for the decision card
 
 
 @dataclass(frozen=True)

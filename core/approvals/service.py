@@ -192,7 +192,7 @@ async def decide(
         await _advance(session, req, steps, now)
     await session.flush()
     return Decision(req.id, req.public_id, req.kind, req.subject_id, req.requester_id, req.amount,
-                    req.status, final, actor.name, current.comment)
+                    req.status, final, actor.name, current.comment, req.summary)
 
 
 async def _advance(

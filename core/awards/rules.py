@@ -29,10 +29,12 @@ def reason_text(reason: str) -> str:
 def check_reason(reason: str, policy: AwardPolicy) -> list[str]:
     """Validate the reason and return its company-value hashtags (canonical spelling).
 
-    Raises ReasonTooShort, ValueRequired or UnknownValue.
+    Raises ReasonTooShort, ReasonTooLong, ValueRequired or UnknownValue.
     """
     if len(reason_text(reason)) < policy.min_reason_length:
         raise errors.ReasonTooShort(min=policy.min_reason_length)
+    if len(reason) > errors.MAX_REASON_LENGTH:
+        raise errors.ReasonTooLong(max=errors.MAX_REASON_LENGTH, length=len(reason))
     tags = hashtags(reason)
     if policy.require_value and not tags:
         raise errors.ValueRequired(values=" ".join(f"#{v}" for v in policy.values))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import event, exists, or_, select
+from sqlalchemy import ColumnElement, event, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Exists
@@ -91,10 +91,13 @@ async def by_platform_id(session: AsyncSession, *, platform: str, user_id: str) 
     return emp
 
 
-async def resolve(session: AsyncSession, who: str) -> Employee:
-    """Find one employee by id, WeCom/DingTalk user id or exact name (a leading @ is ignored).
+async def resolve(session: AsyncSession, who: str, *, sender: str | None = None) -> Employee:
+    """Find one employee by id, WeCom/DingTalk user id, exact name or first name (a leading @ is
+    ignored): "Alice" finds "Alice Chen" when she is the only one whose name starts with that word.
 
     A name shared by several people raises AmbiguousName with the candidates; nothing is guessed.
+    The ``sender`` is never a candidate: they cannot mean themselves, so when the other one is
+    left, that is who they mean.
     """
     token = who.strip().lstrip("@＠").strip()
     if not token:
@@ -106,18 +109,33 @@ async def resolve(session: AsyncSession, who: str) -> Employee:
         or_(Employee.wecom_userid == token, Employee.dingtalk_userid == token)))
     if by_platform is not None:
         return by_platform
-    named = list(await session.scalars(
-        select(Employee).where(Employee.name == token).order_by(Employee.active.desc(),
-                                                                Employee.employee_id)))
+    for match in (Employee.name == token,
+                  func.lower(Employee.name).startswith(f"{token.lower()} ", autoescape=True)):
+        found = await _one_named(session, token, match, sender)
+        if found is not None:
+            return found
+    raise errors.UnknownEmployee(who=token)
+
+
+async def _one_named(session: AsyncSession, token: str, match: ColumnElement[bool],
+                     sender: str | None) -> Employee | None:
+    everyone = list(await session.scalars(
+        select(Employee).where(match).order_by(Employee.active.desc(), Employee.employee_id)))
+    # only the sender has that name: return them, so the self-award rule answers
+    named = [e for e in everyone if e.employee_id != sender] or everyone
     active = [e for e in named if e.active] or named
-    if len(active) == 1:
-        return active[0]
     if len(active) > 1:
         raise errors.AmbiguousName(
             who=token,
             candidates=[Candidate(e.employee_id, e.name, e.department) for e in active],
         )
-    raise errors.UnknownEmployee(who=token)
+    return active[0] if active else None
+
+
+async def departments(session: AsyncSession) -> list[str]:
+    """The departments of active employees, sorted."""
+    return sorted(d for d in await session.scalars(
+        select(Employee.department).where(Employee.active.is_(True)).distinct()) if d)
 
 
 # CSV files of the directory and HR tools share one reader so line numbers mean the same thing.

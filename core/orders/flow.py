@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger, outbox
 from core.catalog.service import lock_item
-from core.models import CatalogItem, CodeEntry, Order, OrderEvent
+from core.directory.service import mask_email, mask_mobile
+from core.models import CatalogItem, CodeEntry, Employee, Order, OrderEvent
 from core.orders.rules import active_hr
 from core.orders.views import payload
 from core.policy import Policy
@@ -71,15 +72,26 @@ async def reserved_codes(session: AsyncSession, order_no: str) -> list[str]:
 async def place(
     session: AsyncSession, order: Order, item: CatalogItem, *, actor: str, now: datetime,
 ) -> None:
-    """``placed``: the redeemer is told, and HR hears about a new physical order to ship."""
+    """``placed``: the redeemer is told, and HR hears about every order a person must handle
+    (any kind but ``code``: a service or a day off needs someone as much as a parcel does),
+    with who ordered it."""
     await set_status(session, order, "placed", actor=actor, note=None, now=now)
     if item.kind == "code":
         await deliver(session, order, item, actor=actor, now=now)
         return
     await tell(session, order, item, "order_placed", now=now)
-    if item.kind == "physical":
-        for hr in await active_hr(session):
-            await tell(session, order, item, "new_physical_order", now=now, to=hr)
+    who = await _ordered_by(session, order.employee_id)
+    for hr in await active_hr(session):
+        await tell(session, order, item, "new_physical_order", now=now, to=hr, ordered_by=who)
+
+
+async def _ordered_by(session: AsyncSession, employee_id: str) -> str:
+    """``刘洋（研发部）138****0006``: name, department and the contact masked as elsewhere."""
+    emp = await session.get(Employee, employee_id)
+    if emp is None:
+        return employee_id
+    contact = mask_mobile(emp.mobile) or mask_email(emp.email)
+    return f"{emp.name}（{emp.department}）{contact}".strip()
 
 
 async def deliver(

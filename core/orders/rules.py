@@ -25,7 +25,7 @@ def check_item(item: CatalogItem | None, sku: str, now: datetime) -> CatalogItem
 
 def check_qty(qty: int) -> None:
     if not 1 <= qty <= MAX_QTY:
-        raise errors.InvalidAmount(amount=qty, min=1, max=MAX_QTY)
+        raise errors.InvalidQuantity(qty=qty, max=MAX_QTY)
 
 
 async def check_stock(session: AsyncSession, item: CatalogItem, qty: int) -> None:

@@ -177,7 +177,7 @@ async def cancel_confirmation(
     conf = await _own_confirmation(session, employee_id, code)
     if conf.status == "used" and conf.order_no is not None:
         order = await get_order(session, conf.order_no)
-        raise errors.BadOrderState(order_no=order.order_no, status=order.status)
+        raise errors.BadOrderState(order_no=order.order_no, status=order.status, action="cancel")
     conf.status = "cancelled"
     await session.flush()
 
@@ -217,7 +217,7 @@ async def cancel(
         raise errors.Forbidden(action="cancel_order", order_no=found.order_no)
     order = await _lock(session, found.order_no)
     if order.status not in OPEN_STATES:
-        raise errors.BadOrderState(order_no=order.order_no, status=order.status)
+        raise errors.BadOrderState(order_no=order.order_no, status=order.status, action="cancel")
     before = order.status
     note = note.strip() if note and note.strip() else None
     item = await flow.unwind(session, order, status="cancelled", actor=actor_id, note=note,
@@ -245,7 +245,7 @@ async def fulfil(
         raise errors.Forbidden(action="fulfil_order", order_no=order_no.strip())
     order = await _lock(session, order_no)
     if order.status != "placed":
-        raise errors.BadOrderState(order_no=order.order_no, status=order.status)
+        raise errors.BadOrderState(order_no=order.order_no, status=order.status, action="fulfil")
     item = await _item(session, order)
     note = note.strip() if note and note.strip() else None
     await flow.deliver(session, order, item, actor=actor_id, now=now, note=note)

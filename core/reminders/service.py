@@ -14,9 +14,10 @@ outbox rows go in with bulk inserts, and marks with INSERT ... SELECT.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, cast, exists, func, insert, literal, select
@@ -62,13 +63,21 @@ async def _pushes(session: AsyncSession, band: _Band, now: datetime) -> list[dic
     rows = []
     for employee_id, amount, earliest, ids in await session.execute(stmt):
         lot_ids = sorted(int(i) for i in ids.split(","))
-        payload = {"days": band.days, "amount": int(amount), "expires_at": earliest.isoformat(),
-                   "lot_ids": lot_ids}
+        # "days" is the threshold that chose the lot; the text says how many days are really
+        # left (a run on 11-05 for a lot expiring 11-30 says 25, not the 30-day threshold)
+        payload = {"days": band.days, "days_left": _days_left(earliest, now),
+                   "amount": int(amount), "expires_at": earliest.isoformat(), "lot_ids": lot_ids}
         rows.append({"recipient": f"employee:{employee_id}", "kind": KIND, "status": "pending",
                      "dedupe_key": f"expiry:{employee_id}:{band.days}:{lot_ids[0]}",
                      "payload": json.dumps(payload), "attempts": 0, "next_attempt_at": now,
                      "created_at": now})
     return rows
+
+
+def _days_left(expires_at: datetime, now: datetime) -> int:
+    if expires_at.tzinfo is None:  # an aggregate over UTC columns comes back naive on SQLite
+        expires_at = expires_at.replace(tzinfo=UTC)
+    return max(1, math.ceil((expires_at - now).total_seconds() / 86400))
 
 
 async def _queue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

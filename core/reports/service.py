@@ -29,7 +29,7 @@ from core.timeutil import add_months, local_date, month_bounds, start_of_local_d
 
 EXPIRING_DAYS = 30
 TOP_ITEMS = 10
-PERIODS = ("month", "quarter", "year")
+PERIODS = ("month", "last_month", "quarter", "year")
 CLOSED_ORDER_STATES = ("cancelled", "rejected")
 _MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
 
@@ -243,6 +243,9 @@ def period_bounds(period: str, now: datetime, policy: Policy) -> tuple[datetime,
         raise errors.InvalidInput(field="period", message=f"{period!r} is not one of "
                                   f"{'|'.join(PERIODS)}")
     today = local_date(now, policy)
+    if period == "last_month":
+        first = add_months(date(today.year, today.month, 1), -1)
+        return start_of_local_day(first, policy), start_of_local_day(add_months(first, 1), policy)
     first_month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1,
                    "year": 1}[period]
     first = date(today.year, first_month, 1)

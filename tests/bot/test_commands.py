@@ -136,3 +136,45 @@ def test_chinese_numerals(text: str, value: int) -> None:
 def test_amount_tokens() -> None:
     assert parse_amount("10分") == 10 and parse_amount("五十分") == 50
     assert parse_amount("-5") is None and parse_amount("1.5") is None and parse_amount("abc") is None
+
+
+# How people type (issue: the unit never stays in the reason; names separated every way)
+@pytest.mark.parametrize("text,who,amount,reason", [
+    ("赞 @E004 10 分 谢谢帮我review代码", ("@E004",), 10, "谢谢帮我review代码"),
+    ("给 @E009 10 积分 谢谢帮忙啊", ("@E009",), 10, "谢谢帮忙啊"),
+    ("赞 @E007 10分谢谢帮忙啊", ("@E007",), 10, "谢谢帮忙啊"),
+    ("给 @E009 10积分 谢谢帮忙啊", ("@E009",), 10, "谢谢帮忙啊"),
+    ("give @E006 5 points for the demo", ("@E006",), 5, "for the demo"),
+    ("赞 @吴敏，@周杰 5分 一起加班辛苦", ("@吴敏", "@周杰"), 5, "一起加班辛苦"),
+    ("赞 @吴敏、@周杰 5分 一起加班辛苦", ("@吴敏", "@周杰"), 5, "一起加班辛苦"),
+    ("赞 @吴敏,@周杰 5分 一起加班辛苦", ("@吴敏", "@周杰"), 5, "一起加班辛苦"),
+    ("赞 @吴敏 , 周杰 5分 一起加班辛苦", ("@吴敏", "周杰"), 5, "一起加班辛苦"),
+    ("赞 @Alice Chen 5分 谢谢帮忙", ("@Alice Chen",), 5, "谢谢帮忙"),
+    ("give @Alice 10 thanks", ("@Alice",), 10, "thanks"),
+    ("give @Alice, Bob 10 thanks", ("@Alice", "Bob"), 10, "thanks"),
+])
+def test_how_people_type_awards(text: str, who: tuple[str, ...], amount: int, reason: str) -> None:
+    cmd = parse(text)
+    assert isinstance(cmd, c.Give), cmd
+    assert (cmd.who, cmd.amount, cmd.reason) == (who, amount, reason)
+
+
+def test_ten_fen_glued_to_chinese_is_not_an_amount() -> None:
+    # 十分感谢 is "many thanks": only digits glued to a unit start a reason
+    assert parse("赞 @张三 十分感谢") == c.Usage(lang="zh", intent="give")
+
+
+@pytest.mark.parametrize("text,period,department", [
+    ("排行 上月", "last_month", None), ("排行 上个月 研发部", "last_month", "研发部"),
+    ("leaderboard last month", "last_month", None), ("leaderboard month", "month", None),
+    ("排行 下月", "month", "下月"),  # not a period: the handler says so
+])
+def test_leaderboard_periods(text: str, period: str, department: str | None) -> None:
+    assert parse(text) == c.Leaderboard(lang=parse(text).lang, period=period, department=department)
+
+
+def test_orders_open_desk() -> None:
+    assert parse("订单 待发货") == c.Orders(lang="zh", open_desk=True)
+    assert parse("orders open") == c.Orders(lang="en", open_desk=True)
+    assert parse("订单") == c.Orders(lang="zh")
+    assert parse("订单 乱写") == c.Usage(lang="zh", intent="orders")

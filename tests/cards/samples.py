@@ -25,7 +25,8 @@ def _per_locale(locale: Locale) -> dict[str, Card]:
             "A13", "application", "王五", 150, "组织部门技术分享 3 次", locale),
         "approval_request_redemption": b.approval_request(
             "A14", "redemption", "赵六", 2000, "兑换 带薪假 1 天", locale),
-        "approval_decided_approved": b.approval_decided("A12", "approved", "王经理", None, locale),
+        "approval_decided_approved": b.approval_decided(
+            "A12", "approved", "王经理", None, locale, summary="@张三 帮忙排查线上故障", amount=60),
         "approval_decided_rejected": b.approval_decided(
             "A13", "rejected", "王经理", "超出预算", locale),
         "redemption_confirm": b.redemption_confirm(
