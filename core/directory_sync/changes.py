@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit.service import record as audit
 from core.directory.service import mask_email, mask_mobile
 
 PLATFORMS = ("wecom", "dingtalk")
@@ -78,9 +79,10 @@ def _show(name: str, value: object) -> str:
 
 async def record_change(session: AsyncSession, change: Change, *, actor: str,
                         now: datetime) -> None:
-    """The audit hook: every applied directory change passes here, inside its transaction.
-
-    The audit log (core/audit) is not part of this module yet; when it lands, this is the one
-    place to call it from.
-    """
-    return None
+    """Every applied directory change is written to the audit log, inside its transaction
+    (mobile numbers and e-mails masked as everywhere)."""
+    before = {k: _show(k, old) for k, old, _new in change.fields}
+    after = {k: _show(k, new) for k, _old, new in change.fields}
+    await audit(session, actor=actor, action=f"directory.{change.action}",
+                subject=f"employee:{change.employee_id}", now=now,
+                before=before or None, after=after or {"name": change.name})

@@ -14,7 +14,7 @@ from core.db import Database
 from core.directory_sync.changes import Member, Roster
 from core.directory_sync.sync import apply_member, remove_member, sync_directory
 from core.ledger.verify import verify
-from core.models import ApprovalStep, Employee, OutboxMessage
+from core.models import ApprovalStep, AuditEntry, Employee, OutboxMessage
 from core.policy import Policy
 from core.rules.service import run_auto_grants
 from tests.factories import add_employee
@@ -191,3 +191,20 @@ async def test_an_event_matches_by_mobile_then_email(db: Database, policy: Polic
         assert (await _emp(s, "E3")).dingtalk_userid == "dt_ww"
         e2 = await _emp(s, "E2")
         assert e2.dingtalk_userid == "dt_zl" and e2.manager_id == "E1"  # unknown boss: kept
+
+
+async def test_every_applied_change_is_in_the_audit_log(db: Database, policy: Policy,
+                                                        now: datetime) -> None:
+    await seed(db)
+    newbie = Member("liuyang", "刘洋", "研发部", "zhaolei", mobile="13900000007")
+    await run(db, policy, now, wc(*BASE, newbie))
+    async with db.uow() as s:
+        rows = list(await s.scalars(select(AuditEntry).where(AuditEntry.action.like("directory.%"))))
+    actions = {(r.action, r.subject) for r in rows}
+    assert ("directory.create", "employee:wc-liuyang") in actions
+    assert ("directory.update", "employee:E3") in actions
+    assert all("13900000007" not in (r.after or "") for r in rows)  # mobile masked
+    await run(db, policy, now, wc(*BASE, newbie), dry_run=True)
+    async with db.uow() as s:  # a dry run writes nothing, not even to the audit log
+        again = list(await s.scalars(select(AuditEntry).where(AuditEntry.action.like("directory.%"))))
+    assert len(again) == len(rows)
