@@ -430,7 +430,7 @@ class BooksMachine(RuleBasedStateMachine):
             if not local_midnight(start) <= self.now < local_midnight(end + timedelta(days=1)):
                 return errors.NotAvailable
         if not 1 <= qty <= 20:
-            return errors.InvalidAmount
+            return errors.InvalidQuantity
         left = self.available(sku)
         if left is not None and left < qty:
             return errors.OutOfStock
