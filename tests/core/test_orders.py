@@ -153,7 +153,7 @@ async def test_confirmation_rules(db: Database, policy: Policy, now: datetime) -
     with pytest.raises(errors.BadOrderState) as exc:  # 取消 after 确认: it is an order now
         async with db.uow() as s:
             await orders.cancel_confirmation(s, employee_id="E1", code=done.order_no[1:], now=now)
-    assert exc.value.params == {"order_no": done.order_no, "status": "placed"}
+    assert exc.value.params == {"order_no": done.order_no, "status": "placed", "action": "cancel"}
     async with db.uow() as s:
         assert await _count(s, Order) == 1
         assert await _balance(s, "E1", now) == 920
@@ -164,8 +164,8 @@ async def test_confirmation_rules(db: Database, policy: Policy, now: datetime) -
     ("NOPE", 1, errors.UnknownItem, {"sku": "NOPE"}),
     ("OLD1", 1, errors.UnknownItem, {"sku": "OLD1"}),
     ("XMAS", 1, errors.NotAvailable, None),
-    ("CUP01", 0, errors.InvalidAmount, {"amount": 0, "min": 1, "max": 20}),
-    ("MASSAGE", 21, errors.InvalidAmount, {"amount": 21, "min": 1, "max": 20}),
+    ("CUP01", 0, errors.InvalidQuantity, {"qty": 0, "max": 20}),
+    ("MASSAGE", 21, errors.InvalidQuantity, {"qty": 21, "max": 20}),
     ("CUP01", 4, errors.OutOfStock, {"sku": "CUP01", "name": "定制马克杯", "available": 3, "need": 4}),
     ("COFFEE", 4, errors.OutOfStock, {"sku": "COFFEE", "name": "咖啡券", "available": 3, "need": 4}),
     ("BAG01", 3, errors.LimitReached, {"limit": 2, "used": 0, "sku": "BAG01", "name": "帆布包"}),
@@ -335,7 +335,7 @@ async def test_fulfil_by_hr_only_once(db: Database, policy: Policy, now: datetim
         async with db.uow() as s:
             await orders.fulfil(s, actor_id="H1", order_no=order.order_no, note="again", now=now,
                                 policy=policy)
-    assert exc.value.params == {"order_no": order.order_no, "status": "fulfilled"}
+    assert exc.value.params == {"order_no": order.order_no, "status": "fulfilled", "action": "fulfil"}
     with pytest.raises(errors.BadOrderState):  # too late to cancel
         async with db.uow() as s:
             await orders.cancel(s, actor_id="E1", order_no=order.order_no, now=now, policy=policy)
@@ -375,7 +375,8 @@ async def test_requires_approval_then_approve_places(db: Database, policy: Polic
         placed = await orders.get_order(s, order.order_no)
         assert placed.status == "placed"
         assert [r for r, _ in await _pushes(s, "order_placed")] == ["employee:E1"]
-        assert await _pushes(s, "new_physical_order") == []  # leave is not shipped
+        told = await _pushes(s, "new_physical_order")  # HR hears of every order but a code's
+        assert [who for who, _ in told] == ["employee:H1"] and told[0][1]["sku"] == "LEAVE1"
         assert await verify(s) == []
 
 
