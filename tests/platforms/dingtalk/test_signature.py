@@ -26,6 +26,7 @@ from bot.platforms.dingtalk.http import (
 from bot.platforms.dingtalk.signature import sign, signed_webhook_url, verify_callback
 from bot.runtime.events import CardAction, Event, IncomingText
 from core.db import Database
+from core.retention import ReplayGuard
 from tests.fakes.dingtalk_server import CLIENT_SECRET, bot_message, card_callback
 
 Client = TestClient[web.Request, web.Application]
@@ -80,7 +81,7 @@ class RecordingFeed:
         self.events: list[Event] = []
         self.arrived = asyncio.Event()
 
-    async def __call__(self, event: Event) -> None:
+    async def __call__(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
         self.events.append(event)
         self.arrived.set()
 
@@ -173,7 +174,7 @@ async def test_ack_waits_until_the_event_is_stored(aiohttp_client: ClientFactory
     release = asyncio.Event()
     stored: list[Event] = []
 
-    async def slow(event: Event) -> None:
+    async def slow(event: Event, *, guard: ReplayGuard | None = None) -> None:
         await release.wait()
         stored.append(event)
 
@@ -189,7 +190,7 @@ async def test_ack_waits_until_the_event_is_stored(aiohttp_client: ClientFactory
 
 async def test_event_that_cannot_be_stored_is_503(aiohttp_client: ClientFactory,
                                                   db: Database) -> None:
-    async def broken(event: Event) -> None:
+    async def broken(event: Event, *, guard: ReplayGuard | None = None) -> None:
         raise ConnectionRefusedError("database down")
 
     app = web.Application()
