@@ -151,6 +151,11 @@ class FakeDingTalk:
         """messageIds of CALLBACK frames sent and not ACKed yet (with ``redeliver``)."""
         return list(self._unacked)
 
+    def redeliver_unacked(self) -> None:
+        """Send every unACKed frame again on the newest socket, as DingTalk does when an ACK is
+        late (platforms.md §1.10: duplicates some 16–60 s later); the test decides when."""
+        self._call(self._push_all([(json.loads(t), t) for t in self._unacked.values()]))
+
     async def _push_all(self, frames: list[tuple[dict[str, Any], str]]) -> None:
         for frame, text in frames:
             message_id = frame.get("headers", {}).get("messageId")
