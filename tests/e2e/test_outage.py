@@ -9,7 +9,9 @@ under a real ``jifen run`` process (WeCom and DingTalk Stream or HTTP mode confi
 During the outage a valid award on each platform gets that platform's "try again" answer (WeCom
 500, DingTalk HTTP 503, Stream no ACK) and changes nothing. Once the database is back, the
 platform's redelivery (the same MsgId; the identical DingTalk request, same timestamp/sign; the
-unACKed frame sent again) has exactly one effect, and the ledger verifies.
+unACKed frame sent again) has exactly one effect, and the ledger verifies. On PostgreSQL the
+outage also strikes an acknowledged event while it is being processed: it stays in the inbox and
+is processed once when the database is back.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from bot.platforms.dingtalk.parse import TOPIC_BOT_MESSAGE
@@ -284,3 +286,63 @@ async def _until_processed(db: Database, keys: set[str]) -> None:
     while (await _stored(db, keys))[1] < len(keys):
         assert time.monotonic() < deadline, "the redelivered messages were never processed"
         await asyncio.sleep(0.2)
+
+
+async def _waiting_on_a_lock(db: Database) -> int:
+    async with db.uow() as s:
+        return int(await s.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")) or 0)
+
+
+async def _inbox_state(db: Database, key: str) -> str | None:
+    async with db.uow() as s:
+        return await s.scalar(select(InboxEvent.state).where(InboxEvent.key == key))
+
+
+async def test_an_outage_while_processing_leaves_the_event_in_the_inbox(
+        pg_url: str, tmp_path: Path) -> None:
+    """PostgreSQL: a stored (acknowledged) event whose processing loses its database midway.
+    The test holds a lock that processing needs, so the outage is sure to strike while the
+    event is being processed; the event stays pending and is processed once when it is back."""
+    db = await _seed(pg_url)
+    url = make_url(pg_url)
+    proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.up()
+    app_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    port, key = _free_port(), "evt:wecom:outage-w"
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with FakeWeComAPI() as api:
+            with FakeDingTalk() as dt:
+                msgs = Messages(base, dt, "stream")
+                env = _env(app_url, port, api.base_url, dt, "http")
+                env["JIFEN_INBOX_LEASE_SECONDS"] = "2"
+                _, before = await _effects(db, {key})
+                proc = Process(env, tmp_path / "jifen.log")
+                try:
+                    async with aiohttp.ClientSession() as http:
+                        await _until_up(http, base, proc.proc)
+                        async with db.engine.connect() as lock, lock.begin():
+                            await lock.execute(text("LOCK TABLE employees IN ACCESS EXCLUSIVE MODE"))
+                            assert await msgs.post_wecom(http) == 200  # stored: acknowledged
+                            deadline = time.monotonic() + DEADLINE_S
+                            while not await _waiting_on_a_lock(db):  # processing is held
+                                assert time.monotonic() < deadline, "processing never started"
+                                await asyncio.sleep(0.05)
+                            await proxy.down()
+                            await _until("the attempt failed", lambda: proc.said(
+                                f"inbox: event {key} failed"))
+                            assert await _inbox_state(db, key) == "pending"
+                            assert (await _effects(db, {key})) == (set(), before)
+                        await proxy.up()
+                        await _until_processed(db, {key})
+                finally:
+                    await proc.stop()
+        assert await _inbox_state(db, key) == "done"
+        done, after = await _effects(db, {key})
+        assert done == {key} and after - before == 1
+        assert jifen("ledger", "verify", db_url=pg_url).returncode == 0
+    finally:
+        await proxy.close()
+        await db.dispose()
