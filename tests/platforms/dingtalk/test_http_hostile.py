@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import io
-import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,11 +41,17 @@ from tests.fakes.dingtalk_server import (
 
 Client = TestClient[web.Request, web.Application]
 ClientFactory = Callable[[web.Application], Awaitable[Client]]
-_fresh = itertools.count()
+_last_stamp = [0]
+
+
+def _fresh_stamp() -> int:
+    """A timestamp never handed out before (two within one millisecond would share a pair)."""
+    _last_stamp[0] = max(int(time.time() * 1000), _last_stamp[0] + 1)
+    return _last_stamp[0]
 
 
 def signed(ts: int | None = None) -> dict[str, str]:
-    stamp = ts if ts is not None else int(time.time() * 1000) - next(_fresh)
+    stamp = ts if ts is not None else _fresh_stamp()
     mac = hmac.new(CLIENT_SECRET.encode(), f"{stamp}\n{CLIENT_SECRET}".encode(), hashlib.sha256)
     return {"timestamp": str(stamp), "sign": base64.b64encode(mac.digest()).decode()}
 

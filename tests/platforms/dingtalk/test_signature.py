@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import io
-import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -98,12 +97,18 @@ async def client(aiohttp_client: ClientFactory, feed: RecordingFeed, db: Databas
     return await aiohttp_client(app)
 
 
-_fresh = itertools.count()
+_last_stamp = [0]
+
+
+def _fresh_stamp() -> int:
+    """A timestamp never handed out before (two within one millisecond would share a pair)."""
+    _last_stamp[0] = max(int(time.time() * 1000), _last_stamp[0] + 1)
+    return _last_stamp[0]
 
 
 def headers(ts: int | None = None, secret: str = CLIENT_SECRET) -> dict[str, str]:
     """A signed pair; without ``ts`` a new one each call (each pair is accepted only once)."""
-    stamp = ts if ts is not None else int(time.time() * 1000) - next(_fresh)
+    stamp = ts if ts is not None else _fresh_stamp()
     return {"timestamp": str(stamp), "sign": reference_sign(stamp, secret)}
 
 
