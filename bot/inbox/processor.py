@@ -26,6 +26,7 @@ from bot.runtime.events import Event, event_key
 from core import inbox
 from core.db import Database
 from core.models import utcnow
+from core.retention import ReplayGuard
 
 log = logging.getLogger("jifen.inbox")
 
@@ -52,11 +53,14 @@ class InboxProcessor:
         self._wake = asyncio.Event()
         self._stopping = False
 
-    async def accept(self, event: Event) -> None:
-        """Durably store ``event`` (raises if that failed), then process it in the background."""
+    async def accept(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
+        """Durably store ``event`` (raises if that failed), then process it in the background.
+        ``guard``: a signed request's replay key, stored in the same transaction (ReplayedRequest
+        if it was seen before)."""
         now = self.clock()
         row_id = await inbox.accept(self.db, event_key(event), encode(event), now=now,
-                                    lease_until=now + timedelta(seconds=self.t.lease_s))
+                                    lease_until=now + timedelta(seconds=self.t.lease_s),
+                                    guard=guard)
         if row_id is not None:  # None: a redelivery of a stored event, acknowledged again
             self._tasks.spawn(self._process(row_id, event, 0))
 
