@@ -8,6 +8,7 @@ import re
 
 from sqlalchemy import func, select
 
+from core.audit.service import AuditFilter, entries
 from core.models import CatalogItem, CodeEntry, LedgerTransaction, Order, OutboxMessage, utcnow
 from core.orders.service import confirm, start_redemption
 from core.reports.service import month_summary
@@ -142,6 +143,13 @@ async def test_admins_decide_approvals_and_hr_only_sees_them(console: Console) -
         "csrf": csrf, "decision": "approve"}, allow_redirects=False)
     assert "notice=" in done.headers["Location"]
     assert "A1" not in await (await console.client.get("/admin/approvals")).text()
+    # the console's decision is in the audit log, by its admin, like every HR change
+    audit = await (await console.client.get("/admin/audit")).text()
+    assert "approval.approved" in audit and "approval:A1" in audit
+    [row] = await console.db.run(lambda s: entries(s, where=AuditFilter(subject="approval:A1"),
+                                                   limit=10))
+    assert (row.actor, row.action, row.before["status"], row.after["status"]) == (
+        ADMIN, "approval.approved", "pending", "approved")
 
 
 async def test_broadcast_preview_per_platform(console: Console) -> None:
