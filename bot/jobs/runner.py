@@ -78,7 +78,8 @@ async def _retention(db: Database, policy: Policy, now: datetime) -> str:
 async def _report_rollup(db: Database, policy: Policy, now: datetime) -> str:
     from core.reports.rollup import advance
 
-    return f"folded {await advance(db, policy)} ledger transactions into the monthly figures"
+    moved = await advance(db, policy, settle=True)
+    return f"folded {moved} ledger transactions into the monthly figures"
 
 
 JOBS: dict[str, JobFn] = {

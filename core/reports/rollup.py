@@ -33,6 +33,7 @@ PgQ cuts its batches.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -349,9 +350,19 @@ async def fold_batch(session: AsyncSession, policy: Policy, *, now: datetime,
 
 
 async def advance(db: Database, policy: Policy, *, batch: int = BATCH, lag: timedelta = LAG,
-                  max_batches: int | None = None) -> int:
+                  max_batches: int | None = None, settle: bool = False) -> int:
     """Fold everything that is safe to fold now, one batch per database transaction; how many
-    transaction ids were folded."""
+    transaction ids were folded. ``settle`` (PostgreSQL): if a candidate watermark is waiting,
+    wait ``lag`` once and fold up to it too (a one-off run then leaves no live part behind)."""
+    moved = await _batches(db, policy, batch=batch, lag=lag, max_batches=max_batches)
+    if settle and not db.is_sqlite and await _waiting(db):
+        await asyncio.sleep(lag.total_seconds())
+        moved += await _batches(db, policy, batch=batch, lag=lag, max_batches=max_batches)
+    return moved
+
+
+async def _batches(db: Database, policy: Policy, *, batch: int, lag: timedelta,
+                   max_batches: int | None) -> int:
     moved = batches = 0
     while max_batches is None or batches < max_batches:
         step = await db.run(lambda s: fold_batch(s, policy, now=utcnow(), batch=batch, lag=lag))
@@ -361,3 +372,8 @@ async def advance(db: Database, policy: Policy, *, batch: int = BATCH, lag: time
         batches += 1
     return moved
 
+
+async def _waiting(db: Database) -> bool:
+    async with db.reading() as s:
+        return await s.scalar(select(ReportRollup.pending_upto)
+                              .where(ReportRollup.name == NAME)) is not None

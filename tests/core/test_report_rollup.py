@@ -371,7 +371,7 @@ async def test_the_scheduled_job_folds(db: Database, policy: Policy) -> None:
     await _grant(db, policy, "A1", 10, "g")
     summary = await run_job("report-rollup", db=db, policy=policy, now=NOW)
     assert summary.startswith("folded ")
-    if db.is_sqlite:  # PostgreSQL's first run only notes the candidate watermark
+    if db.is_sqlite:  # on PostgreSQL other test runs' transactions may hold the horizon back
         assert summary == "folded 1 ledger transactions into the monthly figures"
         assert await _watermark(db) == 1
     assert SCHEDULE["report-rollup"] == {"minute": "*"}
