@@ -228,7 +228,7 @@ async def _span(session: AsyncSession, after: int, upto: int | None = None,
                 ) -> tuple[datetime, datetime] | None:
     """First and last creation time of the transactions after ``after`` (the primary key's
     range only, so it costs what the delta holds, not what the ledger holds)."""
-    where = [LedgerTransaction.id > after]
+    where = [LedgerTransaction.id > after] if after else []  # none: the created_at index's ends
     if upto is not None:
         where.append(LedgerTransaction.id <= upto)
     first, last = (await session.execute(select(func.min(LedgerTransaction.created_at),
