@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention", "digest")
+JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention", "digest",
+        "report-rollup")
 
 
 def _one_line_error(self: argparse.ArgumentParser, message: str) -> None:

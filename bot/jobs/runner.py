@@ -75,6 +75,13 @@ async def _retention(db: Database, policy: Policy, now: datetime) -> str:
     return (await prune(db, now=now, days=policy.retention.days)).summary()
 
 
+async def _report_rollup(db: Database, policy: Policy, now: datetime) -> str:
+    from core.reports.rollup import advance
+
+    moved = await advance(db, policy, settle=True)
+    return f"folded {moved} ledger transactions into the monthly figures"
+
+
 JOBS: dict[str, JobFn] = {
     "expire": _expire,
     "expiry-reminders": _expiry_reminders,
@@ -82,6 +89,7 @@ JOBS: dict[str, JobFn] = {
     "auto-grants": _auto_grants,
     "digest": _digest,
     "retention": _retention,
+    "report-rollup": _report_rollup,
 }
 JOB_NAMES = tuple(JOBS)
 
