@@ -127,6 +127,15 @@ async def _one_named(session: AsyncSession, token: str, match: ColumnElement[boo
     return active[0] if active else None
 
 
+async def department_if_shared(session: AsyncSession, employee: Employee) -> str | None:
+    """The employee's department when another active employee has the same name, else None: a
+    card then says 王伟（研发部） where 王伟 alone would not tell who."""
+    namesake = await session.scalar(select(exists().where(
+        Employee.name == employee.name, Employee.employee_id != employee.employee_id,
+        Employee.active.is_(True))))
+    return employee.department if namesake else None
+
+
 async def departments(session: AsyncSession) -> list[str]:
     """The departments of active employees, sorted."""
     return sorted(d for d in await session.scalars(

@@ -54,7 +54,7 @@ def _check_request(amount: int, reason: str, key: str) -> None:
     if amount <= 0:
         raise errors.InvalidAmount(amount=amount)
     if not reason.strip():
-        raise errors.InvalidInput(field="reason", message="reason is required")
+        raise errors.ReasonRequired()
     if not key or len(key) > _MAX_KEY:
         raise errors.InvalidInput(field="key", message=f"key must be 1-{_MAX_KEY} characters")
 
