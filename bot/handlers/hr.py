@@ -56,18 +56,10 @@ async def fulfil(ctx: Ctx, cmd: Fulfil) -> None:
 @router.on(Broadcast)
 @hr_only
 async def broadcast(ctx: Ctx, cmd: Broadcast) -> None:
-    targets = [tg.name for tg in ctx.policy.broadcast.targets]
-    if cmd.target:
-        if cmd.target not in targets:
-            ctx.say_key("broadcast_unknown", target=cmd.target, targets="、".join(targets) or "-")
-            return
-        targets = [cmd.target]
-    if not targets:
-        ctx.say_key("broadcast_none")
-        return
-    await send_broadcast(ctx.session, actor_id=ctx.me, text=cmd.text, target=cmd.target or None,
-                         key=key(ctx), now=ctx.now, policy=ctx.policy)
-    ctx.say_key("broadcast_queued", n=len(targets), targets="、".join(targets))
+    res = await send_broadcast(ctx.session, actor_id=ctx.me, text=cmd.text,
+                               target=cmd.target or None, key=key(ctx), now=ctx.now,
+                               policy=ctx.policy)
+    ctx.say_key("broadcast_queued", n=len(res.targets), targets="、".join(res.targets))
 
 
 @router.on(Report)

@@ -31,9 +31,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "usage_history": ("用法：明细 [条数]", "Usage: history [n]"),
     "usage_broadcast": ("用法：广播 [@群名] 内容", "Usage: broadcast [@target] text"),
     "usage_report": ("用法：报表 [YYYY-MM]", "Usage: report [YYYY-MM]"),
+    "message_too_long": ("消息太长：最多 {max} 个字（这条 {length} 个），没有执行，请缩短后重发。", "That message is too long: at most {max} characters (this one has {length}). Nothing was done; please send a shorter one."),
     "forbidden_hr": ("只有 HR 可以使用这条指令。", "Only HR can use this command."),
     # replies
     "pts": ("分", " pts"),
+    "list_sep": ("、", ", "),
     "history_empty": ("还没有积分记录。", "No entries yet."),
     "history_title": ("最近 {n} 条积分记录：", "Your latest {n} entries:"),
     "leaderboard_title": ("{period}排行榜{department}", "Leaderboard, {period}{department}"),

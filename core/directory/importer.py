@@ -19,14 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
 from core.audit.service import record as audit
-from core.directory.service import (
-    bad_cell,
-    csv_records,
-    date_cell,
-    mask_email,
-    mask_mobile,
-    show_value,
-)
+from core.csvfile import bad_cell, csv_records, date_cell, show_value
+from core.directory.service import mask_email, mask_mobile
 from core.models import Account, Employee
 
 COLUMNS = ("employee_id", "name", "department", "manager_id", "roles", "wecom_userid",
