@@ -16,6 +16,7 @@ from bot.cli.directory import sync_and_report
 from bot.cli.errors import UserError
 from bot.cli.grant import grant_file, grant_one
 from bot.cli.login import print_login_link
+from bot.cli.orders import print_orders
 from bot.cli.report import print_report
 from bot.jobs import run_job
 from bot.jobs.runner import run_digest
@@ -159,6 +160,14 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     policy = _policy(settings)
     async with _database(settings) as db:
         await print_report(db, policy, month=args.month, csv_path=args.csv)
+    return 0
+
+
+@command("orders")
+async def cmd_orders(args: argparse.Namespace, settings: Settings) -> int:
+    policy = _policy(settings)
+    async with _database(settings) as db:
+        await print_orders(db, policy, state=args.state, csv_path=args.csv)
     return 0
 
 

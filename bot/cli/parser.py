@@ -1,10 +1,13 @@
-"""Argument definitions for every ``jifen`` sub-command (SPEC section 6)."""
+"""Argument definitions for every ``jifen`` sub-command (README "Operator CLI")."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from core.orders.desk import STATES as ORDER_STATES
+
+DOCS = 'Documentation: the README, section "Operator CLI".'
 JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention", "digest")
 
 
@@ -23,7 +26,8 @@ def _positive(text: str) -> int:
 
 
 def _cmd(sub: Any, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
-    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text,
+                                                    epilog=DOCS)
     p.error = _one_line_error.__get__(p)  # type: ignore[method-assign]
     p.set_defaults(handler=handler)
     return p
@@ -42,7 +46,7 @@ def add_commands(sub: Any) -> None:
 
     emp = _cmd(_group(sub, "employees", "employee directory", "emp_command"), "import",
                "employees_import", "upsert the directory from a CSV file")
-    emp.add_argument("file", help="directory CSV (SPEC section 6 columns)")
+    emp.add_argument("file", help="directory CSV: employee_id,name and optional columns (README \"Operator CLI\")")
     emp.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     emp.add_argument("--deactivate-missing", action="store_true",
                      help="deactivate employees that are not in the file")
@@ -72,6 +76,12 @@ def add_commands(sub: Any) -> None:
     report = _cmd(sub, "report", "report", "issued / redeemed / expired, top items, departments")
     report.add_argument("--month", help="YYYY-MM (default: this month)")
     report.add_argument("--csv", help="also write the report to this CSV file")
+
+    orders = _cmd(sub, "orders", "orders",
+                  "orders that need a person (not codes): who, what, when; newest first")
+    orders.add_argument("--state", choices=ORDER_STATES, default="placed",
+                        help="default: placed (waiting to be handed over)")
+    orders.add_argument("--csv", help="also write the list to this CSV file")
 
     link = _cmd(sub, "login-link", "login_link", "print a one-time sign-in link (10 minutes)")
     link.add_argument("employee_id")

@@ -1,0 +1,31 @@
+# ruff: noqa: F811 - the cli fixture is imported from test_cli and taken by name
+"""Operator and HR commands through the real console script: the order desk, safer grants and
+imports, job dry runs, the report's sections (README "Operator CLI")."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.models import Order
+from tests.bot.test_cli import Cli, _this_pythons_console_script, cli  # noqa: F401 - fixtures
+
+
+def test_orders_lists_the_desk_with_who_what_when(cli: Cli) -> None:
+    cli.ok("demo")  # 刘洋 (E006, 研发部) ordered a 定制马克杯; it waits to be handed over
+    order_no = cli.scalar(select(Order.order_no).where(Order.employee_id == "E006"))
+    lines = cli.ok("orders").splitlines()
+    assert lines[-1] == "1 order(s) placed", lines
+    assert lines[0].startswith(f"{order_no}  20"), lines[0]
+    assert "定制马克杯 ×1  80 points" in lines[0]
+    assert "刘洋 (E006, 研发部)  138****0006 / l***@example.com" in lines[0]
+
+    assert cli.ok("orders", "--state", "fulfilled").strip() == "no orders fulfilled"
+    out = cli.ok("orders", "--state", "placed", "--csv", "open.csv")
+    assert out.splitlines()[-1] == "written open.csv"
+    rows = (cli.cwd / "open.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("order_no,created_at,status,sku,item,qty,points,employee_id,name")
+    assert len(rows) == 2 and rows[1].startswith(f"{order_no},") and ",刘洋,研发部," in rows[1]
+
+    bad_state = cli.refused("orders", "--state", "lost")
+    assert "lost" in bad_state
+    assert cli.scalar(select(func.count()).select_from(Order)) == 1
