@@ -55,12 +55,15 @@ def add_commands(sub: Any) -> None:
                "upsert catalog items (and code pools) from YAML or CSV")
     cat.add_argument("file", help="FILE.yaml or FILE.csv")
 
-    grant = _cmd(sub, "grant", "grant", "HR grant of points, idempotent by key")
+    grant = _cmd(sub, "grant", "grant", "HR grant of points; idempotent by --key, a same-day repeat needs --again")
     grant.add_argument("employee_id", nargs="?")
     grant.add_argument("points", nargs="?", type=int)
     grant.add_argument("--reason", help="why (shown to the employee)")
     grant.add_argument("--expires-at", help="YYYY-MM-DD; default from the policy")
     grant.add_argument("--key", help="idempotency key; the same key never grants twice")
+    grant.add_argument("--again", action="store_true",
+                       help="grant even if the same points for the same reason went to this "
+                            "employee today (without it, such a repeat is refused)")
     grant.add_argument("--file", help="grants CSV: employee_id,points,reason[,key][,expires_at]")
 
     jobs = _cmd(_group(sub, "jobs", "scheduled jobs", "jobs_command"), "run", "jobs_run",

@@ -29,3 +29,32 @@ def test_orders_lists_the_desk_with_who_what_when(cli: Cli) -> None:
     bad_state = cli.refused("orders", "--state", "lost")
     assert "lost" in bad_state
     assert cli.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_same_day_repeat_grant_needs_again(cli: Cli) -> None:
+    cli.ok("employees", "import", cli.write("d.csv", "employee_id,name\nE011,新同事\nE012,另一位\n"))
+    first = cli.ok("grant", "E011", "100", "--reason", "入职礼包")
+    assert first.strip() == "granted 100 to E011; balance 100"
+
+    repeat = cli.refused("grant", "E011", "100", "--reason", "入职礼包")
+    assert "E011 was already granted 100 points for '入职礼包' today at " in repeat
+    assert "nothing changed" in repeat and "--again" in repeat
+    assert cli.balance("E011") == 100
+
+    # a different amount, reason or employee is not a repeat
+    assert cli.ok("grant", "E011", "50", "--reason", "入职礼包").startswith("granted 50")
+    assert cli.ok("grant", "E011", "100", "--reason", "导师奖励").startswith("granted 100")
+    assert cli.ok("grant", "E012", "100", "--reason", "入职礼包").startswith("granted 100")
+    assert cli.balance("E011") == 250
+
+    again = cli.ok("grant", "E011", "100", "--reason", "入职礼包", "--again")
+    assert again.strip() == "granted 100 to E011; balance 350"
+    assert "--again applies to grants without --key" in cli.refused(
+        "grant", "E011", "100", "--reason", "入职礼包", "--key", "K", "--again")
+
+    # with --key a grant stays idempotent: the repeat is not refused, it changes nothing
+    assert cli.ok("grant", "E012", "30", "--reason", "项目", "--key", "P1").startswith("granted 30")
+    out = cli.ok("grant", "E012", "30", "--reason", "项目", "--key", "P1")
+    assert out.strip() == "already granted with key 'P1': nothing changed (balance 130)"
+    assert (cli.balance("E011"), cli.balance("E012")) == (350, 130)
+    assert "ledger OK" in cli.ok("ledger", "verify")
