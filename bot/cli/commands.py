@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from bot.cli.errors import UserError
 from bot.cli.grant import grant_file, grant_one
 from bot.cli.login import print_login_link
 from bot.cli.orders import print_orders
+from bot.cli.rehearsal import rehearse
 from bot.cli.report import print_report
 from bot.jobs import run_job
 from bot.jobs.runner import run_digest
@@ -141,17 +142,29 @@ async def cmd_grant(args: argparse.Namespace, settings: Settings) -> int:
         return await grant_one(db, policy, args)
 
 
+# jobs whose real run marks work as done for good: a future --now does that day's work today
+USES_UP = {"expire": "lots expire before their date",
+           "expiry-reminders": "those reminders count as sent and are not sent again on the day",
+           "approval-reminders": "those reminders and escalations count as done",
+           "auto-grants": "those grants count as given and are not given again on the day",
+           "digest": "that week's digest counts as posted"}
+
+
 @command("jobs_run")
 async def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     policy = _policy(settings)
     now = _parse_now(args.now, policy)
-    if args.dry_run and args.job != "digest":
-        raise UserError(f"--dry-run applies to the digest job only, not {args.job}")
     async with _database(settings) as db:
-        if args.job == "digest":
+        if args.job == "digest":  # its dry run lists the targets it would post to
             print(await run_digest(db, policy, now, dry_run=args.dry_run))
+        elif args.dry_run:
+            summary = await rehearse(db, lambda r: run_job(args.job, db=r, policy=policy, now=now))
+            print(f"dry run, nothing changed; a real run would have: {summary}")
         else:
             print(await run_job(args.job, db=db, policy=policy, now=now))
+    if not args.dry_run and args.job in USES_UP and now > utcnow() + timedelta(minutes=1):
+        print(f"note: --now is in the future, so {USES_UP[args.job]} "
+              "(use --dry-run to look without changing anything)")
     return 0
 
 

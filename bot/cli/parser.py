@@ -69,9 +69,11 @@ def add_commands(sub: Any) -> None:
     jobs = _cmd(_group(sub, "jobs", "scheduled jobs", "jobs_command"), "run", "jobs_run",
                 "run one scheduled job now")
     jobs.add_argument("job", choices=JOBS)
-    jobs.add_argument("--now", help="ISO-8601 time to pretend it is (default: the real clock)")
+    jobs.add_argument("--now", help="ISO-8601 time to pretend it is (default: the real clock); a "
+                      "real run at a future time does that day's work now: the reminders, grants "
+                      "and digests it sends count as done and are not sent again on the day")
     jobs.add_argument("--dry-run", action="store_true",
-                      help="digest only: show the week's figures and targets, post nothing")
+                      help="show what the job would do, change nothing (nothing is sent)")
 
     _cmd(_group(sub, "ledger", "ledger checks", "ledger_command"), "verify", "ledger_verify",
          "check every invariant; non-zero exit on any violation")

@@ -4,9 +4,11 @@ imports, job dry runs, the report's sections (README "Operator CLI")."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
-from core.models import Order
+from core.models import Lot, Order, OutboxMessage
 from tests.bot.test_cli import Cli, _this_pythons_console_script, cli  # noqa: F401 - fixtures
 
 
@@ -58,3 +60,31 @@ def test_a_same_day_repeat_grant_needs_again(cli: Cli) -> None:
     assert out.strip() == "already granted with key 'P1': nothing changed (balance 130)"
     assert (cli.balance("E011"), cli.balance("E012")) == (350, 130)
     assert "ledger OK" in cli.ok("ledger", "verify")
+
+
+def test_jobs_dry_run_changes_nothing_and_a_future_run_says_it_uses_up(cli: Cli) -> None:
+    cli.ok("demo")
+    first_expiry = cli.scalar(select(func.min(Lot.expires_at)).where(Lot.remaining > 0))
+    remind_at = (first_expiry - timedelta(days=10)).isoformat()
+    before = (_outbox(cli), cli.balance("E001"), cli.scalar(select(func.sum(Lot.remaining))))
+
+    dry = cli.ok("jobs", "run", "expiry-reminders", "--now", remind_at, "--dry-run").strip()
+    assert dry.startswith("dry run, nothing changed; a real run would have: queued 10 expiry "
+                          "reminders"), dry
+    dry = cli.ok("jobs", "run", "expire", "--now", "2030-01-01T00:00:00", "--dry-run").strip()
+    assert dry.startswith("dry run, nothing changed; a real run would have: expired "), dry
+    assert "expired 0 points" not in dry
+    assert (_outbox(cli), cli.balance("E001"), cli.scalar(select(func.sum(Lot.remaining)))) == before
+
+    real = cli.ok("jobs", "run", "expiry-reminders", "--now", remind_at).splitlines()
+    assert real[0].startswith("queued 10 expiry reminders"), real
+    assert real[1].startswith("note: --now is in the future, so those reminders count as sent"), real
+    assert "--dry-run" in real[1]
+    assert _outbox(cli) == before[0] + 10
+    assert cli.ok("jobs", "run", "expiry-reminders", "--now", remind_at, "--dry-run").startswith(
+        "dry run, nothing changed; a real run would have: queued 0 expiry reminders")
+    assert "ledger OK" in cli.ok("ledger", "verify")
+
+
+def _outbox(cli: Cli) -> int:
+    return int(cli.scalar(select(func.count()).select_from(OutboxMessage)))
