@@ -26,7 +26,12 @@ from config.settings import Settings
 from core import outbox
 from core.catalog.importer import import_items
 from core.db import Database
-from core.directory.importer import import_employees, parse_directory_csv
+from core.directory.importer import (
+    BadRows,
+    DirectoryImportReport,
+    import_employees,
+    read_directory_csv,
+)
 from core.ledger.verify import verify
 from core.models import utcnow
 from core.policy import Policy
@@ -107,15 +112,38 @@ async def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int
 
 @command("employees_import")
 async def cmd_employees_import(args: argparse.Namespace, settings: Settings) -> int:
-    rows = parse_directory_csv(_read(args.file))
+    rows, problems = read_directory_csv(_read(args.file))
     async with _database(settings) as db:
-        report = await db.run(lambda s: import_employees(
-            s, rows=rows, dry_run=args.dry_run, deactivate_missing=args.deactivate_missing,
-            now=utcnow()))
+        try:
+            report = await db.run(lambda s: import_employees(
+                s, rows=rows, dry_run=args.dry_run, deactivate_missing=args.deactivate_missing,
+                now=utcnow(), problems=problems))
+        except BadRows as exc:
+            if len(exc.problems) < 2:
+                raise
+            rows_bad = len({p.line for p in exc.problems})
+            raise UserError("\n".join([f"{args.file}: {rows_bad} rows have problems, "
+                                        "nothing was imported:",
+                                        *(f"  line {p.line}: {p.message}" for p in exc.problems)]),
+                            ) from None
     prefix = "dry run: would have " if args.dry_run else ""
     print(f"{prefix}created {len(report.created)}, updated {len(report.updated)}, "
           f"unchanged {len(report.unchanged)}, deactivated {len(report.deactivated)}")
+    if args.dry_run:
+        for line in import_plan(report):
+            print(line)
     return 0
+
+
+def import_plan(report: DirectoryImportReport) -> list[str]:
+    """Who a dry run would add, change (and which columns) and deactivate, one per line."""
+    def who(employee_id: str) -> str:
+        return f"{employee_id} {report.names.get(employee_id, '')}".rstrip()
+
+    return [*(f"  add        {who(i)}" for i in report.created),
+            *(f"  change     {who(i)}: {', '.join(report.changes.get(i, []))}"
+              for i in report.updated),
+            *(f"  deactivate {who(i)}" for i in report.deactivated)]
 
 
 @command("catalog_import")

@@ -237,7 +237,8 @@ def test_employees_import_dry_run_update_and_deactivate(cli: Cli) -> None:
     assert (cli.cwd / "directory.csv").read_bytes().startswith(b"\xef\xbb\xbf")
 
     out = cli.ok("employees", "import", first, "--dry-run")
-    assert out.strip() == "dry run: would have created 3, updated 0, unchanged 0, deactivated 0"
+    assert out.splitlines() == ["dry run: would have created 3, updated 0, unchanged 0, deactivated 0",
+                                "  add        M1 经理甲", "  add        A1 员工乙", "  add        A2 员工丙"]
     assert cli.scalar(select(func.count()).select_from(Employee)) == 0
     assert cli.scalar(select(func.count()).select_from(Account).where(Account.kind == "employee")) == 0
 
@@ -253,7 +254,8 @@ def test_employees_import_dry_run_update_and_deactivate(cli: Cli) -> None:
     # A1 renamed, A2 gone from the file, M1 as before
     second = cli.write("directory2.csv", DIRECTORY.replace("员工乙", "员工乙乙").rsplit("A2", 1)[0])
     out = cli.ok("employees", "import", second, "--deactivate-missing", "--dry-run")
-    assert out.strip() == "dry run: would have created 0, updated 1, unchanged 1, deactivated 1"
+    assert out.splitlines() == ["dry run: would have created 0, updated 1, unchanged 1, deactivated 1",
+                                "  change     A1 员工乙乙: name", "  deactivate A2 员工丙"]
     assert _people(cli, "A1", "A2") == [("员工乙", True), ("员工丙", True)]
 
     out = cli.ok("employees", "import", second, "--deactivate-missing")

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from core.models import Lot, Order, OutboxMessage
+from core.models import Employee, Lot, Order, OutboxMessage
 from tests.bot.test_cli import Cli, _this_pythons_console_script, cli  # noqa: F401 - fixtures
 
 
@@ -88,3 +88,30 @@ def test_jobs_dry_run_changes_nothing_and_a_future_run_says_it_uses_up(cli: Cli)
 
 def _outbox(cli: Cli) -> int:
     return int(cli.scalar(select(func.count()).select_from(OutboxMessage)))
+
+
+def test_employees_import_names_every_bad_row_in_one_run(cli: Cli) -> None:
+    cli.ok("employees", "import", cli.write("d.csv", "employee_id,name,wecom_userid\nM1,经理,m1\n"))
+    bad = cli.write("bad.csv", "employee_id,name,manager_id,birthday,roles,wecom_userid\n"
+                               "N1,新人一,M1,,,\n"          # good
+                               "N2,,M1,,,\n"                # no name
+                               "N3,新人三,M1,02-30,,\n"     # no such day
+                               "N4,新人四,NOBODY,,,\n"      # unknown manager (found in the database)
+                               "N5,新人五,M1,,boss,\n"      # unknown role
+                               "N1,重复,M1,,,\n"            # employee id twice
+                               "N6,新人六,M1,,,m1\n")       # platform id held by M1
+    res = cli.run("employees", "import", bad)
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    lines = res.stderr.splitlines()
+    assert lines[0] == f"jifen: {bad}: 6 rows have problems, nothing was imported:", lines
+    assert [line.split(":")[0] for line in lines[1:]] == [f"  line {n}" for n in (3, 4, 5, 6, 7, 8)]
+    assert "name: is required" in lines[1] and "birthday" in lines[2] and "NOBODY" in lines[3]
+    assert "boss" in lines[4] and "already used on line 2" in lines[5]
+    assert "already belongs to 经理 (M1)" in lines[6]
+    assert cli.scalar(select(func.count()).select_from(Employee)) == 1  # nothing of the file
+
+    dry = cli.ok("employees", "import", cli.write("ok.csv", "employee_id,name,department\n"
+                                                  "M1,经理,总部\nN1,新人一,研发部\n"),
+                 "--dry-run", "--deactivate-missing").splitlines()
+    assert dry == ["dry run: would have created 1, updated 1, unchanged 0, deactivated 0",
+                   "  add        N1 新人一", "  change     M1 经理: department"]
