@@ -56,7 +56,8 @@ async def _org(s: AsyncSession, policy: Policy, now: datetime) -> None:
 
 def _this_month(now: datetime, days_ago: int, policy: Policy) -> datetime:
     """``days_ago`` before ``now`` but not before this local month began, so 排行 (this month)
-    shows the demo's awards even on the first day of a month."""
+    shows the demo's awards even on the first day of a month. (The award that waits for
+    approval keeps its day before: it is not on a board, and a reminder is due for it.)"""
     month_start = month_bounds(month_key(now, policy), policy)[0]
     return max(now - timedelta(days=days_ago), month_start)
 
@@ -72,7 +73,7 @@ async def _history(s: AsyncSession, policy: Policy, now: datetime) -> None:
     await give(s, giver_id="E007", recipient_ids=["E008"], amount=30, reason="发布会筹备很出色 #追求卓越",
                key="demo:award:2", now=_this_month(now, 2, policy), policy=policy)
     await give(s, giver_id="E004", recipient_ids=["E006"], amount=60, reason="帮忙排查线上故障",
-               key="demo:award:3", now=_this_month(now, 1, policy), policy=policy)  # waits for 赵磊
+               key="demo:award:3", now=now - timedelta(days=1), policy=policy)  # waits for 赵磊
     pending = await start_redemption(s, employee_id="E006", sku="CUP01", qty=1, now=now, policy=policy)
     await confirm(s, employee_id="E006", code=pending.code, now=now, policy=policy)
 
