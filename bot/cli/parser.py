@@ -78,7 +78,8 @@ def add_commands(sub: Any) -> None:
     _cmd(_group(sub, "ledger", "ledger checks", "ledger_command"), "verify", "ledger_verify",
          "check every invariant; non-zero exit on any violation")
 
-    report = _cmd(sub, "report", "report", "issued / redeemed / expired, top items, departments")
+    report = _cmd(sub, "report", "report", "the month in sections: points issued, redeemed, expired, deducted, refunded; awards; "
+                 "coming up; top items; departments")
     report.add_argument("--month", help="YYYY-MM (default: this month)")
     report.add_argument("--csv", help="also write the report to this CSV file")
 

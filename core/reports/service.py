@@ -3,8 +3,11 @@
 Figures come from the ledger, by transaction time within local month bounds:
 - issued: points leaving system:issuance (HR grants, rules, awards, applications);
 - redeemed / expired / deducted: points arriving at system:redeemed / :expired / :adjustment;
+  an order's points arrive at system:redeemed when it is handed over (fulfilled), so
+  "redeemed" and the top items count the same orders: those handed over in the month;
 - refunded: points returned to employees by refund transactions;
-- awards: peer-award credits (transactions of kind ``award``), counted per recipient.
+- awards: peer-award credits (transactions of kind ``award``), counted per recipient;
+- open orders: orders waiting for approval or to be handed over now (their points in escrow).
 Departments are the employees' current departments. Redemptions are attributed to the employee
 whose points the transaction moved, or else to the order named by the transaction's ``ref``.
 """
@@ -30,7 +33,7 @@ from core.timeutil import add_months, local_date, month_bounds, start_of_local_d
 EXPIRING_DAYS = 30
 TOP_ITEMS = 10
 PERIODS = ("month", "last_month", "quarter", "year")
-CLOSED_ORDER_STATES = ("cancelled", "rejected")
+OPEN_ORDER_STATES = ("pending_approval", "placed")
 _MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
 
 
@@ -61,6 +64,8 @@ class MonthSummary:
     awards_points: int
     expiring_30d: int
     expiring_employees: int
+    open_orders: int = 0
+    open_points: int = 0
     top_items: list[TopItem] = field(default_factory=list)
     by_department: list[DepartmentRow] = field(default_factory=list)
 
@@ -119,15 +124,27 @@ async def _employee_credits(
 
 
 async def _top_items(session: AsyncSession, start: datetime, end: datetime) -> list[TopItem]:
+    """Items of the orders handed over in [start, end): the fulfil transactions that make up
+    "redeemed", so the two always count the same orders."""
     qty, points = func.sum(Order.qty), func.sum(Order.points)
     rows = await session.execute(
         select(Order.sku, CatalogItem.name, qty, points)
+        .select_from(LedgerTransaction)
+        .join(Order, Order.order_no == LedgerTransaction.ref)
         .join(CatalogItem, CatalogItem.sku == Order.sku)
-        .where(Order.created_at >= start, Order.created_at < end,
-               Order.status.not_in(CLOSED_ORDER_STATES))
+        .where(LedgerTransaction.kind == "fulfil", LedgerTransaction.created_at >= start,
+               LedgerTransaction.created_at < end)
         .group_by(Order.sku, CatalogItem.name)
         .order_by(qty.desc(), points.desc(), Order.sku).limit(TOP_ITEMS))
     return [TopItem(sku, name, int(q), int(p)) for sku, name, q, p in rows]
+
+
+async def _open_orders(session: AsyncSession) -> tuple[int, int]:
+    """(orders, points) waiting for approval or to be handed over, now."""
+    row = (await session.execute(
+        select(func.count(), func.coalesce(func.sum(Order.points), 0))
+        .where(Order.status.in_(OPEN_ORDER_STATES)))).one()
+    return int(row[0]), int(row[1])
 
 
 async def _issued_by_department(
@@ -200,6 +217,7 @@ async def month_summary(
     awards = await _employee_credits(session, "award", start, end)
     refunded = await _employee_credits(session, "refund", start, end)
     expiring = await _expiring(session, now)
+    open_orders = await _open_orders(session)
     return MonthSummary(
         month=parse_month(month),
         issued=await _system_flow(session, "issuance", start, end, outflow=True),
@@ -209,25 +227,22 @@ async def month_summary(
         deducted=await _system_flow(session, "adjustment", start, end),
         awards_count=awards[0], awards_points=awards[1],
         expiring_30d=expiring[0], expiring_employees=expiring[1],
+        open_orders=open_orders[0], open_points=open_orders[1],
         top_items=await _top_items(session, start, end),
         by_department=await _departments(session, start, end),
     )
 
 
 def summary_csv(summary: MonthSummary) -> str:
-    """The summary as CSV blocks (totals, top items, departments) separated by blank lines.
+    """The summary as CSV blocks (totals, top items, departments) separated by blank lines: the
+    same figures and sections as ``jifen report`` and chat 报表.
 
     Starts with a UTF-8 BOM so spreadsheet programs show the Chinese names correctly.
     """
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["metric", "value"])
-    w.writerows([["month", summary.month], ["issued", summary.issued],
-                 ["redeemed", summary.redeemed], ["expired", summary.expired],
-                 ["refunded", summary.refunded], ["deducted", summary.deducted],
-                 ["awards_count", summary.awards_count], ["awards_points", summary.awards_points],
-                 [f"expiring_{EXPIRING_DAYS}d", summary.expiring_30d],
-                 [f"expiring_{EXPIRING_DAYS}d_employees", summary.expiring_employees]])
+    w.writerows([["month", summary.month], *([name, value] for name, value in totals(summary))])
     w.writerow([])
     w.writerow(["sku", "name", "qty", "points"])
     w.writerows([[i.sku, i.name, i.qty, i.points] for i in summary.top_items])
@@ -235,6 +250,17 @@ def summary_csv(summary: MonthSummary) -> str:
     w.writerow(["department", "issued", "redeemed"])
     w.writerows([[d.department, d.issued, d.redeemed] for d in summary.by_department])
     return "\ufeff" + out.getvalue()
+
+
+def totals(summary: MonthSummary) -> list[tuple[str, int]]:
+    """The report's figures by their CSV names, in the order every report shows them."""
+    return [("issued", summary.issued), ("redeemed", summary.redeemed),
+            ("expired", summary.expired), ("deducted", summary.deducted),
+            ("refunded", summary.refunded), ("awards_count", summary.awards_count),
+            ("awards_points", summary.awards_points),
+            (f"expiring_{EXPIRING_DAYS}d", summary.expiring_30d),
+            (f"expiring_{EXPIRING_DAYS}d_employees", summary.expiring_employees),
+            ("open_orders", summary.open_orders), ("open_orders_points", summary.open_points)]
 
 
 def period_bounds(period: str, now: datetime, policy: Policy) -> tuple[datetime, datetime]:

@@ -369,14 +369,13 @@ def test_report_outbox_retry_and_verify_catches_tampering(cli: Cli) -> None:
     month = _local_month(datetime.now(UTC))
     out = cli.ok("report", "--month", month, "--csv", "out.csv")  # relative to the cwd
     assert f"report {month}" in out
-    assert re.search(r"issued 140\s+redeemed 0\s+expired 0", out), out
-    assert "department 研发部: issued 100, redeemed 0" in out
-    assert "department 市场部: issued 40, redeemed 0" in out
+    assert re.search(r"Points\n  issued\s+140 .*\n  redeemed\s+0 .*\n  expired\s+0\n", out), out
+    assert "\nDepartments\n  市场部: issued 40, redeemed 0\n  研发部: issued 100, redeemed 0\n" in out
     assert "written out.csv" in out
     written = (cli.cwd / "out.csv").read_text(encoding="utf-8-sig")
     assert f"month,{month}" in written and "issued,140" in written
     assert "研发部,100,0" in written
-    assert re.search(r"issued 0\s+redeemed 0", cli.ok("report", "--month", "2000-01"))
+    assert re.search(r"issued\s+0 .*\n  redeemed\s+0 ", cli.ok("report", "--month", "2000-01"))
 
     listing = cli.ok("outbox").splitlines()
     assert len(listing) == 3, listing

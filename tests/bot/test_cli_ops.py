@@ -4,7 +4,15 @@ imports, job dry runs, the report's sections (README "Operator CLI")."""
 
 from __future__ import annotations
 
+import csv
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -115,3 +123,50 @@ def test_employees_import_names_every_bad_row_in_one_run(cli: Cli) -> None:
                  "--dry-run", "--deactivate-missing").splitlines()
     assert dry == ["dry run: would have created 1, updated 1, unchanged 0, deactivated 0",
                    "  add        N1 新人一", "  change     M1 经理: department"]
+
+
+def test_report_sections_agree_with_the_csv(cli: Cli) -> None:
+    cli.ok("demo")
+    order_no = cli.scalar(select(Order.order_no).where(Order.employee_id == "E006"))
+    _chat(cli, "E002", f"发货 {order_no} 已放前台")  # 林芳 (HR) hands the mug over
+    cli.ok("grant", "E004", "100", "--reason", "季度之星")
+
+    out = cli.ok("report", "--csv", "month.csv")
+    sections = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert sections[1:] == ["Points", "Awards", "Coming up (now)",
+                            "Top items (handed over this month)", "Departments", "written month.csv"]
+    csv_rows = list(csv.reader(io.StringIO(
+        (cli.cwd / "month.csv").read_text(encoding="utf-8-sig"))))
+    metrics = {row[0]: row[1] for row in csv_rows if len(row) == 2}
+    for name in ("issued", "redeemed", "expired", "deducted", "refunded"):
+        assert re.search(rf"\n  {name}\s+{metrics[name]}\b", out), (name, metrics[name], out)
+    assert f"  {metrics['awards_count']} awards, {metrics['awards_points']} points" in out
+    assert metrics["redeemed"] == "80"  # the mug, handed over this month
+    assert "  CUP01 定制马克杯: 1 × = 80 points" in out and ["CUP01", "定制马克杯", "1", "80"] in csv_rows
+    assert f"open orders (waiting for approval or hand-over): {metrics['open_orders']} " in out
+
+    # chat 报表 shows the same sections and figures
+    chat = _chat(cli, "E002", "报表")
+    for section in ("【积分】", "【点赞】", "【待处理（当前）】", "【兑换最多（本月已发货）】",
+                    "【各部门 发放 / 兑换】"):
+        assert section in chat, (section, chat)
+    m = metrics
+    assert (f"发放 {m['issued']} · 兑换 {m['redeemed']} · 过期 {m['expired']} · "
+            f"扣除 {m['deducted']} · 退回 {m['refunded']}") in chat, chat
+    assert f"点赞 {m['awards_count']} 次，共 {m['awards_points']} 分" in chat
+    assert f"待审批或待发货订单 {m['open_orders']} 个（{m['open_orders_points']} 分）" in chat
+    assert "定制马克杯 ×1（80 分）" in chat
+
+
+def _chat(cli: Cli, who: str, *lines: str) -> str:
+    res = subprocess.run(
+        [*_jifen_cmd(), "chat", "--as", who], input="".join(f"{line}\n" for line in lines),
+        text=True, capture_output=True, env={**os.environ, "JIFEN_DATABASE_URL": cli.url},
+        cwd=cli.cwd, timeout=120, check=False)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    return res.stdout
+
+
+def _jifen_cmd() -> list[str]:
+    exe = shutil.which("jifen", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "bot.cli"]
