@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot.cli.commands import COMMANDS
 from bot.cli.errors import UserError
-from bot.cli.parser import DOCS, add_commands
+from bot.cli.parser import DOCS, add_commands, refuse
 from cards.texts import error_text
 from config.policy_loader import PolicyError
 from config.settings import Settings
@@ -26,7 +26,7 @@ from core.errors import CoreError, InvalidInput
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse would exit 2 with a usage block
-        self.exit(1, f"jifen: {message} (see 'jifen --help')\n")
+        refuse(self, message)
 
 
 def _version() -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import re
+from typing import Any, NoReturn
 
 from core.orders.desk import STATES as ORDER_STATES
 
@@ -11,8 +12,39 @@ DOCS = 'Documentation: the README, section "Operator CLI".'
 JOBS = ("expire", "expiry-reminders", "approval-reminders", "auto-grants", "retention", "digest")
 
 
-def _one_line_error(self: argparse.ArgumentParser, message: str) -> None:
-    self.exit(1, f"jifen: {message} (see '{self.prog} --help')\n")
+_ARGUMENT = re.compile(r"argument (?P<name>[^:]+): (?P<problem>.*)", re.S)
+_INVALID = re.compile(r"invalid (?P<type>\w+) value: (?P<value>.*)")
+_CHOICE = re.compile(r"invalid choice: (?P<value>'[^']*') \(choose from (?P<choices>.*)\)")
+_TYPES = {"int": "a whole number"}
+
+
+def sentence(message: str) -> str:
+    """argparse's complaint as a sentence: what is wrong, with which argument, and the choices."""
+    if message.startswith("the following arguments are required: "):
+        missing = message.removeprefix("the following arguments are required: ")
+        return f"missing {_lower(missing)}."
+    m = _ARGUMENT.fullmatch(message)
+    if m is None:
+        return message.rstrip(".") + "."
+    name, problem = _lower(m["name"].split("/")[0]), m["problem"]
+    if (c := _CHOICE.fullmatch(problem)) is not None:
+        choices = ", ".join(choice.strip("'") for choice in c["choices"].split(", "))
+        return f"{c['value']} is not a known {name}; choose one of: {choices}."
+    if (v := _INVALID.fullmatch(problem)) is not None:
+        return f"{name}: {v['value']} is not {_TYPES.get(v['type'], 'valid')}."
+    return f"{name}: {problem.rstrip('.')}."
+
+
+def _lower(name: str) -> str:
+    return name.lower() if name.isupper() else name  # metavars (COMMAND) read as words
+
+
+def refuse(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    parser.exit(1, f"jifen: {sentence(message)} See '{parser.prog} --help'.\n")
+
+
+def _one_line_error(self: argparse.ArgumentParser, message: str) -> NoReturn:
+    refuse(self, message)
 
 
 def _positive(text: str) -> int:

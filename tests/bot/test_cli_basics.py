@@ -57,3 +57,20 @@ def test_a_database_that_cannot_be_opened_is_one_sentence(tmp_path: Path) -> Non
         assert res.returncode == 1, res
         assert res.stderr.startswith("jifen: cannot use the database (") and "Traceback" not in res.stderr
         assert res.stderr.endswith("check JIFEN_DATABASE_URL.\n") and res.stderr.count("\n") == 1
+
+
+def test_argument_mistakes_read_as_sentences(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/untouched.db"
+    cases = {
+        ("grant", "E1", "x", "--reason", "r"): "jifen: points: 'x' is not a whole number. "
+                                               "See 'jifen grant --help'.\n",
+        ("jobs", "run", "payroll"): "jifen: 'payroll' is not a known job; choose one of: expire, "
+                                    "expiry-reminders, approval-reminders, auto-grants, "
+                                    "retention, digest. See 'jifen jobs run --help'.\n",
+        ("chat",): "jifen: missing --as. See 'jifen chat --help'.\n",
+        (): "jifen: missing command. See 'jifen --help'.\n",
+    }
+    for args, expected in cases.items():
+        res = jifen(*args, db_url=url, cwd=tmp_path)
+        assert (res.returncode, res.stderr) == (1, expected), (args, res.stderr)
+    assert not (tmp_path / "untouched.db").exists()
