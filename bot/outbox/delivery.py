@@ -178,6 +178,11 @@ class Deliverer:
         await self._send_target(target, card)
 
     async def _send_target(self, target: BroadcastTarget, card: Card) -> None:
+        if target.platform == "playground":
+            if self.playground is None:
+                raise DeliveryError("the playground is off", retriable=False)
+            self.playground.put_group(card)
+            return
         if target.platform == "dingtalk":
             sender = self._need_dingtalk()
             if target.kind == "group":

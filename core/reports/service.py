@@ -3,8 +3,11 @@
 Figures come from the ledger, by transaction time within local month bounds:
 - issued: points leaving system:issuance (HR grants, rules, awards, applications);
 - redeemed / expired / deducted: points arriving at system:redeemed / :expired / :adjustment;
+  an order's points arrive at system:redeemed when it is handed over (fulfilled), so
+  "redeemed" and the top items count the same orders: those handed over in the month;
 - refunded: points returned to employees by refund transactions;
-- awards: peer-award credits (transactions of kind ``award``), counted per recipient.
+- awards: peer-award credits (transactions of kind ``award``), counted per recipient;
+- open orders: orders waiting for approval or to be handed over now (their points in escrow).
 Redemptions are attributed to the employee whose points the transaction moved, or else to the
 order named by the transaction's ``ref``. The ledger figures come from ``core.reports.rollup``
 (stored per month, plus the transactions posted since), which also says which department a
@@ -32,7 +35,7 @@ from core.timeutil import add_months, local_date, month_bounds, start_of_local_d
 EXPIRING_DAYS = 30
 TOP_ITEMS = 10
 PERIODS = ("month", "last_month", "quarter", "year")
-CLOSED_ORDER_STATES = ("cancelled", "rejected")
+OPEN_ORDER_STATES = ("pending_approval", "placed")
 _MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
 
 
@@ -63,6 +66,8 @@ class MonthSummary:
     awards_points: int
     expiring_30d: int
     expiring_employees: int
+    open_orders: int = 0
+    open_points: int = 0
     top_items: list[TopItem] = field(default_factory=list)
     by_department: list[DepartmentRow] = field(default_factory=list)
 
@@ -77,23 +82,35 @@ class LeaderRow:
 
 
 def parse_month(text: str) -> str:
-    """``2026-03`` (also ``2026-3``, ``2026/03``) → ``2026-03``; InvalidMonth otherwise."""
+    """``2026-03`` (also ``2026-3``, ``2026/03``) → ``2026-03``; InvalidInput otherwise."""
     m = _MONTH.fullmatch(text.strip())
     if m is None or not 1 <= int(m[2]) <= 12:
-        raise errors.InvalidMonth(text=text.strip())
+        raise errors.InvalidInput(field="month", message=f"{text!r} is not a month (YYYY-MM)")
     return f"{m[1]}-{int(m[2]):02d}"
 
 
 async def _top_items(session: AsyncSession, start: datetime, end: datetime) -> list[TopItem]:
+    """Items of the orders handed over in [start, end): the fulfil transactions that make up
+    "redeemed", so the two always count the same orders."""
     qty, points = func.sum(Order.qty), func.sum(Order.points)
     rows = await session.execute(
         select(Order.sku, CatalogItem.name, qty, points)
+        .select_from(LedgerTransaction)
+        .join(Order, Order.order_no == LedgerTransaction.ref)
         .join(CatalogItem, CatalogItem.sku == Order.sku)
-        .where(Order.created_at >= start, Order.created_at < end,
-               Order.status.not_in(CLOSED_ORDER_STATES))
+        .where(LedgerTransaction.kind == "fulfil", LedgerTransaction.created_at >= start,
+               LedgerTransaction.created_at < end)
         .group_by(Order.sku, CatalogItem.name)
         .order_by(qty.desc(), points.desc(), Order.sku).limit(TOP_ITEMS))
     return [TopItem(sku, name, int(q), int(p)) for sku, name, q, p in rows]
+
+
+async def _open_orders(session: AsyncSession) -> tuple[int, int]:
+    """(orders, points) waiting for approval or to be handed over, now."""
+    row = (await session.execute(
+        select(func.count(), func.coalesce(func.sum(Order.points), 0))
+        .where(Order.status.in_(OPEN_ORDER_STATES)))).one()
+    return int(row[0]), int(row[1])
 
 
 async def _expiring(session: AsyncSession, now: datetime) -> tuple[int, int]:
@@ -120,10 +137,12 @@ async def summary_of(
     (orders change state and lots are spent, so those are never stored)."""
     start, end = month_bounds(month, policy)
     expiring = await _expiring(session, now)
+    open_orders = await _open_orders(session)
     return MonthSummary(
         month=month,
         **{metric: rollup.total(figs, metric) for metric in rollup.TOTALS},
         expiring_30d=expiring[0], expiring_employees=expiring[1],
+        open_orders=open_orders[0], open_points=open_orders[1],
         top_items=await _top_items(session, start, end),
         by_department=departments(figs),
     )
@@ -141,19 +160,15 @@ async def month_summary(
 
 
 def summary_csv(summary: MonthSummary) -> str:
-    """The summary as CSV blocks (totals, top items, departments) separated by blank lines.
+    """The summary as CSV blocks (totals, top items, departments) separated by blank lines: the
+    same figures and sections as ``jifen report`` and chat 报表.
 
     Starts with a UTF-8 BOM so spreadsheet programs show the Chinese names correctly.
     """
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["metric", "value"])
-    w.writerows([["month", summary.month], ["issued", summary.issued],
-                 ["redeemed", summary.redeemed], ["expired", summary.expired],
-                 ["refunded", summary.refunded], ["deducted", summary.deducted],
-                 ["awards_count", summary.awards_count], ["awards_points", summary.awards_points],
-                 [f"expiring_{EXPIRING_DAYS}d", summary.expiring_30d],
-                 [f"expiring_{EXPIRING_DAYS}d_employees", summary.expiring_employees]])
+    w.writerows([["month", summary.month], *([name, value] for name, value in totals(summary))])
     w.writerow([])
     w.writerow(["sku", "name", "qty", "points"])
     w.writerows([[i.sku, i.name, i.qty, i.points] for i in summary.top_items])
@@ -161,6 +176,17 @@ def summary_csv(summary: MonthSummary) -> str:
     w.writerow(["department", "issued", "redeemed"])
     w.writerows([[d.department, d.issued, d.redeemed] for d in summary.by_department])
     return "\ufeff" + out.getvalue()
+
+
+def totals(summary: MonthSummary) -> list[tuple[str, int]]:
+    """The report's figures by their CSV names, in the order every report shows them."""
+    return [("issued", summary.issued), ("redeemed", summary.redeemed),
+            ("expired", summary.expired), ("deducted", summary.deducted),
+            ("refunded", summary.refunded), ("awards_count", summary.awards_count),
+            ("awards_points", summary.awards_points),
+            (f"expiring_{EXPIRING_DAYS}d", summary.expiring_30d),
+            (f"expiring_{EXPIRING_DAYS}d_employees", summary.expiring_employees),
+            ("open_orders", summary.open_orders), ("open_orders_points", summary.open_points)]
 
 
 def period_bounds(period: str, now: datetime, policy: Policy) -> tuple[datetime, datetime]:
