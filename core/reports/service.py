@@ -82,10 +82,10 @@ class LeaderRow:
 
 
 def parse_month(text: str) -> str:
-    """``2026-03`` (also ``2026-3``, ``2026/03``) → ``2026-03``; InvalidInput otherwise."""
+    """``2026-03`` (also ``2026-3``, ``2026/03``) → ``2026-03``; InvalidMonth otherwise."""
     m = _MONTH.fullmatch(text.strip())
     if m is None or not 1 <= int(m[2]) <= 12:
-        raise errors.InvalidInput(field="month", message=f"{text!r} is not a month (YYYY-MM)")
+        raise errors.InvalidMonth(text=text.strip())
     return f"{m[1]}-{int(m[2]):02d}"
 
 
