@@ -66,7 +66,7 @@ def test_argument_mistakes_read_as_sentences(tmp_path: Path) -> None:
                                                "See 'jifen grant --help'.\n",
         ("jobs", "run", "payroll"): "jifen: 'payroll' is not a known job; choose one of: expire, "
                                     "expiry-reminders, approval-reminders, auto-grants, "
-                                    "retention, digest. See 'jifen jobs run --help'.\n",
+                                    "retention, digest, report-rollup. See 'jifen jobs run --help'.\n",
         ("chat",): "jifen: missing --as. See 'jifen chat --help'.\n",
         (): "jifen: missing command. See 'jifen --help'.\n",
     }

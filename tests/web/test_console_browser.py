@@ -127,7 +127,8 @@ def test_dashboard_numbers_match_the_report(page: Any, live: Live) -> None:
     for key in ("issued", "redeemed", "expired", "deducted", "expiring_30d"):
         assert dash[key] == report[key], key
     cli = jifen("report", db_url=live.db_url, env=live.env).stdout
-    flows = re.search(r"issued (\d+)\s+redeemed (\d+)\s+expired (\d+)", cli)
+    flows = re.search(r"^\s+issued\s+(\d+).*?^\s+redeemed\s+(\d+).*?^\s+expired\s+(\d+)", cli,
+                      re.S | re.M)  # the "Points" section of jifen report
     assert flows and [int(x) for x in flows.groups()] == [dash["issued"], dash["redeemed"],
                                                            dash["expired"]]
 
