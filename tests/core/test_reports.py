@@ -121,7 +121,7 @@ def test_parse_month(text: str, month: str) -> None:
 
 @pytest.mark.parametrize("text", ["2026-13", "March", "26-03", ""])
 def test_parse_month_refuses(text: str) -> None:
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(errors.InvalidMonth):
         parse_month(text)
 
 
