@@ -74,8 +74,12 @@ def weekly_digest(view: DigestView, locale: Locale = "zh") -> Card:
     )
 
 
-def award_undone(giver_name: str, reversed_: int, reason: str, locale: Locale = "zh") -> Card:
-    """To the recipient: the giver took an award back (撤回)."""
+def award_undone(giver_name: str, reversed_: int, reason: str, locale: Locale = "zh", *,
+                 giver_department: str | None = None) -> Card:
+    """To the recipient: the giver took an award back (撤回); the department follows a name
+    another colleague shares."""
+    if giver_department:
+        giver_name = t(locale, "name_dept", name=giver_name, department=giver_department)
     return Card(kind="message", title=t(locale, "undone.title", giver=giver_name,
                                         n=f"{reversed_:,}"),
                 lines=[reason] if reason else [], locale=locale)

@@ -275,6 +275,29 @@ class TextTooLong(CoreError):
 
 
 @dataclass(eq=False, kw_only=True)
+class ExpiryInPast(CoreError):
+    """A grant whose lot would expire before it is granted."""
+
+    code: ClassVar[str] = "expiry_in_past"
+
+
+@dataclass(eq=False, kw_only=True)
+class NotACodeItem(CoreError):
+    """Codes added to an item that hands out no codes."""
+
+    code: ClassVar[str] = "not_a_code_item"
+    sku: str
+
+
+@dataclass(eq=False, kw_only=True)
+class InvalidCodes(CoreError):
+    """No code given, or one longer than ``max`` characters."""
+
+    code: ClassVar[str] = "invalid_codes"
+    max: int
+
+
+@dataclass(eq=False, kw_only=True)
 class UnknownBroadcastTarget(CoreError):
     code: ClassVar[str] = "broadcast_unknown"
     target: str

@@ -85,7 +85,8 @@ def _digest(p: dict[str, Any], loc: Locale) -> Card:
 RENDERERS: dict[str, Render] = {
     "award_received": lambda p, loc, tz: _award_received(p, loc),
     "award_undone": lambda p, loc, tz: recognition.award_undone(
-        p.get("giver_name", ""), int(p["reversed"]), p.get("reason", ""), loc),
+        p.get("giver_name", ""), int(p["reversed"]), p.get("reason", ""), loc,
+        giver_department=p.get("giver_department")),
     "award_revoked": lambda p, loc, tz: recognition.award_revoked(
         award_public_id(int(p["award_id"])), int(p["amount"]), int(p["reversed"]),
         p.get("revoke_reason", ""), p.get("recipient_name", ""), loc,

@@ -21,6 +21,7 @@ from core.audit.service import record as audit
 from core.awards.join import get_award
 from core.awards.schemas import ReversalResult
 from core.awards.service import LIVE_AWARDS
+from core.directory.service import department_if_shared
 from core.directory.service import get as get_employee
 from core.idempotency import recall, remember
 from core.ledger.service import balance, debit, employee_account, find_transaction
@@ -64,8 +65,10 @@ async def undo(
     result = await _close(session, award, "undone", reversed_, now)
     await remember(session, f"undo:{award.id}", result.to_dict(), now=now)
     if reversed_:
+        shared = await department_if_shared(session, await get_employee(session, award.giver_id))
         await push(session, employee_id=award.recipient_id, kind="award_undone", now=now,
-                   dedupe_key=f"award-undone:{award.id}", payload=_payload(result, award))
+                   dedupe_key=f"award-undone:{award.id}", payload=_payload(result, award)
+                   | ({"giver_department": shared} if shared else {}))
     return result
 
 

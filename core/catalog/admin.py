@@ -32,11 +32,10 @@ async def add_codes(
     stock to the unassigned codes. Returns how many were new."""
     item = await _locked(session, sku)
     if item.kind != "code":
-        raise errors.InvalidInput(field="kind", message=f"{item.sku} is not an item of kind code")
+        raise errors.NotACodeItem(sku=item.sku)
     clean = list(dict.fromkeys(c.strip() for c in codes if c.strip()))
     if not clean or any(len(c) > MAX_CODE for c in clean):
-        raise errors.InvalidInput(field="codes", message=f"give 1 or more codes of at most "
-                                  f"{MAX_CODE} characters")
+        raise errors.InvalidCodes(max=MAX_CODE)
     before = snapshot(item)
     added = await _add_codes(session, item.sku, clean)
     item.stock = await unassigned_codes(session, item.sku)

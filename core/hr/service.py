@@ -93,7 +93,7 @@ async def grant(
     emp = await directory.get_active(session, employee_id)
     until = expiry_instant(expires_at, policy)
     if until is not None and until <= now:
-        raise errors.InvalidInput(field="expires_at", message="expiry must be in the future")
+        raise errors.ExpiryInPast()
     tx = await ledger.credit(session, employee_id=emp.employee_id, amount=amount,
                              key=f"grant:{key}", kind="grant", actor=actor_id, reason=reason.strip(),
                              now=now, policy=policy, source="issuance", expires_at=until)

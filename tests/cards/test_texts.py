@@ -58,3 +58,31 @@ def test_a_refusal_reads_as_a_sentence() -> None:
     assert error_text("en", exc) == "No colleague found: E999"
     assert error_text("zh", exc) == "找不到同事：E999"
     assert "no_recipients" not in error_text("zh", errors.NoRecipients())
+
+
+@pytest.mark.parametrize("cls", _all(errors.CoreError), ids=lambda c: c.__name__)
+def test_no_chinese_refusal_carries_english_words(cls: type[errors.CoreError]) -> None:
+    # names a Chinese user types or reads as such: HR, the month format, the policy file's keys
+    allowed = {"HR", "YYYY", "MM", "policy", "yaml", "broadcast", "targets"}
+    zh = re.sub(r"{\w+}", "", TEXTS[cls.code][0])
+    assert set(re.findall(r"[A-Za-z]{2,}", zh)) <= allowed, zh
+
+
+@pytest.mark.parametrize(("exc", "zh", "en"), [
+    (errors.InvalidMonth(text="2026-13"), "「2026-13」不是月份，请写成 YYYY-MM，例如 2026-03。",
+     "'2026-13' is not a month (YYYY-MM), e.g. 2026-03."),
+    (errors.ReasonRequired(), "请写上原因。", "A reason is required."),
+    (errors.UnknownBroadcastTarget(target="x", targets=["全员群", "研发群"]),
+     "没有名为 x 的广播目标。可用：全员群、研发群", "No broadcast target x. Known: 全员群, 研发群"),
+    (errors.TextTooLong(max=2000, length=2100), "内容最多 2000 个字（现在 2100 个）。",
+     "The text can be at most 2000 characters (this one has 2100)."),
+    (errors.ExpiryInPast(), "过期时间必须晚于现在。", "The expiry must be in the future."),
+    (errors.NotACodeItem(sku="CUP01"), "CUP01 不是券码类商品，不能添加券码。",
+     "CUP01 is not an item of kind code; codes cannot be added."),
+    (errors.InvalidCodes(max=200), "请至少提供 1 个券码，每个最多 200 个字符。",
+     "Give 1 or more codes of at most 200 characters."),
+])
+def test_typed_input_refusals_read_whole_in_each_language(
+    exc: errors.CoreError, zh: str, en: str,
+) -> None:
+    assert (error_text("zh", exc), error_text("en", exc)) == (zh, en)

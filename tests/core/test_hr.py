@@ -103,7 +103,7 @@ async def test_grant_refusals_change_nothing(db: Database, policy: Policy, now: 
         ({"employee_id": "E404"}, errors.UnknownEmployee),
         ({"amount": 0}, errors.InvalidAmount),
         ({"reason": "  "}, errors.ReasonRequired),
-        ({"expires_at": date(2026, 3, 1)}, errors.InvalidInput),
+        ({"expires_at": date(2026, 3, 1)}, errors.ExpiryInPast),
     ]
     for change, error in cases:
         kwargs: dict[str, Any] = {"employee_id": "E1", "amount": 10, "reason": "奖励",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -164,6 +165,29 @@ async def test_group_award_with_at_mention_announced_and_pushed(ding: DingBot) -
     pushes = ding.bodies("/v1.0/robot/oToMessages/batchSend") + ding.bodies(
         "/v1.0/card/instances/createAndDeliver")
     assert any("dt_liuyang" in json.dumps(p) for p in pushes)  # the recipient hears 1:1
+
+
+def _sent_since(bot: DingBot, marks: dict[str, int]) -> tuple[str, str]:
+    """(what the group saw, what was sent 1:1) since ``marks`` (request counts per path)."""
+    new = {p: bot.bodies(p)[n:] for p, n in marks.items()}
+    cards = new["/v1.0/card/instances/createAndDeliver"]
+    group = new["/robot/sendBySession"] + [c for c in cards if "IM_GROUP." in str(c.get("openSpaceId"))]
+    private = new["/v1.0/robot/oToMessages/batchSend"] + [
+        c for c in cards if "IM_GROUP." not in str(c.get("openSpaceId"))]
+    return json.dumps(group, ensure_ascii=False), json.dumps(private, ensure_ascii=False)
+
+
+async def test_a_redemption_confirmed_in_a_group_keeps_its_code_private(ding: DingBot) -> None:
+    await ding.say("dt_liuyang", " 兑换 COFFEE", group=True)
+    code = re.search(r"确认 ([A-Z0-9]{4,})", ding.replies())
+    assert code is not None
+    paths = ("/robot/sendBySession", "/v1.0/card/instances/createAndDeliver",
+             "/v1.0/robot/oToMessages/batchSend")
+    marks = {p: len(ding.bodies(p)) for p in paths}
+    await ding.say("dt_liuyang", f" 确认 {code.group(1)}", group=True)
+    group, private = _sent_since(ding, marks)
+    assert f"O{code.group(1)}" in group and "CF-DEMO-" not in group  # everyone sees the order
+    assert "CF-DEMO-" in private and "dt_liuyang" in private  # the code only 1:1
 
 
 async def test_award_above_threshold_decided_by_card_or_text(ding: DingBot) -> None:

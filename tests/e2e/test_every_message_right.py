@@ -83,6 +83,10 @@ async def test_the_award_card_names_the_givers_department_when_names_are_shared(
     told = wecom.texts_to("sunyue")
     assert "王伟（研发部） 给你点了赞：谢谢市场部的支持" in told
     assert "刘洋 给你点了赞" in told and "刘洋（" not in told
+    award = re.search(r"\+1 (Z\d+)", await _said(wecom, "wangwei", "赞 @E009 5分 谢谢你的帮助"))
+    assert award is not None  # the reply names the award: take it back within the undo window
+    await _said(wecom, "wangwei", f"撤回 {award.group(1)}")
+    assert "王伟（研发部） 撤回了给你的 5 分" in wecom.texts_to("zhoujie")
     await _said(wecom, "wangwei", "赞 @E006 60分 一起排查了线上故障")  # 赵磊 decides
     assert "王伟（研发部）" in wecom.texts_to("zhaolei")          # the approval card, pushed
     assert "王伟（研发部）" in await _said(wecom, "zhaolei", "审批")  # and listed

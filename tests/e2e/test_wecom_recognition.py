@@ -72,7 +72,7 @@ async def test_plus_one_undo_and_revoke(bot: WeComBot) -> None:
 
     assert "只能撤回自己送出的点赞" in await _ask(bot, "sunyue", f"撤回 Z{first.id}")
     assert "已撤回给 刘洋 的 10 分" in await _ask(bot, "wangwei", f"撤回 Z{first.id}")
-    assert "王伟 撤回了给你的 10 分" in _said(bot, "liuyang")
+    assert "王伟（研发部） 撤回了给你的 10 分" in _said(bot, "liuyang")
     assert "不能这样操作" in await _ask(bot, "sunyue", f"+1 Z{first.id}")  # undone: no more +1
 
     assert "只有 HR" in await _ask(bot, "wangwei", f"撤销 Z{joined.id} 误操作")
