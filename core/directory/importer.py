@@ -151,6 +151,18 @@ class BadRows(errors.InvalidInput):
         return {k: v for k, v in super().params.items() if k != "problems"}
 
 
+@dataclass(eq=False, kw_only=True)
+class RowProblem(errors.InvalidInput):
+    """A row that could not be read; ``employee_id`` as written, so other rows that name that
+    person as their manager are not reported as well."""
+
+    employee_id: str | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in super().params.items() if k != "employee_id"}
+
+
 def bad_rows(problems: Sequence[errors.CoreError]) -> BadRows:
     unique = {(p.line, p.message): p for p in problems if isinstance(p, errors.InvalidInput)}
     found = [unique[k] for k in sorted(unique, key=lambda k: (k[0] or 0, k[1]))]
@@ -173,7 +185,8 @@ def read_directory_csv(text: str) -> tuple[list[EmployeeRow], list[errors.Invali
         try:
             rows.append(_row(line, cells, present))
         except errors.InvalidInput as exc:
-            problems.append(exc)
+            problems.append(RowProblem(message=exc.message, field=exc.field, line=exc.line,
+                                       employee_id=cells.get("employee_id") or None))
     problems += unique_problems(rows)
     return rows, problems
 
@@ -264,9 +277,10 @@ async def _existing(session: AsyncSession, ids: Sequence[str]) -> dict[str, Empl
 
 
 async def _manager_problems(
-    session: AsyncSession, rows: Sequence[EmployeeRow],
+    session: AsyncSession, rows: Sequence[EmployeeRow], unread: Sequence[errors.InvalidInput] = (),
 ) -> list[errors.InvalidInput]:
-    in_file = {row.employee_id for row in rows}
+    in_file = {row.employee_id for row in rows} | {
+        p.employee_id for p in unread if isinstance(p, RowProblem) and p.employee_id}
     wanted = sorted({r.manager_id for r in rows if r.manager_id and r.manager_id not in in_file})
     known: set[str] = set()
     for chunk in _chunks(wanted):
@@ -322,7 +336,7 @@ async def import_employees(
     ``dry_run`` reads only. ``deactivate_missing`` sets ``active=False`` on active employees
     absent from ``rows``; nobody is ever deleted.
     """
-    found = [*problems, *unique_problems(rows), *await _manager_problems(session, rows),
+    found = [*problems, *unique_problems(rows), *await _manager_problems(session, rows, problems),
              *await _platform_id_problems(session, rows)]
     if found:
         raise bad_rows(found)

@@ -107,7 +107,8 @@ def test_employees_import_names_every_bad_row_in_one_run(cli: Cli) -> None:
                                "N4,新人四,NOBODY,,,\n"      # unknown manager (found in the database)
                                "N5,新人五,M1,,boss,\n"      # unknown role
                                "N1,重复,M1,,,\n"            # employee id twice
-                               "N6,新人六,M1,,,m1\n")       # platform id held by M1
+                               "N6,新人六,M1,,,m1\n"       # platform id held by M1
+                               "N7,新人七,N3,,,\n")         # N3's row is bad, but N3 is in the file
     res = cli.run("employees", "import", bad)
     assert res.returncode == 1, (res.stdout, res.stderr)
     lines = res.stderr.splitlines()
