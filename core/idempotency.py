@@ -3,6 +3,9 @@
 The caller checks ``recall`` first and returns the stored result; otherwise it does the work and
 ``remember``s the result in the same transaction. A concurrent twin fails on the primary key at
 commit and ``Database.run`` retries it, which then finds the stored result.
+
+``claim`` is for a result known before anything is written (an answer computed in a read-only
+snapshot): one ``INSERT … ON CONFLICT DO NOTHING`` instead of a lookup plus an insert.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import IdempotencyKey
@@ -25,3 +29,17 @@ async def remember(session: AsyncSession, key: str, result: dict[str, Any], *, n
     session.add(IdempotencyKey(key=key, result=json.dumps(result, ensure_ascii=False, default=str),
                                created_at=now))
     await session.flush()
+
+
+async def claim(session: AsyncSession, key: str, result: dict[str, Any], *, now: datetime) -> bool:
+    """Store ``result`` under ``key`` unless the key is taken; True if this call stored it.
+    On PostgreSQL a twin inserting the same key concurrently makes this wait for its commit
+    (then False) or rollback (then True), so exactly one of them claims the key."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (insert(IdempotencyKey)
+            .values(key=key, result=json.dumps(result, ensure_ascii=False, default=str),
+                    created_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(IdempotencyKey.key))
+    return (await session.execute(stmt)).first() is not None

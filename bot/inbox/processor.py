@@ -4,7 +4,8 @@
   deduplicated by its platform id, leased to this process, and starts processing it at once, so
   a reply is not delayed by a poll. It raises if the row could not be stored: the transport then
   answers "try again" (WeCom 500, DingTalk HTTP 503, Stream no ACK).
-* Processing calls ``Dispatcher.handle``; success marks the row ``done``. An infrastructure error
+* Processing calls ``Dispatcher.handle``, which marks the row ``done`` in the transaction that
+  commits the event's answer (one transaction per event, not two). An infrastructure error
   (database outage, bug) counts an attempt and makes the row due again after a backoff; after
   ``max_attempts`` the user gets an apology and the row is ``failed`` (``jifen_inbox_events``).
 * ``run`` polls for pending rows whose lease ran out: those of a process killed mid-work (on
@@ -29,7 +30,9 @@ from core.models import utcnow
 
 log = logging.getLogger("jifen.inbox")
 
-Handle = Callable[[Event], Awaitable[object]]
+# handle(event, row_id) marks the row done in the transaction that commits the event's answer
+Handle = Callable[[Event, int], Awaitable[object]]
+GiveUp = Callable[[Event], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class InboxTimings:
 
 
 class InboxProcessor:
-    def __init__(self, db: Database, *, handle: Handle, give_up: Handle,
+    def __init__(self, db: Database, *, handle: Handle, give_up: GiveUp,
                  timings: InboxTimings | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self._handle, self._give_up = db, handle, give_up
@@ -62,8 +65,7 @@ class InboxProcessor:
 
     async def _process(self, row_id: int, event: Event, attempts: int) -> None:
         try:
-            await self._handle(event)
-            await inbox.finish(self.db, row_id)
+            await self._handle(event, row_id)  # marks the row done with the answer
         except Exception:  # noqa: BLE001 - retried from the inbox; the log gets the traceback
             log.exception("inbox: event %s failed (attempt %d)", event_key(event), attempts + 1)
             await self._failed(row_id, event, attempts + 1)

@@ -53,7 +53,7 @@ from cards.model import Card
 from cards.serialize import card_from_dict, card_to_dict
 from cards.texts import Locale
 from config.settings import Settings
-from core import idempotency
+from core import idempotency, inbox
 from core.db import Database
 from core.directory import service as directory
 from core.errors import CoreError
@@ -131,9 +131,11 @@ class Dispatcher:
             log.exception("event %s failed", event_key(event))
             return [message(t("internal_error", _lang(event)), locale=_lang(event))]
 
-    async def handle(self, event: Event) -> list[Card]:
+    async def handle(self, event: Event, inbox_row: int | None = None) -> list[Card]:
         """Process one event. A refusal (CoreError) is answered and recorded; anything else (a
-        database outage, a bug) propagates, so the caller retries rather than dropping it."""
+        database outage, a bug) propagates, so the caller retries rather than dropping it.
+        ``inbox_row``: the event's inbox row, marked ``done`` in the transaction that commits
+        the answer (no transaction of its own; the two can never disagree)."""
         # a message is parsed once, here; a click becomes its command once the language is known
         typed = parse(event.text) if isinstance(event, IncomingText) else None
         lang: Locale = typed.lang if typed is not None else "zh"
@@ -142,10 +144,10 @@ class Dispatcher:
             if command is not None and _reads_only(command):
                 # no dedupe lookup here: _finish looks once, in the write that records the answer
                 answer = await self.db.read(lambda s: self._answer(s, event, typed, recall=False))
-                return answer.cards if answer.stored else await self._finish(event, answer.cards)
-            return await self.db.run(lambda s: self._process(s, event, typed))
+                return await self._finish(event, answer.cards, inbox_row)
+            return await self.db.run(lambda s: self._process(s, event, typed, inbox_row))
         except CoreError as exc:
-            return await self._finish(event, [message(error_text(exc, lang), locale=lang)])
+            return await self._finish(event, [message(error_text(exc, lang), locale=lang)], inbox_row)
 
     async def give_up(self, event: Event) -> list[Card]:
         """The event could not be processed after every retry: answer it with an apology (sent
@@ -153,13 +155,19 @@ class Dispatcher:
         lang = _lang(event)
         return await self._finish(event, [message(t("internal_error", lang), locale=lang)])
 
-    async def _finish(self, event: Event, cards: list[Card]) -> list[Card]:
-        """Record a refusal like any answer, so a redelivery repeats it without re-sending."""
+    async def _finish(self, event: Event, cards: list[Card], inbox_row: int | None = None) -> list[Card]:
+        """Record an answer computed outside the write (a read-only command's, a refusal), so a
+        redelivery repeats it without re-sending. The event key is claimed by one
+        ``INSERT … ON CONFLICT DO NOTHING``: only a twin that got there first costs a read."""
         async def _store(s: AsyncSession) -> list[Card]:
-            stored = await idempotency.recall(s, event_key(event))
-            if stored is not None:
-                return [card_from_dict(c) for c in stored["cards"]]
-            await self._commit_replies(s, event, cards, None)
+            if inbox_row is not None:
+                await inbox.mark(s, inbox_row)
+            result = {"cards": [card_to_dict(c) for c in cards]}
+            if not await idempotency.claim(s, event_key(event), result, now=self.clock()):
+                stored = await idempotency.recall(s, event_key(event))  # a committed twin's
+                return cards if stored is None else [card_from_dict(c) for c in stored["cards"]]
+            if self.sink is not None:
+                await self.sink(s, event, cards, None)
             return cards
 
         return await self.db.run(_store)
@@ -171,7 +179,10 @@ class Dispatcher:
         if self.sink is not None:
             await self.sink(s, event, cards, update)
 
-    async def _process(self, s: AsyncSession, event: Event, typed: Command | None) -> list[Card]:
+    async def _process(self, s: AsyncSession, event: Event, typed: Command | None,
+                       inbox_row: int | None = None) -> list[Card]:
+        if inbox_row is not None:
+            await inbox.mark(s, inbox_row)
         answer = await self._answer(s, event, typed)
         if not answer.stored:
             await self._commit_replies(s, event, answer.cards, answer.update)

@@ -1,7 +1,8 @@
 """The transactional inbox's queries: accept once, resume after a crash, finish or give up.
 
-Every function is one short transaction of its own: the inbox row must be durable before the
-platform is answered, and must not wait on the (longer) unit of work that processes it.
+Every function taking the ``Database`` is one short transaction of its own: the inbox row must
+be durable before the platform is answered, and must not wait on the (longer) unit of work that
+processes it. ``mark`` runs in the caller's transaction (the event's own answer).
 """
 
 from __future__ import annotations
@@ -64,8 +65,15 @@ async def claim_due(db: Database, *, now: datetime, lease_until: datetime,
 
 async def finish(db: Database, row_id: int, *, state: str = "done") -> None:
     async with db.uow() as session:
-        await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
-                              .values(state=state).execution_options(synchronize_session=False))
+        await mark(session, row_id, state=state)
+
+
+async def mark(session: AsyncSession, row_id: int, *, state: str = "done") -> None:
+    """Set a row's state inside the caller's transaction: the dispatcher marks an event ``done``
+    in the same commit as its answer, so the two can never disagree and no extra transaction
+    is paid."""
+    await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
+                          .values(state=state).execution_options(synchronize_session=False))
 
 
 async def retry_at(db: Database, row_id: int, *, attempts: int, when: datetime) -> None:
