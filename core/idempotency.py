@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,14 +33,33 @@ async def remember(session: AsyncSession, key: str, result: dict[str, Any], *, n
 
 
 async def claim(session: AsyncSession, key: str, result: dict[str, Any], *, now: datetime) -> bool:
-    """Store ``result`` under ``key`` unless the key is taken; True if this call stored it.
-    On PostgreSQL a twin inserting the same key concurrently makes this wait for its commit
-    (then False) or rollback (then True), so exactly one of them claims the key."""
+    """Store ``result`` under ``key`` unless the key is taken; True if this call stored it."""
+    return key in await claim_many(session, {key: result}, now=now)
+
+
+async def claim_many(session: AsyncSession, results: dict[str, dict[str, Any]], *,
+                     now: datetime) -> set[str]:
+    """Store each result under its key unless the key is taken, in one multi-row
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING``; the keys this call stored. On PostgreSQL a
+    twin inserting the same key concurrently makes this wait for its commit (then the key is
+    not ours) or rollback (then it is), so exactly one of them claims a key."""
+    if not results:
+        return set()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (insert(IdempotencyKey)
-            .values(key=key, result=json.dumps(result, ensure_ascii=False, default=str),
-                    created_at=now)
+            .values([{"key": key, "created_at": now,
+                      "result": json.dumps(result, ensure_ascii=False, default=str)}
+                     for key, result in results.items()])
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(IdempotencyKey.key))
-    return (await session.execute(stmt)).first() is not None
+    return set((await session.scalars(stmt)).all())
+
+
+async def recall_many(session: AsyncSession, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored results of those of ``keys`` that have one, in one query."""
+    if not keys:
+        return {}
+    rows = await session.execute(select(IdempotencyKey.key, IdempotencyKey.result)
+                                 .where(IdempotencyKey.key.in_(keys)))
+    return {key: dict(json.loads(result)) for key, result in rows.tuples()}

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,7 +55,7 @@ from cards.serialize import card_from_dict, card_to_dict
 from cards.texts import Locale
 from config.settings import Settings
 from core import idempotency, inbox
-from core.db import Database
+from core.db import Database, GroupCommit
 from core.directory import service as directory
 from core.errors import CoreError
 from core.models import Employee, utcnow
@@ -108,6 +109,14 @@ def _lang(event: Event) -> Locale:
     return parse(event.text).lang if isinstance(event, IncomingText) else "zh"
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """An answer to record (``_finish``) and the inbox row to mark done with it."""
+    event: Event
+    cards: list[Card]
+    inbox_row: int | None
+
+
 @dataclass
 class _Answer:
     cards: list[Card]
@@ -120,6 +129,7 @@ class Dispatcher:
                  sink: ReplySink | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.policy, self.settings, self.router = db, policy, settings, router
         self.sink, self.clock = sink, clock
+        self._answers: GroupCommit[_Reply, list[Card]] = GroupCommit(db, self._store_answers)
 
     async def feed(self, event: Event) -> list[Card]:
         """For the playground and ``jifen chat``, which show the answer at once: an
@@ -157,20 +167,34 @@ class Dispatcher:
 
     async def _finish(self, event: Event, cards: list[Card], inbox_row: int | None = None) -> list[Card]:
         """Record an answer computed outside the write (a read-only command's, a refusal), so a
-        redelivery repeats it without re-sending. The event key is claimed by one
-        ``INSERT … ON CONFLICT DO NOTHING``: only a twin that got there first costs a read."""
-        async def _store(s: AsyncSession) -> list[Card]:
-            if inbox_row is not None:
-                await inbox.mark(s, inbox_row)
-            result = {"cards": [card_to_dict(c) for c in cards]}
-            if not await idempotency.claim(s, event_key(event), result, now=self.clock()):
-                stored = await idempotency.recall(s, event_key(event))  # a committed twin's
-                return cards if stored is None else [card_from_dict(c) for c in stored["cards"]]
-            if self.sink is not None:
-                await self.sink(s, event, cards, None)
-            return cards
+        redelivery repeats it without re-sending. Group-committed: answers that arrive while one
+        batch is committing are written together in the next (see ``_store_answers``)."""
+        return await self._answers.submit(_Reply(event, cards, inbox_row))
 
-        return await self.db.run(_store)
+    async def _store_answers(self, s: AsyncSession, replies: list[_Reply]) -> list[list[Card]]:
+        """One transaction for many answers: the inbox rows marked done in one ``UPDATE``, the
+        event keys claimed in one ``INSERT … ON CONFLICT DO NOTHING``, the reply rows inserted
+        in one flush. A key already taken (a redelivery answered before, or a twin earlier in
+        this batch) gets the stored answer and sends nothing."""
+        await inbox.mark_done(s, [r.inbox_row for r in replies if r.inbox_row is not None])
+        results: dict[str, dict[str, Any]] = {}
+        for r in replies:
+            results.setdefault(event_key(r.event), {"cards": [card_to_dict(c) for c in r.cards]})
+        claimed = await idempotency.claim_many(s, results, now=self.clock())
+        stored = await idempotency.recall_many(s, [k for k in results if k not in claimed])
+        answers: list[list[Card]] = []
+        for r in replies:
+            key = event_key(r.event)
+            if key in claimed:
+                claimed.discard(key)  # a twin later in this batch gets this answer, unsent
+                stored[key] = results[key]
+                if self.sink is not None:
+                    await self.sink(s, r.event, r.cards, None)
+                answers.append(r.cards)
+            else:
+                found = stored.get(key)
+                answers.append(r.cards if found is None else [card_from_dict(c) for c in found["cards"]])
+        return answers
 
     async def _commit_replies(self, s: AsyncSession, event: Event, cards: list[Card],
                               update: Card | None) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +42,35 @@ async def accept(db: Database, key: str, payload: dict[str, object], *, now: dat
             return row.id
     except IntegrityError:
         return None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One verified event to store (see ``accept_many``)."""
+    key: str
+    payload: dict[str, object]
+    now: datetime
+    lease_until: datetime
+
+
+async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[int | None]:
+    """Store several events in the caller's transaction with one multi-row
+    ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING``: per arrival its new row id, or None if
+    its key was stored already (or by an earlier arrival in the same list)."""
+    if not arrivals:
+        return []
+    first: dict[str, int] = {}  # key -> index of its first arrival
+    for i, a in enumerate(arrivals):
+        first.setdefault(a.key, i)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"key": a.key, "payload": a.payload, "state": "pending", "attempts": 0,
+             "lease_until": a.lease_until, "created_at": a.now}
+            for i, a in enumerate(arrivals) if first[a.key] == i]
+    stmt = (insert(InboxEvent).values(rows).on_conflict_do_nothing(index_elements=["key"])
+            .returning(InboxEvent.id, InboxEvent.key))
+    ids = dict((key, row_id) for row_id, key in (await session.execute(stmt)).tuples())
+    return [ids.get(a.key) if first[a.key] == i else None for i, a in enumerate(arrivals)]
 
 
 async def claim_due(db: Database, *, now: datetime, lease_until: datetime,
@@ -74,6 +104,13 @@ async def mark(session: AsyncSession, row_id: int, *, state: str = "done") -> No
     is paid."""
     await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
                           .values(state=state).execution_options(synchronize_session=False))
+
+
+async def mark_done(session: AsyncSession, row_ids: list[int]) -> None:
+    """``mark`` for several rows in one statement (a group-committed batch of answers)."""
+    if row_ids:
+        await session.execute(update(InboxEvent).where(InboxEvent.id.in_(row_ids))
+                              .values(state="done").execution_options(synchronize_session=False))
 
 
 async def retry_at(db: Database, row_id: int, *, attempts: int, when: datetime) -> None:

@@ -34,10 +34,15 @@ async def broadcast(
 
 async def queue(
     session: AsyncSession, *, recipient: Recipient, kind: str, payload: dict[str, Any],
-    now: datetime, dedupe_key: str | None = None, lane: Lane | None = None,
+    now: datetime, dedupe_key: str | None = None, lane: Lane | None = None, fresh: bool = False,
 ) -> OutboxMessage | None:
-    """Queue any outgoing message, in the recipient's lane unless ``lane`` says otherwise."""
-    if dedupe_key is not None:
+    """Queue any outgoing message, in the recipient's lane unless ``lane`` says otherwise.
+
+    ``fresh``: the caller knows ``dedupe_key`` is new (it derives from an idempotency key
+    claimed in this transaction), so there is no lookup and no flush here: the row goes in with
+    the transaction's next flush, several rows in one statement (the unique key still guards
+    it; a clash fails the transaction)."""
+    if dedupe_key is not None and not fresh:
         found = await session.scalar(select(OutboxMessage.id)
                                      .where(OutboxMessage.dedupe_key == dedupe_key))
         if found is not None:
@@ -47,5 +52,6 @@ async def queue(
                         created_at=now, next_attempt_at=now,
                         payload=json.dumps(payload, ensure_ascii=False, default=str))
     session.add(msg)
-    await session.flush()
+    if not fresh:
+        await session.flush()
     return msg
