@@ -23,7 +23,7 @@ from core.directory.service import get_active, roles_of
 from core.idempotency import recall, remember
 from core.ledger.service import credit
 from core.models import AllowanceUse, Award, Employee
-from core.outbox import push
+from core.outbox import Recipient, queue
 from core.policy import Policy
 from core.timeutil import day_key, month_key
 
@@ -205,11 +205,13 @@ async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy
         award.status = "approved"
         await _set_use(session, award.id, "spent")
     giver = await get_employee(session, award.giver_id)
-    await push(session, employee_id=award.recipient_id, kind="award_received", now=now,
-               dedupe_key=f"award-received:{award.id}",
-               payload={"award_id": award.id, "giver_id": giver.employee_id,
-                        "giver_name": giver.name, "amount": award.amount, "reason": award.reason,
-                        "hashtags": award.hashtags.split()} | await _joined_payload(session, award))
+    # settled: the award row is new in this transaction, so its push key is too (no lookup; the
+    # row goes in at commit with the event's replies, in one statement)
+    await queue(session, recipient=Recipient.employee(award.recipient_id), kind="award_received",
+                now=now, dedupe_key=f"award-received:{award.id}", fresh=settled,
+                payload={"award_id": award.id, "giver_id": giver.employee_id,
+                         "giver_name": giver.name, "amount": award.amount, "reason": award.reason,
+                         "hashtags": award.hashtags.split()} | await _joined_payload(session, award))
     await session.flush()
 
 

@@ -118,7 +118,8 @@ async def confirm(
     if item.requires_approval:
         await _ask_approval(session, order, item, now=now, policy=policy)
     else:
-        await flow.place(session, order, item, actor=employee_id, now=now)
+        # the order was inserted just now (by _take), so its pushes are fresh
+        await flow.place(session, order, item, actor=employee_id, now=now, fresh=True)
     return order_view(order, item)
 
 

@@ -17,11 +17,12 @@ from core.outbox.recipient import Lane, Recipient
 
 async def push(
     session: AsyncSession, *, employee_id: str, kind: str, payload: dict[str, Any], now: datetime,
-    dedupe_key: str | None = None,
+    dedupe_key: str | None = None, fresh: bool = False,
 ) -> OutboxMessage | None:
-    """Queue a notification for an employee. With ``dedupe_key`` a repeat queues nothing."""
+    """Queue a notification for an employee. With ``dedupe_key`` a repeat queues nothing;
+    ``fresh`` as in ``queue``."""
     return await queue(session, recipient=Recipient.employee(employee_id), kind=kind,
-                       payload=payload, now=now, dedupe_key=dedupe_key)
+                       payload=payload, now=now, dedupe_key=dedupe_key, fresh=fresh)
 
 
 async def broadcast(
