@@ -27,9 +27,11 @@ async def recall(session: AsyncSession, key: str) -> dict[str, Any] | None:
 
 
 async def remember(session: AsyncSession, key: str, result: dict[str, Any], *, now: datetime) -> None:
+    # no flush of its own: the row goes in with the next flush (at the latest the commit's),
+    # where the records of one unit of work (the event's and a service's) share one executemany;
+    # a clash with a committed twin fails that flush just the same, and ``recall`` autoflushes
     session.add(IdempotencyKey(key=key, result=json.dumps(result, ensure_ascii=False, default=str),
                                created_at=now))
-    await session.flush()
 
 
 async def claim(session: AsyncSession, key: str, result: dict[str, Any], *, now: datetime) -> bool:
