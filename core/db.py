@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
+
+from core.models import Employee
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - an item submitted to a GroupCommit
@@ -29,6 +32,25 @@ _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 def _sqlstate(exc: DBAPIError) -> str | None:
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+# The session's identity map holds objects weakly: an employee loaded by one step of a unit of
+# work (the sender, a resolved recipient) and not kept in a variable is gone by the next step,
+# and ``session.get`` selects it again. Employees loaded in a unit of work are kept until it ends
+# (sessions live for one unit of work), so a repeated ``get`` costs no statement.
+_KEPT = "jifen.kept"
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _keep_loaded(session: Session, instance: object) -> None:
+    if type(instance) is Employee:
+        session.info.setdefault(_KEPT, []).append(instance)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release(session: Session, tx: SessionTransaction) -> None:
+    if tx.parent is None:
+        session.info.pop(_KEPT, None)
 
 
 class _OneHopCursor:
