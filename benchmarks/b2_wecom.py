@@ -187,6 +187,11 @@ class Phase:
     label: str
     result: Result
     done_at: float  # when the server had finished the work (== result.end for the bare handler)
+    cpu_s: float = 0.0  # this process's CPU time (all its threads) during the phase
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_s * 1000 / max(1, self.count)
 
     @property
     def count(self) -> int:
@@ -205,7 +210,7 @@ class Phase:
         unit = "req/s" if self.label.startswith("bare") or " max " in self.label else "acked/s"
         return (f"{self.label:<34} {self.rate:8.1f} {unit:<7}  p50 {percentile(lat, 50) * 1000:7.1f} ms  "
                 f"p99 {percentile(lat, 99) * 1000:7.1f} ms  max {lat[-1] * 1000:7.1f} ms  "
-                f"({ok}/{self.count} ok){tail}")
+                f"cpu {self.cpu_ms_per_request:5.2f} ms/req  ({ok}/{self.count} ok){tail}")
 
 
 class Bench:
@@ -225,6 +230,7 @@ class Bench:
 
     async def phase(self, label: str, job: Job,
                     settled: Callable[[], bool] = lambda: True) -> Phase:
+        cpu = time.process_time()  # CPU time, unlike wall time, stays meaningful on a busy host
         result = await self.send(job)
         done_at = result.end
         if not settled():  # the real app acked before its work finished: wait for the work
@@ -233,7 +239,7 @@ class Bench:
                     raise TimeoutError("deadline reached while the server was still working")
                 await asyncio.sleep(0.002)
             done_at = max(done_at, time.perf_counter())
-        return Phase(label, result, done_at)
+        return Phase(label, result, done_at, time.process_time() - cpu)
 
 
 def _always() -> bool:

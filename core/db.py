@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import aiosqlite
 from sqlalchemy import event, text
@@ -16,8 +16,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
+
+from core.models import Employee
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - an item submitted to a GroupCommit
+R = TypeVar("R")
 
 # PostgreSQL SQLSTATEs worth one more try: serialization failure, deadlock, unique violation (a
 # concurrent twin inserted the same idempotency key; the retry then finds and returns it).
@@ -27,6 +32,25 @@ _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 def _sqlstate(exc: DBAPIError) -> str | None:
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+# The session's identity map holds objects weakly: an employee loaded by one step of a unit of
+# work (the sender, a resolved recipient) and not kept in a variable is gone by the next step,
+# and ``session.get`` selects it again. Employees loaded in a unit of work are kept until it ends
+# (sessions live for one unit of work), so a repeated ``get`` costs no statement.
+_KEPT = "jifen.kept"
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _keep_loaded(session: Session, instance: object) -> None:
+    if type(instance) is Employee:
+        session.info.setdefault(_KEPT, []).append(instance)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release(session: Session, tx: SessionTransaction) -> None:
+    if tx.parent is None:
+        session.info.pop(_KEPT, None)
 
 
 class _OneHopCursor:
@@ -181,6 +205,69 @@ class Database:
         if self.reader is not self.engine:
             await self.reader.dispose()
         await self.engine.dispose()
+
+
+class GroupCommit(Generic[I, R]):
+    """Group commit: many small writes share one transaction (and on SQLite one turn of the write
+    lock), yet each caller awaits its own durable commit.
+
+    ``submit(item)`` queues the item; if no batch is in flight one starts at once (no latency is
+    added at low load), otherwise the item waits for the running batch's commit and goes with
+    everything else that queued meanwhile. ``write(session, items)`` returns one result per item
+    in order, inside ``Database.run`` (so PostgreSQL races are retried). If a batch of several
+    fails, each item is tried alone, so one poisoned item fails only its own caller.
+    """
+
+    def __init__(self, db: Database, write: Callable[[AsyncSession, list[I]], Awaitable[list[R]]],
+                 *, max_batch: int = 200) -> None:
+        self.db, self._write, self._max = db, write, max_batch
+        self._queue: list[tuple[I, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: I) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._task is None:
+            # its own task: a caller cancelled mid-batch (a client hung up) must not stop the batch
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[I, asyncio.Future[R]]] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:self._max], self._queue[self._max:]
+                await self._commit(batch)
+        except BaseException:  # cancelled (shutdown): nobody may wait forever
+            for _, future in batch + self._queue:
+                _settle(future, exc=RuntimeError("group commit stopped"))
+            self._queue = []
+            raise
+        finally:
+            self._task = None
+
+    async def _commit(self, batch: list[tuple[I, asyncio.Future[R]]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            results = await self.db.run(lambda s: self._write(s, items))
+        except Exception as exc:  # noqa: BLE001 - handed to the callers, or retried one by one
+            if len(batch) > 1:
+                for one in batch:
+                    await self._commit([one])
+                return
+            _settle(batch[0][1], exc=exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result=result)
+
+
+def _settle(future: asyncio.Future[Any], *, result: Any = None, exc: Exception | None = None) -> None:
+    if future.done():  # the caller was cancelled; its item was written all the same
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 async def admin_execute(url: str, *statements: str) -> None:

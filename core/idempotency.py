@@ -3,6 +3,9 @@
 The caller checks ``recall`` first and returns the stored result; otherwise it does the work and
 ``remember``s the result in the same transaction. A concurrent twin fails on the primary key at
 commit and ``Database.run`` retries it, which then finds the stored result.
+
+``claim`` is for a result known before anything is written (an answer computed in a read-only
+snapshot): one ``INSERT … ON CONFLICT DO NOTHING`` instead of a lookup plus an insert.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import IdempotencyKey
@@ -22,6 +27,41 @@ async def recall(session: AsyncSession, key: str) -> dict[str, Any] | None:
 
 
 async def remember(session: AsyncSession, key: str, result: dict[str, Any], *, now: datetime) -> None:
+    # no flush of its own: the row goes in with the next flush (at the latest the commit's),
+    # where the records of one unit of work (the event's and a service's) share one executemany;
+    # a clash with a committed twin fails that flush just the same, and ``recall`` autoflushes
     session.add(IdempotencyKey(key=key, result=json.dumps(result, ensure_ascii=False, default=str),
                                created_at=now))
-    await session.flush()
+
+
+async def claim(session: AsyncSession, key: str, result: dict[str, Any], *, now: datetime) -> bool:
+    """Store ``result`` under ``key`` unless the key is taken; True if this call stored it."""
+    return key in await claim_many(session, {key: result}, now=now)
+
+
+async def claim_many(session: AsyncSession, results: dict[str, dict[str, Any]], *,
+                     now: datetime) -> set[str]:
+    """Store each result under its key unless the key is taken, in one multi-row
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING``; the keys this call stored. On PostgreSQL a
+    twin inserting the same key concurrently makes this wait for its commit (then the key is
+    not ours) or rollback (then it is), so exactly one of them claims a key."""
+    if not results:
+        return set()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (insert(IdempotencyKey)
+            .values([{"key": key, "created_at": now,
+                      "result": json.dumps(result, ensure_ascii=False, default=str)}
+                     for key, result in results.items()])
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(IdempotencyKey.key))
+    return set((await session.scalars(stmt)).all())
+
+
+async def recall_many(session: AsyncSession, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored results of those of ``keys`` that have one, in one query."""
+    if not keys:
+        return {}
+    rows = await session.execute(select(IdempotencyKey.key, IdempotencyKey.result)
+                                 .where(IdempotencyKey.key.in_(keys)))
+    return {key: dict(json.loads(result)) for key, result in rows.tuples()}

@@ -1,10 +1,12 @@
 """Processes the transactional inbox: platforms acknowledge an event once it is stored here.
 
 * ``accept`` (the transports' ``feed``) writes the verified event in one short transaction,
-  deduplicated by its platform id, leased to this process, and starts processing it at once, so
+  deduplicated by its platform id, leased to this process (group commit: accepts that arrive
+  while one insert is committing are inserted together in the next, each acked after it), and starts processing it at once, so
   a reply is not delayed by a poll. It raises if the row could not be stored: the transport then
   answers "try again" (WeCom 500, DingTalk HTTP 503, Stream no ACK).
-* Processing calls ``Dispatcher.handle``; success marks the row ``done``. An infrastructure error
+* Processing calls ``Dispatcher.handle``, which marks the row ``done`` in the transaction that
+  commits the event's answer (one transaction per event, not two). An infrastructure error
   (database outage, bug) counts an attempt and makes the row due again after a backoff; after
   ``max_attempts`` the user gets an apology and the row is ``failed`` (``jifen_inbox_events``).
 * ``run`` polls for pending rows whose lease ran out: those of a process killed mid-work (on
@@ -24,13 +26,15 @@ from bot.inbox.codec import decode, encode
 from bot.platforms.base import TaskSet
 from bot.runtime.events import Event, event_key
 from core import inbox
-from core.db import Database
+from core.db import Database, GroupCommit
 from core.models import utcnow
 from core.retention import ReplayGuard
 
 log = logging.getLogger("jifen.inbox")
 
-Handle = Callable[[Event], Awaitable[object]]
+# handle(event, row_id) marks the row done in the transaction that commits the event's answer
+Handle = Callable[[Event, int], Awaitable[object]]
+GiveUp = Callable[[Event], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class InboxTimings:
 
 
 class InboxProcessor:
-    def __init__(self, db: Database, *, handle: Handle, give_up: Handle,
+    def __init__(self, db: Database, *, handle: Handle, give_up: GiveUp,
                  timings: InboxTimings | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self._handle, self._give_up = db, handle, give_up
@@ -52,22 +56,27 @@ class InboxProcessor:
         self._tasks = TaskSet(log, "inbox")
         self._wake = asyncio.Event()
         self._stopping = False
+        # accepts arriving while one commit is in flight are stored together in the next one
+        self._store = GroupCommit(db, inbox.accept_many)
 
     async def accept(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
         """Durably store ``event`` (raises if that failed), then process it in the background.
         ``guard``: a signed request's replay key, stored in the same transaction (ReplayedRequest
         if it was seen before)."""
         now = self.clock()
-        row_id = await inbox.accept(self.db, event_key(event), encode(event), now=now,
-                                    lease_until=now + timedelta(seconds=self.t.lease_s),
-                                    guard=guard)
+        lease_until = now + timedelta(seconds=self.t.lease_s)
+        if guard is None:
+            row_id = await self._store.submit(inbox.Arrival(event_key(event), encode(event), now,
+                                                            lease_until))
+        else:  # the replay guard must share the row's transaction, and a replay is refused alone
+            row_id = await inbox.accept(self.db, event_key(event), encode(event), now=now,
+                                        lease_until=lease_until, guard=guard)
         if row_id is not None:  # None: a redelivery of a stored event, acknowledged again
             self._tasks.spawn(self._process(row_id, event, 0))
 
     async def _process(self, row_id: int, event: Event, attempts: int) -> None:
         try:
-            await self._handle(event)
-            await inbox.finish(self.db, row_id)
+            await self._handle(event, row_id)  # marks the row done with the answer
         except Exception:  # noqa: BLE001 - retried from the inbox; the log gets the traceback
             log.exception("inbox: event %s failed (attempt %d)", event_key(event), attempts + 1)
             await self._failed(row_id, event, attempts + 1)

@@ -16,6 +16,8 @@ from cards.serialize import card_to_dict
 from core.models import utcnow
 from core.outbox import Recipient, card_refs, queue
 
+_WAKE = "jifen.outbox_wake"
+
 
 class OutboxSink:
     """Call it as the dispatcher's ``sink``; set ``on_commit`` to wake the outbox worker."""
@@ -26,7 +28,10 @@ class OutboxSink:
     async def __call__(self, s: AsyncSession, event: Event, cards: list[Card],
                        update: Card | None) -> None:
         await outbox_sink(s, event, cards, update)
-        if self.on_commit is not None:  # an event may also have queued pushes (an award, …)
+        # an event may also have queued pushes (an award, …); one wake per transaction, however
+        # many answers it commits
+        if self.on_commit is not None and not s.info.get(_WAKE):
+            s.info[_WAKE] = True
             wake = self.on_commit
             sa_event.listen(s.sync_session, "after_commit", lambda _s: wake(), once=True)
 
@@ -44,8 +49,9 @@ async def outbox_sink(s: AsyncSession, event: Event, cards: list[Card], update: 
                  "conversation_id": src.conversation_id if src.is_group else None}
     to = Recipient.chat(src.platform, src.user_id)
     for i, card in enumerate(cards):
+        # fresh: the event's key was claimed in this very transaction, so its derived keys are new
         await queue(s, recipient=to, kind="reply", payload={"card": card_to_dict(card), **extra},
-                    now=now, dedupe_key=f"{base}:r{i}")
+                    now=now, dedupe_key=f"{base}:r{i}", fresh=True)
     queued = bool(cards)
     if update is not None and isinstance(event, CardAction) and event.card_ref:
         queued = await _queue_update(s, event, update, base) or queued
@@ -60,7 +66,7 @@ async def _queue_update(s: AsyncSession, event: CardAction, update: Card, base: 
     # this copy is updated through the click: the decision must not update it a second time
     await card_refs.supersede(s, platform=src.platform, task_id=event.card_ref)
     await queue(s, recipient=Recipient.card(src.platform, src.user_id), kind="card_update",
-                now=utcnow(), dedupe_key=f"{base}:u",
+                now=utcnow(), dedupe_key=f"{base}:u", fresh=True,
                 payload={"card": card_to_dict(update), "task_id": event.card_ref,
                          "response_code": event.response_code, "replace_text": update.title})
     return True

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,8 +53,8 @@ from cards.model import Card
 from cards.serialize import card_from_dict, card_to_dict
 from cards.texts import Locale, error_text, locale_of, t
 from config.settings import Settings
-from core import idempotency
-from core.db import Database
+from core import idempotency, inbox
+from core.db import Database, GroupCommit
 from core.directory import service as directory
 from core.errors import CoreError
 from core.models import Employee, utcnow
@@ -107,6 +108,14 @@ def _lang(event: Event) -> Locale:
     return parse(event.text).lang if isinstance(event, IncomingText) else "zh"
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """An answer to record (``_finish``) and the inbox row to mark done with it."""
+    event: Event
+    cards: list[Card]
+    inbox_row: int | None
+
+
 @dataclass
 class _Answer:
     cards: list[Card]
@@ -119,6 +128,7 @@ class Dispatcher:
                  sink: ReplySink | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.db, self.policy, self.settings, self.router = db, policy, settings, router
         self.sink, self.clock = sink, clock
+        self._answers: GroupCommit[_Reply, list[Card]] = GroupCommit(db, self._store_answers)
 
     async def feed(self, event: Event) -> list[Card]:
         """For the playground and ``jifen chat``, which show the answer at once: an
@@ -130,9 +140,11 @@ class Dispatcher:
             log.exception("event %s failed", event_key(event))
             return [message(t(_lang(event), "internal_error"), locale=_lang(event))]
 
-    async def handle(self, event: Event) -> list[Card]:
+    async def handle(self, event: Event, inbox_row: int | None = None) -> list[Card]:
         """Process one event. A refusal (CoreError) is answered and recorded; anything else (a
-        database outage, a bug) propagates, so the caller retries rather than dropping it."""
+        database outage, a bug) propagates, so the caller retries rather than dropping it.
+        ``inbox_row``: the event's inbox row, marked ``done`` in the transaction that commits
+        the answer (no transaction of its own; the two can never disagree)."""
         # a message is parsed once, here; a click becomes its command once the language is known
         typed = parse(event.text) if isinstance(event, IncomingText) else None
         lang: Locale = typed.lang if typed is not None else "zh"
@@ -141,10 +153,10 @@ class Dispatcher:
             if command is not None and _reads_only(command):
                 # no dedupe lookup here: _finish looks once, in the write that records the answer
                 answer = await self.db.read(lambda s: self._answer(s, event, typed, recall=False))
-                return answer.cards if answer.stored else await self._finish(event, answer.cards)
-            return await self.db.run(lambda s: self._process(s, event, typed))
+                return await self._finish(event, answer.cards, inbox_row)
+            return await self.db.run(lambda s: self._process(s, event, typed, inbox_row))
         except CoreError as exc:
-            return await self._finish(event, [message(error_text(lang, exc), locale=lang)])
+            return await self._finish(event, [message(error_text(lang, exc), locale=lang)], inbox_row)
 
     async def give_up(self, event: Event) -> list[Card]:
         """The event could not be processed after every retry: answer it with an apology (sent
@@ -152,16 +164,36 @@ class Dispatcher:
         lang = _lang(event)
         return await self._finish(event, [message(t(lang, "internal_error"), locale=lang)])
 
-    async def _finish(self, event: Event, cards: list[Card]) -> list[Card]:
-        """Record a refusal like any answer, so a redelivery repeats it without re-sending."""
-        async def _store(s: AsyncSession) -> list[Card]:
-            stored = await idempotency.recall(s, event_key(event))
-            if stored is not None:
-                return [card_from_dict(c) for c in stored["cards"]]
-            await self._commit_replies(s, event, cards, None)
-            return cards
+    async def _finish(self, event: Event, cards: list[Card], inbox_row: int | None = None) -> list[Card]:
+        """Record an answer computed outside the write (a read-only command's, a refusal), so a
+        redelivery repeats it without re-sending. Group-committed: answers that arrive while one
+        batch is committing are written together in the next (see ``_store_answers``)."""
+        return await self._answers.submit(_Reply(event, cards, inbox_row))
 
-        return await self.db.run(_store)
+    async def _store_answers(self, s: AsyncSession, replies: list[_Reply]) -> list[list[Card]]:
+        """One transaction for many answers: the inbox rows marked done in one ``UPDATE``, the
+        event keys claimed in one ``INSERT … ON CONFLICT DO NOTHING``, the reply rows inserted
+        in one flush. A key already taken (a redelivery answered before, or a twin earlier in
+        this batch) gets the stored answer and sends nothing."""
+        await inbox.mark_done(s, [r.inbox_row for r in replies if r.inbox_row is not None])
+        results: dict[str, dict[str, Any]] = {}
+        for r in replies:
+            results.setdefault(event_key(r.event), {"cards": [card_to_dict(c) for c in r.cards]})
+        claimed = await idempotency.claim_many(s, results, now=self.clock())
+        stored = await idempotency.recall_many(s, [k for k in results if k not in claimed])
+        answers: list[list[Card]] = []
+        for r in replies:
+            key = event_key(r.event)
+            if key in claimed:
+                claimed.discard(key)  # a twin later in this batch gets this answer, unsent
+                stored[key] = results[key]
+                if self.sink is not None:
+                    await self.sink(s, r.event, r.cards, None)
+                answers.append(r.cards)
+            else:
+                found = stored.get(key)
+                answers.append(r.cards if found is None else [card_from_dict(c) for c in found["cards"]])
+        return answers
 
     async def _commit_replies(self, s: AsyncSession, event: Event, cards: list[Card],
                               update: Card | None) -> None:
@@ -170,7 +202,10 @@ class Dispatcher:
         if self.sink is not None:
             await self.sink(s, event, cards, update)
 
-    async def _process(self, s: AsyncSession, event: Event, typed: Command | None) -> list[Card]:
+    async def _process(self, s: AsyncSession, event: Event, typed: Command | None,
+                       inbox_row: int | None = None) -> list[Card]:
+        if inbox_row is not None:
+            await inbox.mark(s, inbox_row)
         answer = await self._answer(s, event, typed)
         if not answer.stored:
             await self._commit_replies(s, event, answer.cards, answer.update)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
@@ -23,7 +23,7 @@ from core.directory.service import get as get_employee
 from core.idempotency import recall, remember
 from core.ledger.service import credit
 from core.models import AllowanceUse, Award, Employee
-from core.outbox import push
+from core.outbox import Recipient, queue
 from core.policy import Policy
 from core.timeutil import day_key, month_key
 
@@ -56,10 +56,18 @@ async def allowance_status(
     active direct report), used (held + spent) and left."""
     giver = await get_employee(session, giver_id)
     month = month_key(now, policy)
-    used = int(await session.scalar(
-        select(func.coalesce(func.sum(AllowanceUse.amount), 0))
-        .where(AllowanceUse.giver_id == giver_id, AllowanceUse.month == month,
-               AllowanceUse.status.in_(COUNTED))) or 0)
+    used = int(await session.scalar(select(_used(giver_id, month))) or 0)
+    return await _status(session, giver, month, used, policy)
+
+
+def _used(giver_id: str, month: str) -> ScalarSelect[int]:
+    return (select(func.coalesce(func.sum(AllowanceUse.amount), 0))
+            .where(AllowanceUse.giver_id == giver_id, AllowanceUse.month == month,
+                   AllowanceUse.status.in_(COUNTED)).scalar_subquery())
+
+
+async def _status(session: AsyncSession, giver: Employee, month: str, used: int,
+                  policy: Policy) -> AllowanceStatus:
     limit, reports = await _limit(session, giver, policy)
     return AllowanceStatus(month=month, limit=limit, used=used, left=max(limit - used, 0),
                            reports=reports, per_report=policy.allowance.per_report)
@@ -78,18 +86,24 @@ async def _lock_giver(session: AsyncSession, giver_id: str) -> Employee:
     return giver
 
 
-async def _check_pairs(
-    session: AsyncSession, giver_id: str, recipients: list[Employee], day: str, policy: Policy
-) -> None:
+async def _used_and_pairs(
+    session: AsyncSession, giver_id: str, recipients: list[Employee], now: datetime, policy: Policy,
+) -> tuple[int, list[int]]:
+    """The allowance used this month and the live awards today to each recipient: one
+    statement (a row of scalar subqueries) for what were two queries."""
+    day = day_key(now, policy)
+    pairs = [select(func.count()).select_from(Award)
+             .where(Award.giver_id == giver_id, Award.day == day, Award.status.in_(LIVE_AWARDS),
+                    Award.recipient_id == person.employee_id).scalar_subquery()
+             for person in recipients]
+    row = (await session.execute(select(_used(giver_id, month_key(now, policy)), *pairs))).one()
+    return int(row[0] or 0), [int(n or 0) for n in row[1:]]
+
+
+def _check_pairs(recipients: list[Employee], counts: list[int], policy: Policy) -> None:
     limit = policy.award.max_per_pair_per_day
-    rows = await session.execute(
-        select(Award.recipient_id, func.count())
-        .where(Award.giver_id == giver_id, Award.day == day, Award.status.in_(LIVE_AWARDS),
-               Award.recipient_id.in_([r.employee_id for r in recipients]))
-        .group_by(Award.recipient_id))
-    counts = {rid: int(n) for rid, n in rows}
-    for person in recipients:
-        if counts.get(person.employee_id, 0) >= limit:
+    for person, n in zip(recipients, counts, strict=True):
+        if n >= limit:
             raise errors.PairLimit(who=person.name, limit=limit)
 
 
@@ -108,7 +122,6 @@ async def _validate(
         raise errors.SelfAward()
     recipients = [await get_active(session, rid) for rid in recipient_ids]
     tags = check_reason(reason, policy.award)
-    await _check_pairs(session, giver.employee_id, recipients, day_key(now, policy), policy)
     return recipients, tags
 
 
@@ -145,7 +158,9 @@ async def give_locked(
 ) -> AwardResult:
     """``give`` once the giver is locked and ``key`` is known to be new (see lock_and_recall)."""
     recipients, tags = await _validate(session, giver, recipient_ids, amount, reason, now, policy)
-    allowance = await allowance_status(session, giver_id=giver.employee_id, now=now, policy=policy)
+    used, pairs = await _used_and_pairs(session, giver.employee_id, recipients, now, policy)
+    _check_pairs(recipients, pairs, policy)
+    allowance = await _status(session, giver, month_key(now, policy), used, policy)
     need = amount * len(recipients)
     if need > allowance.left:
         raise errors.InsufficientAllowance(left=allowance.left, need=need)
@@ -206,12 +221,14 @@ async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy
         await _set_use(session, award.id, "spent")
     giver = await get_employee(session, award.giver_id)
     shared = await department_if_shared(session, giver)  # 王伟（研发部） when two share the name
-    await push(session, employee_id=award.recipient_id, kind="award_received", now=now,
-               dedupe_key=f"award-received:{award.id}",
-               payload={"award_id": award.id, "giver_id": giver.employee_id,
-                        "giver_name": giver.name, "amount": award.amount, "reason": award.reason,
-                        "hashtags": award.hashtags.split()} | await _joined_payload(session, award)
-               | ({"giver_department": shared} if shared else {}))
+    # settled: the award row is new in this transaction, so its push key is too (no lookup; the
+    # row goes in at commit with the event's replies, in one statement)
+    await queue(session, recipient=Recipient.employee(award.recipient_id), kind="award_received",
+                now=now, dedupe_key=f"award-received:{award.id}", fresh=settled,
+                payload={"award_id": award.id, "giver_id": giver.employee_id,
+                         "giver_name": giver.name, "amount": award.amount, "reason": award.reason,
+                         "hashtags": award.hashtags.split()} | await _joined_payload(session, award)
+                | ({"giver_department": shared} if shared else {}))
     await session.flush()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, exists, func, or_, select
+from sqlalchemy import case, event, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Exists
@@ -97,25 +97,24 @@ async def resolve(session: AsyncSession, who: str, *, sender: str | None = None)
     token = who.strip().lstrip("@＠").strip()
     if not token:
         raise errors.UnknownEmployee(who=who)
-    by_id = await session.get(Employee, token)
-    if by_id is not None:
-        return by_id
-    by_platform = await session.scalar(select(Employee).where(
-        or_(Employee.wecom_userid == token, Employee.dingtalk_userid == token)))
-    if by_platform is not None:
-        return by_platform
-    for match in (Employee.name == token,
-                  func.lower(Employee.name).startswith(f"{token.lower()} ", autoescape=True)):
-        found = await _one_named(session, token, match, sender)
+    # every way of naming someone in one statement, each row flagged with the ways it matches;
+    # the order of preference (id, platform id, full name, first name) is applied here
+    ways = (Employee.employee_id == token,
+            or_(Employee.wecom_userid == token, Employee.dingtalk_userid == token),
+            Employee.name == token,
+            func.lower(Employee.name).startswith(f"{token.lower()} ", autoescape=True))
+    rows = (await session.execute(
+        select(Employee, *(case((w, True), else_=False) for w in ways)).where(or_(*ways))
+        .order_by(Employee.active.desc(), Employee.employee_id))).all()
+    for way in range(len(ways)):
+        matching = [row[0] for row in rows if row[way + 1]]
+        found = matching[0] if way < 2 and matching else _one_named(token, matching, sender)
         if found is not None:
             return found
     raise errors.UnknownEmployee(who=token)
 
 
-async def _one_named(session: AsyncSession, token: str, match: ColumnElement[bool],
-                     sender: str | None) -> Employee | None:
-    everyone = list(await session.scalars(
-        select(Employee).where(match).order_by(Employee.active.desc(), Employee.employee_id)))
+def _one_named(token: str, everyone: list[Employee], sender: str | None) -> Employee | None:
     # only the sender has that name: return them, so the self-award rule answers
     named = [e for e in everyone if e.employee_id != sender] or everyone
     active = [e for e in named if e.active] or named

@@ -1,7 +1,8 @@
 """The transactional inbox's queries: accept once, resume after a crash, finish or give up.
 
-Every function is one short transaction of its own: the inbox row must be durable before the
-platform is answered, and must not wait on the (longer) unit of work that processes it.
+Every function taking the ``Database`` is one short transaction of its own: the inbox row must
+be durable before the platform is answered, and must not wait on the (longer) unit of work that
+processes it. ``mark`` runs in the caller's transaction (the event's own answer).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +54,35 @@ async def accept(db: Database, key: str, payload: dict[str, object], *, now: dat
         return None
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """One verified event to store (see ``accept_many``)."""
+    key: str
+    payload: dict[str, object]
+    now: datetime
+    lease_until: datetime
+
+
+async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[int | None]:
+    """Store several events in the caller's transaction with one multi-row
+    ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING``: per arrival its new row id, or None if
+    its key was stored already (or by an earlier arrival in the same list)."""
+    if not arrivals:
+        return []
+    first: dict[str, int] = {}  # key -> index of its first arrival
+    for i, a in enumerate(arrivals):
+        first.setdefault(a.key, i)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"key": a.key, "payload": a.payload, "state": "pending", "attempts": 0,
+             "lease_until": a.lease_until, "created_at": a.now}
+            for i, a in enumerate(arrivals) if first[a.key] == i]
+    stmt = (insert(InboxEvent).values(rows).on_conflict_do_nothing(index_elements=["key"])
+            .returning(InboxEvent.id, InboxEvent.key))
+    ids = dict((key, row_id) for row_id, key in (await session.execute(stmt)).tuples())
+    return [ids.get(a.key) if first[a.key] == i else None for i, a in enumerate(arrivals)]
+
+
 async def claim_due(db: Database, *, now: datetime, lease_until: datetime,
                     limit: int = 20) -> list[Claimed]:
     """Pending rows whose lease ran out (their process died, or a retry is due), each leased
@@ -74,8 +105,22 @@ async def claim_due(db: Database, *, now: datetime, lease_until: datetime,
 
 async def finish(db: Database, row_id: int, *, state: str = "done") -> None:
     async with db.uow() as session:
-        await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
-                              .values(state=state).execution_options(synchronize_session=False))
+        await mark(session, row_id, state=state)
+
+
+async def mark(session: AsyncSession, row_id: int, *, state: str = "done") -> None:
+    """Set a row's state inside the caller's transaction: the dispatcher marks an event ``done``
+    in the same commit as its answer, so the two can never disagree and no extra transaction
+    is paid."""
+    await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
+                          .values(state=state).execution_options(synchronize_session=False))
+
+
+async def mark_done(session: AsyncSession, row_ids: list[int]) -> None:
+    """``mark`` for several rows in one statement (a group-committed batch of answers)."""
+    if row_ids:
+        await session.execute(update(InboxEvent).where(InboxEvent.id.in_(row_ids))
+                              .values(state="done").execution_options(synchronize_session=False))
 
 
 async def retry_at(db: Database, row_id: int, *, attempts: int, when: datetime) -> None:

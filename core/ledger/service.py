@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import Engine, Table, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -140,11 +140,7 @@ async def _open(
 async def _add_legs(session: AsyncSession, tx: LedgerTransaction, legs: list[Leg]) -> None:
     if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
         raise AssertionError(f"unbalanced posting {tx.idempotency_key}")
-    # A new transaction has no entries yet: say so instead of loading the empty collection, then
-    # append (the flush inserts them; callers read tx.entries without another query).
-    set_committed_value(tx, "entries", [])
-    tx.entries.extend(
-        Entry(account_id=leg.account_id, amount=leg.amount, lot_id=leg.lot_id) for leg in legs)
+    await _insert_entries(session, tx, legs)
     deltas: dict[int, int] = {}
     for leg in legs:
         if leg.employee:
@@ -157,6 +153,33 @@ async def _add_legs(session: AsyncSession, tx: LedgerTransaction, legs: list[Leg
         )
         _sync_balance(session, account_id, delta)
     await session.flush()
+
+
+async def _insert_entries(session: AsyncSession, tx: LedgerTransaction, legs: list[Leg]) -> None:
+    """All the posting's entries in one multi-row ``INSERT … RETURNING`` (the ORM would send one
+    statement per row on SQLite), then placed in ``tx.entries`` as loaded objects, so callers
+    read them without another query. Rows come back matched by their values, not their order:
+    two legs with equal values are interchangeable."""
+    await session.flush()  # tx and any new lot have their ids
+    table = Entry.__table__
+    assert isinstance(table, Table)
+    rows = (await session.execute(
+        insert(table).values([{"transaction_id": tx.id, "account_id": leg.account_id,
+                               "amount": leg.amount, "lot_id": leg.lot_id} for leg in legs])
+        .returning(table.c.id, table.c.account_id, table.c.amount, table.c.lot_id))).tuples().all()
+    ids: dict[tuple[int, int, int | None], list[int]] = {}
+    for row_id, account_id, amount, lot_id in rows:
+        ids.setdefault((account_id, amount, lot_id), []).append(row_id)
+    entries = []
+    for leg in legs:
+        entry = Entry(transaction_id=tx.id, account_id=leg.account_id, amount=leg.amount,
+                      lot_id=leg.lot_id)
+        entry.id = ids[(leg.account_id, leg.amount, leg.lot_id)].pop()
+        make_transient_to_detached(entry)
+        session.add(entry)  # persistent, as if loaded: nothing to insert
+        set_committed_value(entry, "transaction", tx)
+        entries.append(entry)
+    set_committed_value(tx, "entries", entries)
 
 
 def _sync_balance(session: AsyncSession, account_id: int, delta: int) -> None:

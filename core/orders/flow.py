@@ -38,12 +38,13 @@ async def set_status(
 
 async def tell(
     session: AsyncSession, order: Order, item: CatalogItem, kind: str, *, now: datetime,
-    to: str | None = None, **extra: Any,
+    to: str | None = None, fresh: bool = False, **extra: Any,
 ) -> None:
-    """Push ``kind`` about the order (to the redeemer unless ``to``), at most once per recipient."""
+    """Push ``kind`` about the order (to the redeemer unless ``to``), at most once per recipient.
+    ``fresh``: the order was created in this transaction, so nothing about it was pushed yet."""
     who = to or order.employee_id
     await outbox.push(session, employee_id=who, kind=kind, payload=payload(order, item, **extra),
-                      now=now, dedupe_key=f"order:{order.order_no}:{kind}:{who}")
+                      now=now, dedupe_key=f"order:{order.order_no}:{kind}:{who}", fresh=fresh)
 
 
 async def reserve_codes(session: AsyncSession, order: Order) -> None:
@@ -71,21 +72,22 @@ async def reserved_codes(session: AsyncSession, order_no: str) -> list[str]:
 
 async def place(
     session: AsyncSession, order: Order, item: CatalogItem, *, actor: str, now: datetime,
-    tell_redeemer: bool = True,
+    tell_redeemer: bool = True, fresh: bool = False,
 ) -> None:
     """``placed``: the redeemer is told (unless ``tell_redeemer`` is False: they confirmed in a
     private chat, whose reply already shows the order), and HR hears about every order a person
     must handle (any kind but ``code``: a service or a day off needs someone as much as a parcel
-    does), with who ordered it."""
+    does), with who ordered it. ``fresh``: the order is new in this transaction (as in ``tell``)."""
     await set_status(session, order, "placed", actor=actor, note=None, now=now)
     if item.kind == "code":
         await deliver(session, order, item, actor=actor, now=now, tell_redeemer=tell_redeemer)
         return
     if tell_redeemer:
-        await tell(session, order, item, "order_placed", now=now)
+        await tell(session, order, item, "order_placed", now=now, fresh=fresh)
     who = await _ordered_by(session, order.employee_id)
     for hr in await active_hr(session):
-        await tell(session, order, item, "new_physical_order", now=now, to=hr, ordered_by=who)
+        await tell(session, order, item, "new_physical_order", now=now, to=hr, ordered_by=who,
+                   fresh=fresh)
 
 
 async def _ordered_by(session: AsyncSession, employee_id: str) -> str:

@@ -123,8 +123,9 @@ async def confirm(
     if item.requires_approval:
         await _ask_approval(session, order, item, now=now, policy=policy)
     else:
+        # the order was inserted just now (by _take), so its pushes are fresh
         await flow.place(session, order, item, actor=employee_id, now=now,
-                         tell_redeemer=not answered_privately)
+                         tell_redeemer=not answered_privately, fresh=True)
     return order_view(order, item)
 
 

@@ -7,8 +7,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from core.models.outbox import OutboxMessage
 from core.outbox.recipient import Lane, Recipient
@@ -16,11 +17,12 @@ from core.outbox.recipient import Lane, Recipient
 
 async def push(
     session: AsyncSession, *, employee_id: str, kind: str, payload: dict[str, Any], now: datetime,
-    dedupe_key: str | None = None,
+    dedupe_key: str | None = None, fresh: bool = False,
 ) -> OutboxMessage | None:
-    """Queue a notification for an employee. With ``dedupe_key`` a repeat queues nothing."""
+    """Queue a notification for an employee. With ``dedupe_key`` a repeat queues nothing;
+    ``fresh`` as in ``queue``."""
     return await queue(session, recipient=Recipient.employee(employee_id), kind=kind,
-                       payload=payload, now=now, dedupe_key=dedupe_key)
+                       payload=payload, now=now, dedupe_key=dedupe_key, fresh=fresh)
 
 
 async def broadcast(
@@ -34,18 +36,45 @@ async def broadcast(
 
 async def queue(
     session: AsyncSession, *, recipient: Recipient, kind: str, payload: dict[str, Any],
-    now: datetime, dedupe_key: str | None = None, lane: Lane | None = None,
+    now: datetime, dedupe_key: str | None = None, lane: Lane | None = None, fresh: bool = False,
 ) -> OutboxMessage | None:
-    """Queue any outgoing message, in the recipient's lane unless ``lane`` says otherwise."""
-    if dedupe_key is not None:
+    """Queue any outgoing message, in the recipient's lane unless ``lane`` says otherwise.
+
+    ``fresh``: the caller knows ``dedupe_key`` is new (it derives from an idempotency key
+    claimed in this transaction), so there is no lookup and nothing is returned: the row is
+    inserted when the transaction commits, with every other fresh row of that transaction in
+    one executemany (a group-committed batch of answers: one statement). The unique key still
+    guards it; a clash fails the commit."""
+    if dedupe_key is not None and not fresh:
         found = await session.scalar(select(OutboxMessage.id)
                                      .where(OutboxMessage.dedupe_key == dedupe_key))
         if found is not None:
             return None
-    msg = OutboxMessage(recipient=recipient.address, kind=kind, dedupe_key=dedupe_key,
-                        lane=int(recipient.lane if lane is None else lane),
-                        created_at=now, next_attempt_at=now,
-                        payload=json.dumps(payload, ensure_ascii=False, default=str))
+    row = {"recipient": recipient.address, "kind": kind, "dedupe_key": dedupe_key,
+           "lane": int(recipient.lane if lane is None else lane), "created_at": now,
+           "next_attempt_at": now, "payload": json.dumps(payload, ensure_ascii=False, default=str)}
+    if fresh:
+        _fresh_rows(session).append(row)
+        return None
+    msg = OutboxMessage(**row)
     session.add(msg)
     await session.flush()
     return msg
+
+
+_FRESH = "jifen.outbox_fresh"
+
+
+def _fresh_rows(session: AsyncSession) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] | None = session.info.get(_FRESH)
+    if rows is None:
+        rows = session.info[_FRESH] = []
+        event.listen(session.sync_session, "before_commit", _insert_fresh, once=True)
+    return rows
+
+
+def _insert_fresh(sync_session: Session) -> None:
+    # runs inside the commit (in SQLAlchemy's greenlet, so a sync execute is fine)
+    rows = sync_session.info.pop(_FRESH, None)
+    if rows:
+        sync_session.execute(insert(OutboxMessage), rows)

@@ -5,8 +5,10 @@ is renamed away, then back (ALTER TABLE … RENAME works on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text
 
 from bot.app import EVENT_INBOX_KEY
@@ -14,7 +16,7 @@ from bot.inbox import InboxProcessor
 from bot.outbox.metrics import collect
 from core import ledger
 from core.ledger.verify import verify
-from core.models import InboxEvent, utcnow
+from core.models import IdempotencyKey, InboxEvent, OutboxMessage, utcnow
 from tests.e2e.conftest import WeComBot
 
 AWARD = "赞 @刘洋 10分 谢谢你的帮助"
@@ -101,3 +103,48 @@ async def test_last_failure_sends_an_apology_and_is_counted(wecom: WeComBot) -> 
     assert "系统繁忙" in wecom.texts_to("wangwei")
     assert await events.resume_due() == 0  # given up for good: nothing runs it again
     assert await _balance(wecom, "E006") == before
+
+
+def _count_commits(bot: WeComBot) -> list[int]:
+    commits = [0]
+
+    @sa_event.listens_for(bot.db.engine.sync_engine, "commit")
+    def _commit(_conn: object) -> None:
+        commits[0] += 1
+
+    return commits
+
+
+async def test_concurrent_callbacks_share_commits_and_each_is_answered_once(wecom: WeComBot) -> None:
+    """Group commit: accepts (and answers) arriving together are stored in shared transactions,
+    yet each MsgId — even sent three times at once — is stored, answered and sent once."""
+    users = ["chenjing", "linfang", "zhaolei", "wangwei", "liuyang", "sunyue", "zhoujie", "wumin"]
+    commits = _count_commits(wecom)
+    posts = [wecom.say(u, "积分", msg_id=f"burst-{u}") for u in users for _ in range(3)]
+    assert await asyncio.gather(*posts) == [200] * len(posts)
+    await _events(wecom).idle()
+    assert commits[0] < len(posts)  # an accept per POST and an answer per event: shared
+    assert await _states(wecom) == {"done": len(users)}
+    await wecom.flush()
+    for u in users:
+        assert len(wecom.sent_to(u)) == 1, u
+    async with wecom.db.uow() as s:
+        keys = (await s.scalars(select(IdempotencyKey.key)
+                                .where(IdempotencyKey.key.like("evt:wecom:burst-%")))).all()
+    assert sorted(keys) == sorted(f"evt:wecom:burst-{u}" for u in users)
+
+
+async def test_an_answer_that_cannot_be_written_fails_alone(wecom: WeComBot) -> None:
+    """One answer in a shared batch cannot be stored (its reply's dedupe key is taken): the
+    others of the batch are still answered; it stays pending and is retried."""
+    users = ["chenjing", "linfang", "zhaolei", "liuyang", "sunyue", "zhoujie"]
+    async with wecom.db.uow() as s:  # a row already holding the reply key of one event
+        s.add(OutboxMessage(recipient="x", kind="reply", dedupe_key="evt:wecom:poison-zhaolei:r0",
+                            lane=0, payload="{}", status="sent", created_at=utcnow(),
+                            next_attempt_at=utcnow()))
+    posts = [wecom.say(u, "积分", msg_id=f"poison-{u}") for u in users]
+    assert await asyncio.gather(*posts) == [200] * len(users)
+    await _events(wecom).idle()
+    assert await _states(wecom) == {"done": len(users) - 1, "pending": 1}
+    await wecom.flush()
+    assert [u for u in users if len(wecom.sent_to(u)) != 1] == ["zhaolei"]

@@ -62,9 +62,12 @@ class Feed:
 
     def __init__(self, db: Database) -> None:
         self.events: list[Event] = []
-        self.inbox = InboxProcessor(db, handle=self._handle, give_up=self._handle)
+        self.inbox = InboxProcessor(db, handle=self._handle, give_up=self._give_up)
 
-    async def _handle(self, event: Event) -> None:
+    async def _handle(self, event: Event, row_id: int) -> None:
+        self.events.append(event)
+
+    async def _give_up(self, event: Event) -> None:
         self.events.append(event)
 
     async def __call__(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
