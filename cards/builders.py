@@ -31,7 +31,7 @@ from cards.views import (
 
 
 def _pts(locale: Locale, n: int) -> str:
-    return t(locale, "points", n=f"{n:,}")
+    return t(locale, "n_points", n=f"{n:,}")
 
 
 def _button(

@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.cli.commands import COMMANDS
 from bot.cli.errors import UserError
 from bot.cli.parser import add_commands
-from bot.messages import error_text
+from cards.texts import error_text
 from config.policy_loader import PolicyError
 from config.settings import Settings
 from core.errors import CoreError, InvalidInput
@@ -37,7 +37,7 @@ def _sentence(exc: CoreError) -> str:
     """The refusal as the same English sentence a chat user gets; a file's line leads it."""
     if isinstance(exc, InvalidInput):
         return f"line {exc.line}: {exc.message}" if exc.line is not None else exc.message
-    return error_text(exc, "en")
+    return error_text("en", exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

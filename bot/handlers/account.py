@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bot.handlers.common import local_time, signed
 from bot.handlers.recognition import recognition_board
-from bot.messages import lang_of, t
 from bot.runtime.commands import Balance, Empty, Help, History, Leaderboard, Unknown, Usage
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from cards import builders
+from cards.texts import locale_of, t
 from core import ledger
 from core.awards.service import allowance_status
 from core.directory import service as directory
@@ -38,7 +38,7 @@ async def history(ctx: Ctx, cmd: History) -> None:
     if not lines:
         ctx.say_key("history_empty")
         return
-    ctx.say(t("history_title", ctx.lang, n=len(lines)),
+    ctx.say(t(ctx.lang, "history_title", n=len(lines)),
             *(f"{local_time(ctx, h.at)}  {signed(h.amount)}  {h.reason or h.kind}" for h in lines))
 
 
@@ -54,10 +54,10 @@ async def board(ctx: Ctx, cmd: Leaderboard) -> None:
         return
     rows = await leaderboard(ctx.session, period=cmd.period, department=cmd.department,
                              now=ctx.now, policy=ctx.policy)
-    title = t("leaderboard_title", ctx.lang, period=t(f"period_{cmd.period}", ctx.lang),
+    title = t(ctx.lang, "leaderboard_title", period=t(ctx.lang, f"period_{cmd.period}"),
               department=f" · {cmd.department}" if cmd.department else "")
     if not rows:
-        ctx.say(title, t("leaderboard_empty", ctx.lang))
+        ctx.say(title, t(ctx.lang, "leaderboard_empty"))
         return
     ctx.say(title, *(f"{r.rank}. {r.name}（{r.department}）{r.points}" for r in rows))
 
@@ -65,13 +65,13 @@ async def board(ctx: Ctx, cmd: Leaderboard) -> None:
 @router.on(Unknown)
 async def unknown(ctx: Ctx, cmd: Unknown) -> None:
     # an emoji or a word we do not know tells nothing about the language: use the employee's
-    ctx.say(t("unknown_command", lang_of(ctx.employee.locale)))
+    ctx.say(t(locale_of(ctx.employee.locale), "unknown_command"))
 
 
 @router.on(Help, Empty)
 async def show_help(ctx: Ctx, cmd: Help | Empty) -> None:
     # a heading and one command per line, not one bold paragraph in the card's title
-    heading, *commands = t("help", ctx.lang).split("\n")
+    heading, *commands = t(ctx.lang, "help").split("\n")
     ctx.say(heading, *commands)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bot.handlers.common import key, resolve_all
-from bot.messages import t
 from bot.runtime.commands import Apply, Give
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from cards.builders import message
 from cards.recognition import Joinable, join_buttons
+from cards.texts import t
 from core.applications.service import apply as apply_points
 from core.awards.service import give as give_points
 
@@ -24,20 +24,20 @@ async def give(ctx: Ctx, cmd: Give) -> None:
     lines = []
     for a in result.awards:
         if a.status == "approved":
-            lines.append(t("award_sent", ctx.lang, name=a.recipient_name, n=a.amount))
+            lines.append(t(ctx.lang, "award_sent", name=a.recipient_name, n=a.amount))
         else:
-            lines.append(t("award_pending", ctx.lang, name=a.recipient_name, n=a.amount,
+            lines.append(t(ctx.lang, "award_pending", name=a.recipient_name, n=a.amount,
                            id=a.approval_public_id))
-        lines.append(t("award_id_line", ctx.lang, id=a.public_id))
+        lines.append(t(ctx.lang, "award_id_line", id=a.public_id))
     # nothing was sent yet when every award waits for approval: do not say 点赞成功
     done = "award_done" if any(a.status == "approved" for a in result.awards) else "award_submitted"
-    title = t(done, ctx.lang, left=result.allowance_left)
+    title = t(ctx.lang, done, left=result.allowance_left)
     # In a group the reply is the award card everyone sees: +1 joins it with one click (the
     # card prints "+1 Z12" too, for clients and channels where buttons cannot call back).
-    buttons = join_buttons(ctx.locale, [Joinable(a.public_id, a.recipient_name)  # type: ignore[arg-type]
+    buttons = join_buttons(ctx.locale, [Joinable(a.public_id, a.recipient_name)
                                         for a in result.awards]) \
         if ctx.event.source.is_group else []
-    ctx.card(message(title, lines, ctx.locale, buttons))  # type: ignore[arg-type]
+    ctx.card(message(title, lines, ctx.locale, buttons))
 
 
 @router.on(Apply)

@@ -8,10 +8,10 @@ from typing import TypeVar
 
 from bot.handlers.common import key, resolve_all
 from bot.handlers.shop import order_card
-from bot.messages import t
 from bot.runtime.commands import Broadcast, Command, Deduct, Fulfil, Grant, Report
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
+from cards.texts import t
 from core.hr import service as hr
 from core.hr.broadcast import broadcast as send_broadcast
 from core.orders import service as orders
@@ -41,8 +41,8 @@ async def grant_or_deduct(ctx: Ctx, cmd: Grant | Deduct) -> None:
     for emp in await resolve_all(ctx, list(cmd.who)):
         res = await action(ctx.session, actor_id=ctx.me, employee_id=emp, amount=cmd.amount,
                            reason=cmd.reason, key=key(ctx, emp), now=ctx.now, policy=ctx.policy)
-        lines.append(t(f"{name}_line", ctx.lang, who=emp, n=res.amount, balance=res.balance))
-    ctx.say(t(f"{name}_done", ctx.lang), *lines)
+        lines.append(t(ctx.lang, f"{name}_line", who=emp, n=res.amount, balance=res.balance))
+    ctx.say(t(ctx.lang, f"{name}_done"), *lines)
 
 
 @router.on(Fulfil)
@@ -76,9 +76,9 @@ async def report(ctx: Ctx, cmd: Report) -> None:
     month = parse_month(cmd.month) if cmd.month else month_key(ctx.now, ctx.policy)
     s = await month_summary(ctx.session, actor_id=ctx.me, month=month, now=ctx.now,
                             policy=ctx.policy)
-    lines = [t("report_flows", ctx.lang, issued=s.issued, redeemed=s.redeemed, expired=s.expired),
-             t("report_awards", ctx.lang, n=s.awards_count, points=s.awards_points),
-             t("report_expiring", ctx.lang, n=s.expiring_30d, people=s.expiring_employees)]
+    lines = [t(ctx.lang, "report_flows", issued=s.issued, redeemed=s.redeemed, expired=s.expired),
+             t(ctx.lang, "report_awards", n=s.awards_count, points=s.awards_points),
+             t(ctx.lang, "report_expiring", n=s.expiring_30d, people=s.expiring_employees)]
     lines += [f"· {i.name} ×{i.qty}（{i.points}）" for i in s.top_items[:5]]
     lines += [f"· {d.department or '-'}: +{d.issued} / -{d.redeemed}" for d in s.by_department]
-    ctx.say(t("report_title", ctx.lang, month=month), *lines)
+    ctx.say(t(ctx.lang, "report_title", month=month), *lines)

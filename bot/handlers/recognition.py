@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.handlers.common import key
-from bot.messages import t
 from bot.runtime.commands import Appeal, Join, Revoke, Undo
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
+from cards.texts import t
 from core.appeals.service import appeal as file_appeal
 from core.awards.join import join as join_award
 from core.awards.reversal import revoke as revoke_award
@@ -49,9 +49,9 @@ async def revoke(ctx: Ctx, cmd: Revoke) -> None:
         return
     res = await revoke_award(ctx.session, actor_id=ctx.me, award_id=cmd.award_id,
                              reason=cmd.reason, now=ctx.now, policy=ctx.policy)
-    lines = [t("revoke_partial", ctx.lang, reversed=res.reversed)] \
+    lines = [t(ctx.lang, "revoke_partial", reversed=res.reversed)] \
         if 0 < res.reversed < res.amount else []
-    ctx.say(t("revoke_done", ctx.lang, id=award_public_id(res.award_id), name=res.recipient_name,
+    ctx.say(t(ctx.lang, "revoke_done", id=award_public_id(res.award_id), name=res.recipient_name,
               reversed=res.reversed, n=res.amount), *lines)
 
 
@@ -65,16 +65,16 @@ async def appeal(ctx: Ctx, cmd: Appeal) -> None:
 async def recognition_board(ctx: Ctx, board: str, period: str, dept: str | None) -> None:
     """排行 点赞 / 排行 价值观 (``board`` givers | values), by period and department."""
     suffix = f" · {dept}" if dept else ""
-    period_text = t(f"period_{period}", ctx.lang)
-    title = t(f"board_{board}_title", ctx.lang, period=period_text, department=suffix)
+    period_text = t(ctx.lang, f"period_{period}")
+    title = t(ctx.lang, f"board_{board}_title", period=period_text, department=suffix)
     if board == "givers":
         givers = await giver_board(ctx.session, period=period, department=dept, now=ctx.now,
                                    policy=ctx.policy)
-        lines = [t("board_giver_line", ctx.lang, rank=r.rank, name=r.name,
+        lines = [t(ctx.lang, "board_giver_line", rank=r.rank, name=r.name,
                    department=r.department, points=r.points, awards=r.awards) for r in givers]
     else:
         values = await value_board(ctx.session, period=period, department=dept, now=ctx.now,
                                    policy=ctx.policy)
-        lines = [t("board_value_line", ctx.lang, rank=r.rank, value=r.value, awards=r.awards,
+        lines = [t(ctx.lang, "board_value_line", rank=r.rank, value=r.value, awards=r.awards,
                    points=r.points) for r in values]
-    ctx.say(title, *(lines or [t("leaderboard_empty", ctx.lang)]))
+    ctx.say(title, *(lines or [t(ctx.lang, "leaderboard_empty")]))

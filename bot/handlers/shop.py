@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.handlers.common import local_time
-from bot.messages import t
 from bot.runtime.commands import Cancel, CancelConfirmation, Catalog, Confirm, Orders, Redeem
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from cards import builders
+from cards.texts import t
 from core import ledger
 from core.catalog import service as catalog
 from core.orders import service as orders
@@ -37,10 +37,10 @@ async def show_catalog(ctx: Ctx, cmd: Catalog) -> None:
     lines = []
     for item in items:
         left = await catalog.available(ctx.session, item)
-        stock = "" if left is None else t("catalog_stock" if left else "catalog_sold_out", ctx.lang, n=left)
-        lines.append(f"{item.sku}  {item.name}  {item.points}{t('pts', ctx.lang)}{stock}")
-    title = t("catalog_title", ctx.lang, category=f" · {cmd.category}" if cmd.category else "")
-    ctx.card(builders.catalog(title, [*lines, t("catalog_hint", ctx.lang)], ctx.locale))
+        stock = "" if left is None else t(ctx.lang, "catalog_stock" if left else "catalog_sold_out", n=left)
+        lines.append(f"{item.sku}  {item.name}  {item.points}{t(ctx.lang, 'pts')}{stock}")
+    title = t(ctx.lang, "catalog_title", category=f" · {cmd.category}" if cmd.category else "")
+    ctx.card(builders.catalog(title, [*lines, t(ctx.lang, "catalog_hint")], ctx.locale))
 
 
 @router.on(Redeem)
@@ -90,9 +90,9 @@ async def my_orders(ctx: Ctx, cmd: Orders) -> None:
     if not mine:
         ctx.say_key("orders_none")
         return
-    ctx.say(t("orders_title", ctx.lang, n=len(mine)),
-            *(f"{o.order_no}  {o.name} ×{o.qty}  {o.points}{t('pts', ctx.lang)}  "
-              f"{t('status_' + o.status, ctx.lang)}" for o in mine))
+    ctx.say(t(ctx.lang, "orders_title", n=len(mine)),
+            *(f"{o.order_no}  {o.name} ×{o.qty}  {o.points}{t(ctx.lang, 'pts')}  "
+              f"{t(ctx.lang, 'status_' + o.status)}" for o in mine))
 
 
 async def open_orders(ctx: Ctx) -> None:
@@ -104,6 +104,6 @@ async def open_orders(ctx: Ctx) -> None:
     if not rows:
         ctx.say_key("orders_open_none")
         return
-    ctx.say(t("orders_open_title", ctx.lang, n=len(rows)),
+    ctx.say(t(ctx.lang, "orders_open_title", n=len(rows)),
             *(f"{r.order_no}  {r.item} ×{r.qty}  {r.name}（{r.department}）{r.contact}  "
               f"{local_time(ctx, r.created_at)}" for r in rows))

@@ -28,6 +28,7 @@ from bot.runtime.events import Event, event_key
 from core import inbox
 from core.db import Database, GroupCommit
 from core.models import utcnow
+from core.retention import ReplayGuard
 
 log = logging.getLogger("jifen.inbox")
 
@@ -58,11 +59,20 @@ class InboxProcessor:
         # accepts arriving while one commit is in flight are stored together in the next one
         self._store = GroupCommit(db, inbox.accept_many)
 
-    async def accept(self, event: Event) -> None:
-        """Durably store ``event`` (raises if that failed), then process it in the background."""
+    async def accept(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
+        """Durably store ``event`` (raises if that failed), then process it in the background.
+        ``guard``: a signed request's replay key, stored in the same transaction (ReplayedRequest
+        if it was seen before)."""
         now = self.clock()
-        row_id = await self._store.submit(inbox.Arrival(
-            event_key(event), encode(event), now, now + timedelta(seconds=self.t.lease_s)))
+        lease_until = now + timedelta(seconds=self.t.lease_s)
+        if guard is not None:
+            # a signed request's replay guard shares the row's transaction (so a failed store
+            # records neither); these few are stored one per transaction, not group-committed
+            row_id = await inbox.accept(self.db, event_key(event), encode(event), now=now,
+                                        lease_until=lease_until, guard=guard)
+        else:
+            row_id = await self._store.submit(
+                inbox.Arrival(event_key(event), encode(event), now, lease_until))
         if row_id is not None:  # None: a redelivery of a stored event, acknowledged again
             self._tasks.spawn(self._process(row_id, event, 0))
 

@@ -8,10 +8,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.messages import t
 from cards import builders, recognition
 from cards.model import Card
-from cards.texts import Locale
+from cards.texts import Locale, t
 from core.awards.schemas import award_public_id
 
 Render = Callable[[dict[str, Any], Locale, str], Card]
@@ -38,15 +37,15 @@ def _approval(p: dict[str, Any], loc: Locale, note_key: str | None = None) -> Ca
                                      step=int(step) if step is not None else None)
     if note_key is None:
         return card
-    return replace(card, lines=[t(note_key, loc, **p), *card.lines])
+    return replace(card, lines=[t(loc, note_key, **p), *card.lines])
 
 
 def _points(key: str) -> Render:
     def render(p: dict[str, Any], loc: Locale, tz: str) -> Card:
         lines = [str(p.get("reason", ""))]
         if key == "push_points_deducted" and p.get("transaction_id"):
-            lines.append(t("appeal_hint", loc, id=f"T{p['transaction_id']}"))
-        return builders.message(t(key, loc, n=p["amount"]), lines, loc)
+            lines.append(t(loc, "appeal_hint", id=f"T{p['transaction_id']}"))
+        return builders.message(t(loc, key, n=p["amount"]), lines, loc)
 
     return render
 
@@ -57,7 +56,7 @@ def _decided(p: dict[str, Any], loc: Locale) -> Card:
                                      p.get("comment"), loc, summary=p.get("summary", ""),
                                      amount=int(p.get("amount") or 0))
     if status == "rejected" and p.get("kind") in ("award", "application"):
-        return replace(card, lines=[*card.lines, t("appeal_hint", loc, id=p["approval_id"])])
+        return replace(card, lines=[*card.lines, t(loc, "appeal_hint", id=p["approval_id"])])
     return card
 
 

@@ -21,7 +21,7 @@ from bot.outbox.limits import RateLimiter
 from bot.platforms.base import DeliveryError
 from core.db import Database
 from core.models import utcnow
-from core.outbox import Contact, Delivery, Lane, Outcome, claim_batch, settle
+from core.outbox import Contact, Delivery, Lane, Outcome, claim_batch, recent_sends, settle
 from core.outbox.card_refs import DeliveredCard
 
 log = logging.getLogger("jifen.outbox")
@@ -71,6 +71,7 @@ class OutboxWorker:
             skip_locked=not self.db.is_sqlite))
         if not rows:
             return 0
+        await self._count_recent_sends(rows, prep)
         outcome = Outcome()
         try:
             streams: dict[str, list[Delivery]] = {}
@@ -81,6 +82,19 @@ class OutboxWorker:
         finally:  # whatever was sent is recorded, even if the batch was interrupted
             await self.db.run(lambda s: settle(s, outcome, now=utcnow()))
         return len(rows)
+
+    async def _count_recent_sends(self, rows: list[Delivery], prep: Contacts) -> None:
+        """Platform limits are per app, not per process: tell the limiter what the outbox
+        records as sent to this batch's limited recipients within the longest window, by any
+        replica (one read; none when no row of the batch is limited)."""
+        keys = {d.recipient.address: key for d in rows
+                if (key := self.transport.rate_key(d, prep)) and self.limiter.limited(key)}
+        if not keys:
+            return
+        since = utcnow() - timedelta(seconds=self.limiter.horizon)
+        sends = await self.db.read(lambda s: recent_sends(s, set(keys), since=since))
+        for address, row_id, sent_at in sends:
+            self.limiter.known(keys[address], row_id, sent_at.timestamp())
 
     async def _stream(self, lane: Lane, rows: list[Delivery], prep: Contacts,
                       outcome: Outcome) -> None:
@@ -95,7 +109,7 @@ class OutboxWorker:
     async def _deliver(self, d: Delivery, prep: Contacts, outcome: Outcome) -> bool:
         """Send one row; False when it was not sent and must go out before the next one."""
         now = utcnow()
-        wait = self.limiter.acquire(self.transport.rate_key(d, prep))
+        wait = self.limiter.acquire(self.transport.rate_key(d, prep), d.id)
         if wait > 0:
             outcome.deferred[d.id] = now + timedelta(seconds=wait)
             return False

@@ -7,11 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import t
 from bot.runtime.events import Event
 from cards.builders import message
 from cards.model import Card
-from cards.texts import Locale
+from cards.texts import Locale, t
 from config.settings import Settings
 from core.models import Employee
 from core.policy import Policy
@@ -42,7 +41,7 @@ class Ctx:
         self.replies.append(message(title, list(lines), self.locale))
 
     def say_key(self, key: str, **params: object) -> None:
-        self.say(t(key, self.lang, **params))
+        self.say(t(self.lang, key, **params))
 
     def card(self, card: Card) -> None:
         self.replies.append(card)

@@ -25,7 +25,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import error_text, lang_of, t
 from bot.runtime.commands import (
     Balance,
     CancelConfirmation,
@@ -52,7 +51,7 @@ from cards import actions
 from cards.builders import message
 from cards.model import Card
 from cards.serialize import card_from_dict, card_to_dict
-from cards.texts import Locale
+from cards.texts import Locale, error_text, locale_of, t
 from config.settings import Settings
 from core import idempotency, inbox
 from core.db import Database, GroupCommit
@@ -139,7 +138,7 @@ class Dispatcher:
             return await self.handle(event)
         except Exception:  # noqa: BLE001 - the user gets an apology, the log gets the traceback
             log.exception("event %s failed", event_key(event))
-            return [message(t("internal_error", _lang(event)), locale=_lang(event))]
+            return [message(t(_lang(event), "internal_error"), locale=_lang(event))]
 
     async def handle(self, event: Event, inbox_row: int | None = None) -> list[Card]:
         """Process one event. A refusal (CoreError) is answered and recorded; anything else (a
@@ -157,13 +156,13 @@ class Dispatcher:
                 return await self._finish(event, answer.cards, inbox_row)
             return await self.db.run(lambda s: self._process(s, event, typed, inbox_row))
         except CoreError as exc:
-            return await self._finish(event, [message(error_text(exc, lang), locale=lang)], inbox_row)
+            return await self._finish(event, [message(error_text(lang, exc), locale=lang)], inbox_row)
 
     async def give_up(self, event: Event) -> list[Card]:
         """The event could not be processed after every retry: answer it with an apology (sent
         like any reply), recorded under its key so a late redelivery does not run it again."""
         lang = _lang(event)
-        return await self._finish(event, [message(t("internal_error", lang), locale=lang)])
+        return await self._finish(event, [message(t(lang, "internal_error"), locale=lang)])
 
     async def _finish(self, event: Event, cards: list[Card], inbox_row: int | None = None) -> list[Card]:
         """Record an answer computed outside the write (a read-only command's, a refusal), so a
@@ -219,7 +218,7 @@ class Dispatcher:
             return _Answer([card_from_dict(c) for c in stored["cards"]], stored=True)
         employee = await identify(s, event.source)
         if employee is None or not employee.active:
-            return _Answer([message(t("not_enrolled", "zh"), [t("not_enrolled", "en")])])
+            return _Answer([message(t("zh", "not_enrolled"), [t("en", "not_enrolled")])])
         ctx = await self._context(s, event, employee, typed)
         await self._route(ctx, typed)
         return _Answer(ctx.replies, ctx.card_update)
@@ -227,7 +226,7 @@ class Dispatcher:
     async def _context(self, s: AsyncSession, event: Event, employee: Employee,
                        typed: Command | None) -> Ctx:
         # the reply follows the language the user typed; a click, a bare "?" or "+1" has none
-        lang = lang_of(employee.locale)
+        lang = locale_of(employee.locale)
         text = normalize(event.text) if isinstance(event, IncomingText) else ""
         if typed is not None and text not in ("?", "") and not text.startswith("+1"):
             lang = typed.lang

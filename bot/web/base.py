@@ -14,8 +14,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
-from bot.messages import error_text, tw
-from cards.texts import Locale
+from cards.texts import Locale, error_text, t
 from config.settings import Settings
 from core.db import Database
 from core.errors import CoreError
@@ -115,7 +114,7 @@ def page_context(request: web.Request) -> dict[str, Any]:
     lang = lang_of_request(request)
 
     def _(key: str, **params: Any) -> str:
-        return tw(key, lang, **params)
+        return t(lang, key, **params)
 
     zone = ZoneInfo(policy_of(request).timezone)
 
@@ -144,7 +143,7 @@ def message_page(request: web.Request, title_key: str, *text_keys: str, status: 
 
 
 def core_error_text(request: web.Request, exc: CoreError) -> str:
-    return error_text(exc, lang_of_request(request))
+    return error_text(lang_of_request(request), exc)
 
 
 def is_https(settings: Settings) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.models import InboxEvent
+from core.retention.replay import ReplayedRequest, ReplayGuard, first_use, record
 
 STATES = ("pending", "done", "failed")
 
@@ -29,18 +30,27 @@ class Claimed:
 
 
 async def accept(db: Database, key: str, payload: dict[str, object], *, now: datetime,
-                 lease_until: datetime) -> int | None:
+                 lease_until: datetime, guard: ReplayGuard | None = None) -> int | None:
     """Store one event, leased to the caller; its id, or None if the key was already stored.
     The unique key decides between replicas, so there is no retry (``Database.run`` would
-    retry the unique violation)."""
+    retry the unique violation).
+
+    A signed request's replay ``guard`` is written in the same transaction, so a failure records
+    neither and the platform's identical retry is not refused. ReplayedRequest if it was
+    recorded before; a redelivered event under a fresh guard records the guard alone."""
     try:
         async with db.uow() as session:
+            if guard is not None:
+                await record(session, guard)
             row = InboxEvent(key=key, payload=payload, state="pending", attempts=0,
                              lease_until=lease_until, created_at=now)
             session.add(row)
             await session.flush()
             return row.id
     except IntegrityError:
+        # which key was taken? Offering the guard alone tells (and records it if it was free)
+        if guard is not None and not await first_use(db, guard.key, expires_at=guard.expires_at):
+            raise ReplayedRequest(guard.key) from None
         return None
 
 

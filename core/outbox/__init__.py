@@ -16,6 +16,7 @@ from core.outbox.queries import (
     contacts,
     counts,
     list_messages,
+    recent_sends,
     requeue_failed,
     settle,
 )
@@ -24,5 +25,5 @@ from core.outbox.recipient import Lane, Recipient
 
 __all__ = [
     "Contact", "Delivery", "Lane", "LaneBacklog", "Outcome", "Recipient", "backlog", "broadcast",
-    "claim", "claim_batch", "contacts", "counts", "list_messages", "push", "queue", "requeue_failed", "settle",
+    "claim", "claim_batch", "contacts", "counts", "list_messages", "push", "queue", "recent_sends", "requeue_failed", "settle",
 ]

@@ -3,6 +3,7 @@ runs no SQL of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -83,6 +84,8 @@ async def claim(session: AsyncSession, *, lane: Lane, now: datetime, limit: int,
     if skip_locked:  # PostgreSQL: replicas never claim the same row
         stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
     rows = (await session.execute(stmt)).all()
+    if skip_locked and rows:
+        rows = await _behind_skipped(session, rows, lane=lane, now=now)
     if not rows:
         return []
     # the lease: invisible to other workers until settled or the lease ends (a crash)
@@ -91,6 +94,22 @@ async def claim(session: AsyncSession, *, lane: Lane, now: datetime, limit: int,
                                   next_attempt_at=now + lease))
     return [Delivery(r.id, Recipient.parse(r.recipient), r.kind, r.payload, r.attempts + 1,
                      int(lane)) for r in rows]
+
+
+async def _behind_skipped(session: AsyncSession, rows: Sequence[Any], *, lane: Lane,
+                          now: datetime) -> list[Any]:
+    """Drop the rows of a recipient whose earliest due row was skipped as locked: another worker
+    is claiming it right now (its lease is not committed yet, so ``waiting`` cannot see it), and
+    sending ours beside it would put that recipient's messages out of order — and past a limit
+    counted from the outbox, since neither worker sees the other's sends yet."""
+    taken = {r.id for r in rows}
+    first = dict((await session.execute(
+        select(OutboxMessage.recipient, func.min(OutboxMessage.id))
+        .where(OutboxMessage.recipient.in_({r.recipient for r in rows}),
+               OutboxMessage.status == "pending", OutboxMessage.lane == int(lane),
+               _due(OutboxMessage, now))
+        .group_by(OutboxMessage.recipient))).tuples().all())
+    return [r for r in rows if first.get(r.recipient, r.id) in taken]
 
 
 async def claim_batch(session: AsyncSession, *, lane: Lane, now: datetime, limit: int,
@@ -128,6 +147,20 @@ async def settle(session: AsyncSession, outcome: Outcome, *, now: datetime) -> N
                                                                  last_error=bindparam("err")),
             [{"rid": i, "err": e[:1000]} for i, e in outcome.failed.items()])
     await remember(session, outcome.cards, now=now)
+
+
+async def recent_sends(session: AsyncSession, addresses: set[str], *,
+                       since: datetime) -> list[tuple[str, int, datetime]]:
+    """(recipient, row id, sent at) of every row sent to ``addresses`` since ``since``, by any
+    worker: the shared count behind the platforms' per-member and per-robot send limits (the
+    ``outbox(status, sent_at)`` index bounds the scan to the window)."""
+    if not addresses:
+        return []
+    rows = await session.execute(
+        select(OutboxMessage.recipient, OutboxMessage.id, OutboxMessage.sent_at)
+        .where(OutboxMessage.status == "sent", OutboxMessage.sent_at >= since,
+               OutboxMessage.recipient.in_(addresses)))
+    return [(r, i, _aware(t, since)) for r, i, t in rows if t is not None]
 
 
 async def contacts(session: AsyncSession, employee_ids: set[str]) -> dict[str, Contact]:

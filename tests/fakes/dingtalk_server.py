@@ -50,6 +50,11 @@ class FakeDingTalk:
     invalid_users: set[str] = field(default_factory=set)
     expired_sessions: set[str] = field(default_factory=set)
     refuse_opens: int = 0  # answer the next N connections/open with HTTP 503
+    # keep every CALLBACK frame until its ACK arrives and send it again on each new connection,
+    # as DingTalk redelivers what was not acknowledged (platforms.md §1.10: treat bot messages
+    # as at-least-once); off by default, so a test sees each frame once unless it asks
+    redeliver: bool = False
+    _unacked: dict[str, str] = field(default_factory=dict)  # messageId → frame, in push order
     # 免登: codes the client's requestAuthCode handed out → userid (five minutes, once)
     auth_codes: dict[str, str] = field(default_factory=dict)
     _failures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
@@ -135,7 +140,28 @@ class FakeDingTalk:
 
     def push(self, frame: dict[str, Any]) -> None:
         """Send a frame on the newest open stream socket."""
-        self._call(self._push(json.dumps(frame, ensure_ascii=False)))
+        self.push_many([frame])
+
+    def push_many(self, frames: list[dict[str, Any]]) -> None:
+        """Send frames back to back on the newest open socket (one hop to the fake's loop)."""
+        self._call(self._push_all([(f, json.dumps(f, ensure_ascii=False)) for f in frames]))
+
+    @property
+    def unacked(self) -> list[str]:
+        """messageIds of CALLBACK frames sent and not ACKed yet (with ``redeliver``)."""
+        return list(self._unacked)
+
+    def redeliver_unacked(self) -> None:
+        """Send every unACKed frame again on the newest socket, as DingTalk does when an ACK is
+        late (platforms.md §1.10: duplicates some 16–60 s later); the test decides when."""
+        self._call(self._push_all([(json.loads(t), t) for t in self._unacked.values()]))
+
+    async def _push_all(self, frames: list[tuple[dict[str, Any], str]]) -> None:
+        for frame, text in frames:
+            message_id = frame.get("headers", {}).get("messageId")
+            if self.redeliver and frame.get("type") == "CALLBACK" and message_id:
+                self._unacked[message_id] = text  # before sending: its ACK may come at once
+            await self._push(text)
 
     def drop(self) -> None:
         """Close the stream socket abnormally, like a dead connection (code 1011)."""
@@ -174,9 +200,14 @@ class FakeDingTalk:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
+        for text in list(self._unacked.values()):  # what the last connection left unACKed
+            await ws.send_str(text)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                self.acks.append(json.loads(msg.data))
+                ack = json.loads(msg.data)
+                self.acks.append(ack)
+                if ack.get("code") == 200:
+                    self._unacked.pop(str((ack.get("headers") or {}).get("messageId")), None)
         return ws
 
     # --- the OpenAPI and webhooks (platforms.md §2) ---------------------------------------

@@ -109,11 +109,49 @@ def _jifen_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "bot.cli"]
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+class _Chromium:
+    """The one Chromium, started by the first browser test and stopped after the last one.
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    Sync Playwright keeps an event loop on the main thread while it runs, so async tests cannot
+    start their own loop in the same process until it stops. Browser tests are collected last, so
+    each pytest process (each pytest-xdist worker) runs its share of them as one stretch at its
+    end and launches at most one Chromium; it is stopped after the stretch all the same
+    (``pytest_runtest_teardown`` in tests/web/conftest.py), so nothing depends on that order."""
+
+    def __init__(self) -> None:
+        self._pw: Any = None
+        self._browser: Any = None
+
+    def get(self) -> Any:
+        if self._browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self._pw = sync_playwright().start()
+            self._browser = self._pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        return self._browser
+
+    def stop(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+            self._pw.stop()
+        self._pw = self._browser = None
+
+
+CHROMIUM_SESSION = _Chromium()
+
+
+def is_browser_test(item: pytest.Item | None) -> bool:
+    return item is not None and item.nodeid.split("::")[0].endswith("_browser.py")
+
+
+@pytest.fixture(scope="session")
+def chromium_session() -> Iterator[_Chromium]:
+    """Stops the browser before the session fixtures set up earlier (e.g. the PostgreSQL test
+    database, dropped with ``asyncio.run``) are torn down, if the last test was a browser test."""
+    yield CHROMIUM_SESSION
+    CHROMIUM_SESSION.stop()
+
+
+@pytest.fixture
+def browser(chromium_session: _Chromium) -> Any:
+    return chromium_session.get()

@@ -19,7 +19,13 @@ from config.settings import Settings
 from core.db import Database
 from core.models import utcnow
 from tests.conftest import ROOT, _reset_postgres
-from tests.web.browser import browser, live  # noqa: F401  (session fixtures: one browser)
+from tests.web.browser import (  # noqa: F401  (fixtures: one browser, one jifen run)
+    CHROMIUM_SESSION,
+    browser,
+    chromium_session,
+    is_browser_test,
+    live,
+)
 
 HR, ADMIN, EMPLOYEE = "E002", "E001", "E004"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -80,8 +86,14 @@ async def console(db_url: str, aiohttp_client) -> AsyncIterator[Console]:  # typ
 
 @pytest.hookimpl(trylast=True)  # after any shuffling plugin
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests last: sync Playwright keeps an event loop running on the main thread for the
-    session (one browser for all), and async tests after it could not start their own loop."""
-    last = [i.nodeid.split("::")[0].endswith("_browser.py") for i in items]
-    items[:] = [i for i, b in zip(items, last, strict=True) if not b] + \
-        [i for i, b in zip(items, last, strict=True) if b]
+    """Browser tests last and together: sync Playwright keeps an event loop running on the main
+    thread while the browser is open, and async tests could not start their own loop then."""
+    items[:] = [i for i in items if not is_browser_test(i)] + [i for i in items if is_browser_test(i)]
+
+
+@pytest.hookimpl(trylast=True)  # after the test's own fixtures (browser contexts) are torn down
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the Chromium after the last browser test of this process, so tests that follow it
+    (possible under pytest-xdist) get the main thread's event loop back."""
+    if is_browser_test(item) and not is_browser_test(nextitem):
+        CHROMIUM_SESSION.stop()

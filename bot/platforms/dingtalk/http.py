@@ -10,8 +10,10 @@ answer is 503. Replies leave through the sessionWebhook or the OpenAPI, never in
 Replay: the signature covers only the timestamp, not the body (§2.8), so a captured
 ``timestamp``/``sign`` pair would carry any body for the hour it stays fresh. Each pair is
 therefore accepted once: its digest goes into the database (``seen_requests``, primary key), which
-every replica shares; the retention job deletes it once the pair is stale anyway. If the database
-cannot be asked, the answer is 503 and nothing is recorded, so a retry can still get through.
+every replica shares; the retention job deletes it once the pair is stale anyway. The digest is
+written in the inbox's own transaction (``feed(event, guard=…)``): the pair is recorded if and
+only if the event is stored, so a database failure (503) leaves nothing behind and DingTalk's
+identical retry gets through. A body with no event for us records the pair alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from aiohttp import web
 
@@ -29,11 +32,19 @@ from bot.platforms.dingtalk.parse import parse_payload
 from bot.platforms.dingtalk.signature import MAX_SKEW_MS, verify_callback
 from bot.runtime.events import Event
 from core.db import Database
-from core.retention import first_use
+from core.retention import ReplayedRequest, ReplayGuard, first_use
 
 log = logging.getLogger("jifen.dingtalk")
 
-Feed = Callable[[Event], Awaitable[object]]
+
+
+class Feed(Protocol):
+    """The inbox's ``accept``: stores ``event`` and ``guard`` in one transaction, or raises
+    (ReplayedRequest if the guard was recorded before)."""
+
+    def __call__(self, event: Event, *, guard: ReplayGuard | None = None) -> Awaitable[object]: ...
+
+
 FirstUse = Callable[[str, datetime], Awaitable[bool]]
 """``(key, expires_at) → True`` the first time a key is offered on any replica, else False."""
 CALLBACK_PATH = "/dingtalk/callback"
@@ -69,29 +80,34 @@ class DingTalkCallback:
             # parser's stack (the probe sent 200,000 levels); TypeError: a shape we did not foresee
             log.warning("dingtalk: malformed callback body refused (%s)", type(exc).__name__)
             return web.Response(status=400)
-        refusal = await self._claim(timestamp, signature)
-        if refusal is not None:
-            return refusal
-        if event is not None:
-            try:
-                await self._feed(event)  # durable when this returns
-            except Exception:  # noqa: BLE001 - not stored: never a 200 that drops the message
-                log.exception("dingtalk: event could not be stored; answering 503")
-                return web.Response(status=503)
+        guard = _guard(timestamp, signature)
+        if event is None:  # nothing to store: the pair alone is recorded
+            return await self._claim(guard) or web.json_response({})
+        try:
+            await self._feed(event, guard=guard)  # durable (event and pair) when this returns
+        except ReplayedRequest:
+            log.warning("dingtalk: replayed timestamp/sign pair refused")
+            return web.Response(status=403)
+        except Exception:  # noqa: BLE001 - not stored: never a 200 that drops the message
+            log.exception("dingtalk: event could not be stored; answering 503")
+            return web.Response(status=503)
         return web.json_response({})
 
-    async def _claim(self, timestamp: str, signature: str) -> web.Response | None:
-        """None if this ``timestamp``/``sign`` pair is new; else the refusal to answer."""
-        key = hashlib.sha256(f"{timestamp}\n{signature}".encode()).hexdigest()
-        expires = datetime.fromtimestamp((int(timestamp) + MAX_SKEW_MS) / 1000, UTC)
+    async def _claim(self, guard: ReplayGuard) -> web.Response | None:
+        """None if this pair is new (now recorded); else the refusal to answer."""
         try:
-            if await self._first_use(key, expires):
+            if await self._first_use(guard.key, guard.expires_at):
                 return None
         except Exception:  # noqa: BLE001 - the database is down: let DingTalk try again
             log.exception("dingtalk: replay check failed")
             return web.Response(status=503)
         log.warning("dingtalk: replayed timestamp/sign pair refused")
         return web.Response(status=403)
+
+
+def _guard(timestamp: str, signature: str) -> ReplayGuard:
+    key = hashlib.sha256(f"{timestamp}\n{signature}".encode()).hexdigest()
+    return ReplayGuard(key, datetime.fromtimestamp((int(timestamp) + MAX_SKEW_MS) / 1000, UTC))
 
 
 def database_first_use(db: Database) -> FirstUse:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.messages import tw
 from bot.web.admin.common import age_text, back, form, lang, refused, render, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
+from cards.texts import t
 from core import errors
 from core.approvals.service import decide
 from core.reports.dashboard import approvals_waiting
@@ -35,7 +35,7 @@ async def decide_one(request: web.Request) -> web.StreamResponse:
                                             now=now(), policy=policy))
     except errors.CoreError as exc:
         return refused(request, "/admin/approvals", exc)
-    return back("/admin/approvals", notice=tw("decided", lang(request)))
+    return back("/admin/approvals", notice=t(lang(request), "decided"))
 
 
 def setup_routes(app: web.Application) -> None:

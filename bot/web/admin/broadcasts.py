@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import tw
 from bot.web.admin.common import back, lang, render, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
@@ -19,6 +18,7 @@ from cards.builders import promotion
 from cards.render_dingtalk import render_dingtalk_markdown
 from cards.render_text import render_plain
 from cards.render_wecom import render_wecom_markdown
+from cards.texts import t
 from core.hr.broadcast import broadcast
 
 
@@ -63,7 +63,7 @@ async def send(request: web.Request) -> web.StreamResponse:
     known = {t.name for t in policy_of(request).broadcast.targets}
     picked = [t for t in map(str, data.getall("target", [])) if t in known]
     if not text or not picked:
-        return back("/admin/broadcasts", problem=tw("usage_broadcast", lang(request)))
+        return back("/admin/broadcasts", problem=t(lang(request), "usage_broadcast"))
     at = max(_when(str(data.get("at", "")), policy_of(request).timezone), now())
     user, nonce = user_of(request), str(data.get("nonce", ""))
 
@@ -75,7 +75,7 @@ async def send(request: web.Request) -> web.StreamResponse:
                             key=f"console-broadcast:{nonce}", policy=policy)
 
     await run(request, queue_all)
-    return back("/admin/broadcasts", notice=tw("broadcast_sent", lang(request), n=len(picked)))
+    return back("/admin/broadcasts", notice=t(lang(request), "broadcast_sent", n=len(picked)))
 
 
 def setup_routes(app: web.Application) -> None:

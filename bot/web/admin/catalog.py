@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import tw
 from bot.web.admin.common import back, lang, refused, render, staff
 from bot.web.base import now, policy_of, run
+from cards.texts import t
 from core import errors
 from core.catalog.importer import ItemSpec, import_items
 from core.catalog.service import unassigned_codes
@@ -81,9 +81,9 @@ async def save(request: web.Request) -> web.StreamResponse:
         report = await run(request, lambda s: import_items(s, items=[spec], now=now(), policy=policy))
     except errors.CoreError as exc:
         return refused(request, "/admin/catalog", exc)
-    notice = tw("saved", lang(request))
+    notice = t(lang(request), "saved")
     if report.codes_added:
-        notice += " · " + tw("codes_added", lang(request), n=report.codes_added)
+        notice += " · " + t(lang(request), "codes_added", n=report.codes_added)
     return back(f"/admin/catalog/{spec.sku}", notice=notice)
 
 

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.messages import tw
 from bot.web.auth.sessions import signed_in
 from bot.web.base import core_error_text, lang_of_request, now, page_context
+from cards.texts import Locale, t
 from core.errors import CoreError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,7 +54,7 @@ def int_field(value: str | None) -> int | None:
     return int(text) if text.isdigit() and len(text) < 10 else None
 
 
-def lang(request: web.Request) -> str:
+def lang(request: web.Request) -> Locale:
     return lang_of_request(request)
 
 
@@ -65,8 +65,8 @@ def age_text(request: web.Request) -> Callable[[datetime], str]:
     def age(since: datetime) -> str:
         hours = max(int((now() - since).total_seconds() // 3600), 0)
         if hours < 48:
-            return tw("hours", language, n=hours)
-        return tw("days", language, n=hours // 24)
+            return t(language, "hours", n=hours)
+        return t(language, "days", n=hours // 24)
 
     return age
 

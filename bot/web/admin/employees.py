@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import tw
 from bot.web.admin.common import back, form, int_field, lang, refused, render, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
+from cards.texts import t
 from core import errors, ledger
 from core.awards.service import allowance_status
 from core.directory import service as directory
@@ -69,9 +69,9 @@ async def change(request: web.Request) -> web.StreamResponse:
     except errors.CoreError as exc:
         return refused(request, here, exc)
     if res.duplicate:
-        return back(here, notice=tw("already_done", lang(request)))
+        return back(here, notice=t(lang(request), "already_done"))
     done = "granted" if action == "grant" else "deducted_ok"
-    return back(here, notice=tw(done, lang(request), n=res.amount, balance=res.balance))
+    return back(here, notice=t(lang(request), done, n=res.amount, balance=res.balance))
 
 
 def setup_routes(app: web.Application) -> None:

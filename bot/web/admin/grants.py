@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.messages import tw
 from bot.web.admin.common import back, lang, refused, render, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
+from cards.texts import t
 from core import errors
 from core.hr import service as hr
 from core.hr.preview import preview_grants
@@ -57,7 +57,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
     except errors.CoreError as exc:
         return refused(request, "/admin/grants", exc)
     fresh = sum(1 for r in results if not r.duplicate)
-    return back("/admin/grants", notice=tw("grants_done", lang(request), n=fresh,
+    return back("/admin/grants", notice=t(lang(request), "grants_done", n=fresh,
                                            dup=len(results) - fresh))
 
 

@@ -8,10 +8,10 @@ import io
 
 from aiohttp import web
 
-from bot.messages import tw
 from bot.web.admin.common import back, lang, render, see_other, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import core_error_text, now, policy_of, run
+from cards.texts import t
 from core import errors
 from core.orders import service as orders
 from core.orders.desk import STATES, desk
@@ -49,7 +49,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     query = str(data.get("query", ""))
     back_to = "/admin/orders" + (f"?{query}" if query else "")
     if not picked:
-        return back(back_to, problem=tw("nothing_selected", lang(request)))
+        return back(back_to, problem=t(lang(request), "nothing_selected"))
     done, problems = 0, []
     for order_no in picked:
         try:
@@ -58,7 +58,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         except errors.CoreError as exc:
             problems.append(f"{order_no}: {core_error_text(request, exc)}")
     sep = "&" if "?" in back_to else "?"
-    return see_other(back_to + sep + _qs(tw("orders_done", lang(request), n=done),
+    return see_other(back_to + sep + _qs(t(lang(request), "orders_done", n=done),
                                               "; ".join(problems)))
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.messages import error_text
-from cards.texts import Locale
+from cards.texts import Locale, error_text
 from core.errors import CoreError
 
 NOT_FOUND = {"unknown_employee", "unknown_item", "unknown_order", "unknown_approval",
@@ -35,7 +34,7 @@ def status_of(exc: CoreError) -> int:
 
 
 def core_error(exc: CoreError, lang: Locale) -> ApiError:
-    message = error_text(exc, lang)
+    message = error_text(lang, exc)
     if "line" in exc.params:  # a file row: say which line, as the CLI does
         message = f"line {exc.params['line']}: {message}"
     return ApiError(status_of(exc), exc.code, message)

@@ -23,6 +23,7 @@ from bot.web.base import (
     run,
     settings_of,
 )
+from cards.texts import Locale
 from core.signin.service import SESSION_HOURS, csrf_ok, session_employee
 
 COOKIE = "jifen_session"
@@ -85,7 +86,7 @@ def user_of(request: web.Request) -> WebUser:
     return request[USER_KEY]
 
 
-def lang(request: web.Request) -> str:
+def lang(request: web.Request) -> Locale:
     return lang_of_request(request)
 
 

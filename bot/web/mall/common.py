@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.web.auth.sessions import USER_KEY, csrf_passes, load_user, user_of
 from bot.web.base import lang_of_request, message_page, page_context, remember_lang
+from cards.texts import Locale
 
 MAX_QTY = 99
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,7 +57,7 @@ def me(request: web.Request) -> str:
     return user_of(request).me
 
 
-def lang(request: web.Request) -> str:
+def lang(request: web.Request) -> Locale:
     return lang_of_request(request)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import tw
 from bot.web.base import core_error_text, now, policy_of, run
 from bot.web.mall.common import form, lang, mall, me, render, see_other, small_int
+from cards.texts import t
 from core import errors
 from core.awards.service import allowance_status
 from core.awards.service import give as give_points
@@ -57,7 +57,7 @@ async def send(request: web.Request) -> web.StreamResponse:
     key = f"mall:{employee_id}:{data.get('nonce', '')[:40]}"
     try:
         if not to:
-            raise errors.InvalidInput(message=tw("m_pick", lang(request)))
+            raise errors.InvalidInput(message=t(lang(request), "m_pick"))
         result = await run(request, lambda s: give_points(
             s, giver_id=employee_id, recipient_ids=[to], amount=amount, reason=reason, key=key,
             now=now(), policy=policy))
@@ -68,7 +68,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         return render(request, "give.html", context, status=422)
     award = result.awards[0]
     key_text = "award_sent" if award.status == "approved" else "award_pending"
-    notice = tw(key_text, lang(request), name=award.recipient_name, n=award.amount,
+    notice = t(lang(request), key_text, name=award.recipient_name, n=award.amount,
                 id=award.approval_public_id)
     return see_other("/m/give", notice=notice)
 

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import tw
 from bot.web.auth.links import login_link
 from bot.web.base import public_url
 from cards.model import Card
+from cards.texts import t
 from config.settings import Settings
 from core.db import Database
 from core.directory.service import by_platform_id
@@ -27,7 +27,7 @@ ReplyLinker = Callable[[str, str, Card], Awaitable[Card]]
 
 
 def _labelled(card: Card, url: str) -> Card:
-    return replace(card, link=url, link_text=tw("open_mall", card.locale))
+    return replace(card, link=url, link_text=t(card.locale, "open_mall"))
 
 
 async def with_mall_link(session: AsyncSession, settings: Settings, card: Card, *,

@@ -9,9 +9,9 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import tw
 from bot.web.base import core_error_text, now, policy_of, run
 from bot.web.mall.common import MAX_QTY, form, lang, mall, me, render, see_other, small_int
+from cards.texts import t
 from core import errors, ledger
 from core.catalog import service as catalog
 from core.models import CatalogItem
@@ -99,7 +99,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
                                                             now=now(), policy=policy))
     except errors.CoreError as exc:
         return see_other("/m/orders", problem=core_error_text(request, exc))
-    return see_other("/m/orders", notice=tw("m_ordered", lang(request), no=order.order_no))
+    return see_other("/m/orders", notice=t(lang(request), "m_ordered", no=order.order_no))
 
 
 @mall
@@ -110,7 +110,7 @@ async def drop_confirmation(request: web.Request) -> web.StreamResponse:
                                                                 code=code, now=now()))
     except errors.CoreError as exc:
         return see_other("/m/orders", problem=core_error_text(request, exc))
-    return see_other("/m/catalog", notice=tw("m_redeem_cancelled", lang(request)))
+    return see_other("/m/catalog", notice=t(lang(request), "m_redeem_cancelled"))
 
 
 @mall
@@ -129,7 +129,7 @@ async def cancel_order(request: web.Request) -> web.StreamResponse:
                                                    now=now(), policy=policy))
     except errors.CoreError as exc:
         return see_other("/m/orders", problem=core_error_text(request, exc))
-    return see_other("/m/orders", notice=tw("m_order_cancelled", lang(request), no=order_no))
+    return see_other("/m/orders", notice=t(lang(request), "m_order_cancelled", no=order_no))
 
 
 def setup_routes(app: web.Application) -> None:

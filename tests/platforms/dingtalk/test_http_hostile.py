@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import io
-import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,8 +18,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from bot.app import build
+from bot.inbox import InboxProcessor
 from bot.platforms.dingtalk.client import DingTalkClient, trusted_webhook
 from bot.platforms.dingtalk.http import CALLBACK_PATH, database_first_use, setup_routes
 from bot.platforms.dingtalk.parse import MalformedPayload, parse_payload
@@ -29,6 +30,7 @@ from bot.runtime.events import Event, IncomingText
 from cards.model import Card
 from config.settings import Settings
 from core.db import Database
+from core.retention import ReplayGuard
 from tests.fakes.dingtalk_server import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -39,27 +41,45 @@ from tests.fakes.dingtalk_server import (
 
 Client = TestClient[web.Request, web.Application]
 ClientFactory = Callable[[web.Application], Awaitable[Client]]
-_fresh = itertools.count()
+_last_stamp = [0]
+
+
+def _fresh_stamp() -> int:
+    """A timestamp never handed out before (two within one millisecond would share a pair)."""
+    _last_stamp[0] = max(int(time.time() * 1000), _last_stamp[0] + 1)
+    return _last_stamp[0]
 
 
 def signed(ts: int | None = None) -> dict[str, str]:
-    stamp = ts if ts is not None else int(time.time() * 1000) - next(_fresh)
+    stamp = ts if ts is not None else _fresh_stamp()
     mac = hmac.new(CLIENT_SECRET.encode(), f"{stamp}\n{CLIENT_SECRET}".encode(), hashlib.sha256)
     return {"timestamp": str(stamp), "sign": base64.b64encode(mac.digest()).decode()}
 
 
 class Feed:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
+    """The real inbox on ``db`` (events and replay guards stored in one transaction); ``events``
+    lists what it handed on for processing."""
 
-    async def __call__(self, event: Event) -> None:
+    def __init__(self, db: Database) -> None:
+        self.events: list[Event] = []
+        self.inbox = InboxProcessor(db, handle=self._handle, give_up=self._handle)
+
+    async def _handle(self, event: Event, _row_id: int | None = None) -> None:
+        # (the inbox passes the row id to the dispatcher, which marks it done with the answer)
         self.events.append(event)
+
+    async def __call__(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
+        await self.inbox.accept(event, guard=guard)
 
 
 async def replica(aiohttp_client: ClientFactory, db: Database, feed: Feed) -> Client:
     app = web.Application()
     setup_routes(app, app_secret=CLIENT_SECRET, feed=feed, first_use=database_first_use(db))
     return await aiohttp_client(app)
+
+
+def texts(feed: Feed) -> list[str]:
+    return [e.message_id for e in feed.events if isinstance(e, IncomingText)]
 
 
 async def post(client: Client, body: Any, hdrs: dict[str, str]) -> int:
@@ -70,8 +90,10 @@ async def post(client: Client, body: Any, hdrs: dict[str, str]) -> int:
 
 
 @pytest.fixture
-def feed() -> Feed:
-    return Feed()
+async def feed(db: Database) -> AsyncIterator[Feed]:
+    feed = Feed(db)
+    yield feed
+    await feed.inbox.idle()
 
 
 @pytest.fixture
@@ -90,15 +112,15 @@ async def other_db(db_url: str) -> AsyncIterator[Database]:
 
 async def test_a_captured_pair_is_accepted_once_on_every_replica(
         aiohttp_client: ClientFactory, client: Client, feed: Feed, other_db: Database) -> None:
-    other_feed = Feed()
+    other_feed = Feed(other_db)
     other = await replica(aiohttp_client, other_db, other_feed)  # a second process, same database
     pair = signed()
     assert await post(client, bot_message(text="余额", msg_id="m1"), pair) == 200
     forged = bot_message(text="发放 @E004 7", msg_id="m-forged", sender="hr001")
     assert await post(client, forged, pair) == 403
     assert await post(other, forged, pair) == 403
-    await asyncio.sleep(0.05)
-    assert [e.message_id for e in feed.events if isinstance(e, IncomingText)] == ["m1"]
+    await feed.inbox.idle()
+    assert texts(feed) == ["m1"]
     assert other_feed.events == []
     assert await post(other, forged | {"msgId": "m2"}, signed()) == 200  # a fresh pair is fine
 
@@ -106,7 +128,7 @@ async def test_a_captured_pair_is_accepted_once_on_every_replica(
 async def test_two_replicas_racing_with_one_pair_accept_it_once(
         aiohttp_client: ClientFactory, client: Client, feed: Feed, other_db: Database) -> None:
     # SQLite serves one process (README, Scale-out): its replicas race within one app
-    other = client if other_db.is_sqlite else await replica(aiohttp_client, other_db, Feed())
+    other = client if other_db.is_sqlite else await replica(aiohttp_client, other_db, Feed(other_db))
     pair = signed()
     statuses = await asyncio.gather(*(post(c, bot_message(msg_id=f"r{i}"), pair)
                                       for i, c in enumerate([client, other] * 3)))
@@ -117,12 +139,43 @@ async def test_an_unreachable_database_is_503_and_records_nothing(
         aiohttp_client: ClientFactory, client: Client, feed: Feed) -> None:
     down = Database("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")  # nothing listens there
     try:
-        broken = await replica(aiohttp_client, down, Feed())
+        broken = await replica(aiohttp_client, down, Feed(down))
         pair = signed()
         assert await post(broken, bot_message(msg_id="m-retry"), pair) == 503  # DingTalk retries
         assert await post(client, bot_message(msg_id="m-retry"), pair) == 200  # … and gets in
     finally:
         await down.dispose()
+
+
+async def _rename(db: Database, old: str, new: str) -> None:
+    async with db.uow() as s:
+        await s.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+async def test_a_store_that_fails_records_no_pair_so_the_identical_retry_gets_in(
+        client: Client, feed: Feed, db: Database) -> None:
+    """The pair and the event are stored in one transaction: a database error at the inbox
+    write (a real one: the table is renamed away) answers 503 and leaves no pair behind."""
+    pair, body = signed(), bot_message(text="余额", msg_id="m-atomic")
+    await _rename(db, "inbox", "inbox_away")
+    try:
+        assert await post(client, body, pair) == 503  # DingTalk retries the identical request
+    finally:
+        await _rename(db, "inbox_away", "inbox")
+    assert await post(client, body, pair) == 200
+    assert await post(client, bot_message(msg_id="m-forged"), pair) == 403  # now it is spent
+    await feed.inbox.idle()
+    assert texts(feed) == ["m-atomic"]
+
+
+async def test_a_redelivery_under_a_fresh_pair_is_acked_once_and_spends_the_pair(
+        client: Client, feed: Feed) -> None:
+    body, second = bot_message(msg_id="m-again"), signed()
+    assert await post(client, body, signed()) == 200
+    assert await post(client, body, second) == 200  # the same event again: stored once
+    assert await post(client, bot_message(msg_id="m-other"), second) == 403
+    await feed.inbox.idle()
+    assert texts(feed) == ["m-again"]
 
 
 # --- malformed bodies: a 4xx each, nothing fed, and the server keeps serving ---------------
@@ -157,8 +210,8 @@ async def test_malformed_body_is_a_4xx(client: Client, feed: Feed, case: str) ->
     status = await post(client, body(), hdrs())
     assert 400 <= status < 500, status
     assert await post(client, bot_message(msg_id="after"), signed()) == 200
-    await asyncio.sleep(0.05)
-    assert [e.message_id for e in feed.events if isinstance(e, IncomingText)] == ["after"]
+    await feed.inbox.idle()
+    assert texts(feed) == ["after"]
 
 
 @pytest.mark.parametrize("data", [

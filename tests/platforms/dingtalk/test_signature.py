@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import io
-import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from bot.platforms.dingtalk.http import (
 from bot.platforms.dingtalk.signature import sign, signed_webhook_url, verify_callback
 from bot.runtime.events import CardAction, Event, IncomingText
 from core.db import Database
+from core.retention import ReplayGuard
 from tests.fakes.dingtalk_server import CLIENT_SECRET, bot_message, card_callback
 
 Client = TestClient[web.Request, web.Application]
@@ -80,7 +80,7 @@ class RecordingFeed:
         self.events: list[Event] = []
         self.arrived = asyncio.Event()
 
-    async def __call__(self, event: Event) -> None:
+    async def __call__(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
         self.events.append(event)
         self.arrived.set()
 
@@ -97,12 +97,18 @@ async def client(aiohttp_client: ClientFactory, feed: RecordingFeed, db: Databas
     return await aiohttp_client(app)
 
 
-_fresh = itertools.count()
+_last_stamp = [0]
+
+
+def _fresh_stamp() -> int:
+    """A timestamp never handed out before (two within one millisecond would share a pair)."""
+    _last_stamp[0] = max(int(time.time() * 1000), _last_stamp[0] + 1)
+    return _last_stamp[0]
 
 
 def headers(ts: int | None = None, secret: str = CLIENT_SECRET) -> dict[str, str]:
     """A signed pair; without ``ts`` a new one each call (each pair is accepted only once)."""
-    stamp = ts if ts is not None else int(time.time() * 1000) - next(_fresh)
+    stamp = ts if ts is not None else _fresh_stamp()
     return {"timestamp": str(stamp), "sign": reference_sign(stamp, secret)}
 
 
@@ -173,7 +179,7 @@ async def test_ack_waits_until_the_event_is_stored(aiohttp_client: ClientFactory
     release = asyncio.Event()
     stored: list[Event] = []
 
-    async def slow(event: Event) -> None:
+    async def slow(event: Event, *, guard: ReplayGuard | None = None) -> None:
         await release.wait()
         stored.append(event)
 
@@ -189,7 +195,7 @@ async def test_ack_waits_until_the_event_is_stored(aiohttp_client: ClientFactory
 
 async def test_event_that_cannot_be_stored_is_503(aiohttp_client: ClientFactory,
                                                   db: Database) -> None:
-    async def broken(event: Event) -> None:
+    async def broken(event: Event, *, guard: ReplayGuard | None = None) -> None:
         raise ConnectionRefusedError("database down")
 
     app = web.Application()
