@@ -82,12 +82,19 @@ def balance(
     )
 
 
+def who(name: str, department: str | None, locale: Locale) -> str:
+    """``王伟（研发部）`` when a department is given (two colleagues share the name), else the name."""
+    return t(locale, "name_dept", name=name, department=department) if department else name
+
+
 def award_received(
     giver_name: str, amount: int, reason: str, locale: Locale = "zh", *,
-    joined: tuple[str, str] | None = None,
+    joined: tuple[str, str] | None = None, giver_department: str | None = None,
 ) -> Card:
     """Sent to a recipient (and the group where the award was given); no buttons. ``joined``
-    (original giver, award id) says whose award a +1 joined."""
+    (original giver, award id) says whose award a +1 joined; ``giver_department`` is given when
+    another colleague has the giver's name, and then follows it (王伟（研发部）)."""
+    giver_name = who(giver_name, giver_department, locale)
     lines = [t(locale, "award.line", giver=giver_name, reason=reason)]
     if joined is not None:
         lines.append(t(locale, "award.joined", giver=giver_name, original=joined[0], id=joined[1]))
@@ -111,10 +118,12 @@ def approval_request(
     summary: str,
     locale: Locale = "zh",
     step: int | None = None,
+    requester_department: str | None = None,
 ) -> Card:
     """Sent to the current approver with 同意 / 拒绝 (fallbacks ``同意 A12`` / ``拒绝 A12``).
 
-    ``step`` pins the buttons to the chain step this card asks about."""
+    ``step`` pins the buttons to the chain step this card asks about; ``requester_department``
+    is given when a colleague shares the requester's name."""
     kind = check(kind, APPROVAL_KINDS, "approval kind")
     return Card(
         kind="approval_request",
@@ -122,7 +131,7 @@ def approval_request(
         lines=[summary],
         fields=[
             (t(locale, "approval.id"), approval_id),
-            (t(locale, "approval.requester"), requester_name),
+            (t(locale, "approval.requester"), who(requester_name, requester_department, locale)),
             (t(locale, "approval.amount"), _pts(locale, amount)),
         ],
         buttons=[

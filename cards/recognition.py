@@ -41,7 +41,7 @@ class DigestView:
     first_day: str
     last_day: str
     receivers: Sequence[tuple[int, str, str, int]]  # rank, name, department, points
-    givers: Sequence[tuple[int, str, int]]  # rank, name, points
+    givers: Sequence[tuple[int, str, str, int]]  # rank, name, department, points
     values: Sequence[tuple[str, int]]  # value, awards
     joined: Sequence[tuple[str, str, str, str, int]]  # award id, giver, recipient, reason, joins
 
@@ -55,8 +55,8 @@ def weekly_digest(view: DigestView, locale: Locale = "zh") -> Card:
                     points=f"{p:,}") for r, n, d, p in view.receivers]
     if view.givers:
         lines.append(f"【{t(locale, 'digest.givers')}】")
-        lines += [t(locale, "digest.giver_line", rank=r, name=n, points=f"{p:,}")
-                  for r, n, p in view.givers]
+        lines += [t(locale, "digest.giver_line", rank=r, name=n, department=d or "-",
+                    points=f"{p:,}") for r, n, d, p in view.givers]
     if view.values:
         lines.append(f"【{t(locale, 'digest.values')}】")
         lines.append("  ".join(t(locale, "digest.value_line", value=v, awards=n)

@@ -251,6 +251,44 @@ class InvalidInput(CoreError):
 
 
 @dataclass(eq=False, kw_only=True)
+class InvalidMonth(CoreError):
+    """A month that is not ``YYYY-MM`` (报表 2026-13)."""
+
+    code: ClassVar[str] = "invalid_month"
+    text: str
+
+
+@dataclass(eq=False, kw_only=True)
+class ReasonRequired(CoreError):
+    """An HR action (扣除, 发放, 撤销) without a reason."""
+
+    code: ClassVar[str] = "reason_required"
+
+
+@dataclass(eq=False, kw_only=True)
+class TextTooLong(CoreError):
+    """A broadcast text over its limit (the platforms carry about 2,000 characters)."""
+
+    code: ClassVar[str] = "text_too_long"
+    max: int
+    length: int
+
+
+@dataclass(eq=False, kw_only=True)
+class UnknownBroadcastTarget(CoreError):
+    code: ClassVar[str] = "broadcast_unknown"
+    target: str
+    targets: list[str]
+
+
+@dataclass(eq=False, kw_only=True)
+class NoBroadcastTargets(CoreError):
+    """policy.yaml names no broadcast.targets."""
+
+    code: ClassVar[str] = "broadcast_none"
+
+
+@dataclass(eq=False, kw_only=True)
 class LinkInvalid(CoreError):
     """A sign-in link that was never issued (or was tampered with)."""
 

@@ -88,7 +88,8 @@ class GrantRule(_Strict):
 
 class BroadcastTarget(_Strict):
     name: str
-    platform: Literal["wecom", "dingtalk"]
+    # playground: the local demo's group, seen by everyone who opens the playground
+    platform: Literal["wecom", "dingtalk", "playground"]
     kind: Literal["webhook", "appchat", "group"]
     url: str | None = None
     chatid: str | None = None
@@ -97,6 +98,8 @@ class BroadcastTarget(_Strict):
 
     @model_validator(mode="after")
     def _has_address(self) -> BroadcastTarget:
+        if self.platform == "playground":
+            return self
         need = {"webhook": "url", "appchat": "chatid", "group": "open_conversation_id"}[self.kind]
         if not getattr(self, need):
             raise ValueError(f"kind {self.kind} needs {need}")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 from sqlalchemy import text
 
 from bot.app.assembly import STREAM_KEY, assemble
+from bot.app.demo import with_playground_target
 from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
 from bot.outbox.metrics import handler as metrics_handler
 from bot.web.api import setup_api
@@ -51,10 +55,22 @@ def _dingtalk_state(app: web.Application, settings: Settings) -> str:
     return "connected" if app[STREAM_KEY].connected else "connecting"
 
 
+def _home(settings: Settings):  # type: ignore[no-untyped-def]
+    """``GET /``: the playground when it is on (a first run), else the HR console."""
+    target = "/playground/" if settings.playground_enabled else "/admin"
+
+    async def home(_request: web.Request) -> web.Response:
+        raise web.HTTPFound(target)
+
+    return home
+
+
 def load_effective_policy(settings: Settings) -> Policy:
-    """The policy file, with the time zone taken from ``JIFEN_TIMEZONE``."""
+    """The policy file, with the time zone taken from ``JIFEN_TIMEZONE`` (and, when the
+    playground is the only platform, its 演示群 as the broadcast target)."""
     policy = load_policy(settings.policy_file)
-    return policy.model_copy(update={"timezone": settings.timezone})
+    return with_playground_target(policy.model_copy(update={"timezone": settings.timezone}),
+                                  settings)
 
 
 def create_app(settings: Settings, db: Database, policy: Policy) -> web.Application:
@@ -63,6 +79,7 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> web.Applicat
     app[DB_KEY] = db
     app[POLICY_KEY] = policy
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", _home(settings))
     app.router.add_get("/metrics", metrics_handler(db))
     setup_api(app, settings=settings, db=db, policy=policy)
     return app
@@ -86,7 +103,50 @@ async def build(settings: Settings, *, background: bool = True) -> web.Applicati
     return app
 
 
-def run(settings: Settings) -> None:
+QUIET_LOGGERS = ("alembic", "apscheduler")  # their INFO lines say nothing an operator needs
+POLL_PATHS = ("/playground/api/inbox",)  # the playground asks every 2 seconds
+
+
+class QuietAccessLog(AccessLogger):
+    """The access log without the playground's successful polling (one line per 2 seconds)."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        if request.path in POLL_PATHS and response.status < 400:
+            return
+        super().log(request, response, time)
+
+
+def setup_logging() -> None:
+    """INFO for jifen and aiohttp; migrations, the scheduler and polling only when they fail."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    log.info("jifen starting on http://%s:%s", settings.http_host, settings.http_port)
-    web.run_app(build(settings), host=settings.http_host, port=settings.http_port, print=None)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def local_base(settings: Settings) -> str:
+    """Where this process can be opened: JIFEN_PUBLIC_URL, else the listening address (a
+    wildcard address shown as 127.0.0.1, which is the same machine)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = "127.0.0.1" if settings.http_host in ("", "0.0.0.0", "::") else settings.http_host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.http_port}"
+
+
+def ready_line(settings: Settings) -> str:
+    """The one line ``jifen run`` prints once it listens: where to click."""
+    base = local_base(settings)
+    console = f"console {base}/admin (sign-in link: jifen login-link <employee_id> --admin)"
+    if settings.playground_enabled:
+        return f"jifen is ready — playground {base}/playground/ · {console}"
+    return f"jifen is ready — {console}"
+
+
+def run(settings: Settings) -> None:
+    setup_logging()
+
+    def ready(_aiohttp_banner: str) -> None:  # aiohttp calls this once the socket listens
+        print(ready_line(settings), flush=True)
+
+    web.run_app(build(settings), host=settings.http_host, port=settings.http_port, print=ready,
+                access_log_class=QuietAccessLog)

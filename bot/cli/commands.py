@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,8 @@ from bot.cli.directory import sync_and_report
 from bot.cli.errors import UserError
 from bot.cli.grant import grant_file, grant_one
 from bot.cli.login import print_login_link
+from bot.cli.orders import print_orders
+from bot.cli.rehearsal import rehearse
 from bot.cli.report import print_report
 from bot.jobs import run_job
 from bot.jobs.runner import run_digest
@@ -24,7 +26,12 @@ from config.settings import Settings
 from core import outbox
 from core.catalog.importer import import_items
 from core.db import Database
-from core.directory.importer import import_employees, parse_directory_csv
+from core.directory.importer import (
+    BadRows,
+    DirectoryImportReport,
+    import_employees,
+    read_directory_csv,
+)
 from core.ledger.verify import verify
 from core.models import utcnow
 from core.policy import Policy
@@ -105,15 +112,38 @@ async def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int
 
 @command("employees_import")
 async def cmd_employees_import(args: argparse.Namespace, settings: Settings) -> int:
-    rows = parse_directory_csv(_read(args.file))
+    rows, problems = read_directory_csv(_read(args.file))
     async with _database(settings) as db:
-        report = await db.run(lambda s: import_employees(
-            s, rows=rows, dry_run=args.dry_run, deactivate_missing=args.deactivate_missing,
-            now=utcnow()))
+        try:
+            report = await db.run(lambda s: import_employees(
+                s, rows=rows, dry_run=args.dry_run, deactivate_missing=args.deactivate_missing,
+                now=utcnow(), problems=problems))
+        except BadRows as exc:
+            if len(exc.problems) < 2:
+                raise
+            rows_bad = len({p.line for p in exc.problems})
+            raise UserError("\n".join([f"{args.file}: {rows_bad} rows have problems, "
+                                        "nothing was imported:",
+                                        *(f"  line {p.line}: {p.message}" for p in exc.problems)]),
+                            ) from None
     prefix = "dry run: would have " if args.dry_run else ""
     print(f"{prefix}created {len(report.created)}, updated {len(report.updated)}, "
           f"unchanged {len(report.unchanged)}, deactivated {len(report.deactivated)}")
+    if args.dry_run:
+        for line in import_plan(report):
+            print(line)
     return 0
+
+
+def import_plan(report: DirectoryImportReport) -> list[str]:
+    """Who a dry run would add, change (and which columns) and deactivate, one per line."""
+    def who(employee_id: str) -> str:
+        return f"{employee_id} {report.names.get(employee_id, '')}".rstrip()
+
+    return [*(f"  add        {who(i)}" for i in report.created),
+            *(f"  change     {who(i)}: {', '.join(report.changes.get(i, []))}"
+              for i in report.updated),
+            *(f"  deactivate {who(i)}" for i in report.deactivated)]
 
 
 @command("catalog_import")
@@ -140,17 +170,29 @@ async def cmd_grant(args: argparse.Namespace, settings: Settings) -> int:
         return await grant_one(db, policy, args)
 
 
+# jobs whose real run marks work as done for good: a future --now does that day's work today
+USES_UP = {"expire": "lots expire before their date",
+           "expiry-reminders": "those reminders count as sent and are not sent again on the day",
+           "approval-reminders": "those reminders and escalations count as done",
+           "auto-grants": "those grants count as given and are not given again on the day",
+           "digest": "that week's digest counts as posted"}
+
+
 @command("jobs_run")
 async def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     policy = _policy(settings)
     now = _parse_now(args.now, policy)
-    if args.dry_run and args.job != "digest":
-        raise UserError(f"--dry-run applies to the digest job only, not {args.job}")
     async with _database(settings) as db:
-        if args.job == "digest":
+        if args.job == "digest":  # its dry run lists the targets it would post to
             print(await run_digest(db, policy, now, dry_run=args.dry_run))
+        elif args.dry_run:
+            summary = await rehearse(db, lambda r: run_job(args.job, db=r, policy=policy, now=now))
+            print(f"dry run, nothing changed; a real run would have: {summary}")
         else:
             print(await run_job(args.job, db=db, policy=policy, now=now))
+    if not args.dry_run and args.job in USES_UP and now > utcnow() + timedelta(minutes=1):
+        print(f"note: --now is in the future, so {USES_UP[args.job]} "
+              "(use --dry-run to look without changing anything)")
     return 0
 
 
@@ -159,6 +201,14 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     policy = _policy(settings)
     async with _database(settings) as db:
         await print_report(db, policy, month=args.month, csv_path=args.csv)
+    return 0
+
+
+@command("orders")
+async def cmd_orders(args: argparse.Namespace, settings: Settings) -> int:
+    policy = _policy(settings)
+    async with _database(settings) as db:
+        await print_orders(db, policy, state=args.state, csv_path=args.csv)
     return 0
 
 

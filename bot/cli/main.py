@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfoNotFoundError
 
+from asyncpg.exceptions import PostgresError
 from pydantic import ValidationError
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot.cli.commands import COMMANDS
 from bot.cli.errors import UserError
-from bot.cli.parser import add_commands
+from bot.cli.parser import DOCS, add_commands, refuse
 from cards.texts import error_text
 from config.policy_loader import PolicyError
 from config.settings import Settings
@@ -23,11 +26,19 @@ from core.errors import CoreError, InvalidInput
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse would exit 2 with a usage block
-        self.exit(1, f"jifen: {message} (see 'jifen --help')\n")
+        refuse(self, message)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("jifen")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="jifen", description="jifen 积分 — points and welfare bot")
+    parser = _Parser(prog="jifen", description="jifen 积分 — points and welfare bot", epilog=DOCS)
+    parser.add_argument("--version", action="version", version=f"jifen {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_commands(sub)
     return parser
@@ -38,6 +49,15 @@ def _sentence(exc: CoreError) -> str:
     if isinstance(exc, InvalidInput):
         return f"line {exc.line}: {exc.message}" if exc.line is not None else exc.message
     return error_text("en", exc)
+
+
+def _database_sentence(exc: BaseException) -> str:
+    """A database that cannot be opened, as one sentence naming the setting to check."""
+    if isinstance(exc, DBAPIError):
+        exc = exc.orig or exc
+    reason = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
+    reason = reason.removeprefix("(sqlite3.OperationalError) ").rstrip(".")
+    return f"cannot use the database ({reason}); check JIFEN_DATABASE_URL."
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,8 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ArgumentError, ZoneInfoNotFoundError) as exc:  # JIFEN_DATABASE_URL, JIFEN_TIMEZONE
         print(f"jifen: configuration: {exc}".splitlines()[0], file=sys.stderr)
         return 1
-    except OSError as exc:  # the database server cannot be reached, a file cannot be written
-        print(f"jifen: {exc}".splitlines()[0], file=sys.stderr)
+    except (ConnectionError, TimeoutError, socket.gaierror, DBAPIError, PostgresError) as exc:
+        print(f"jifen: {_database_sentence(exc)}", file=sys.stderr)  # unreachable, refused, broken
+        return 1
+    except OSError as exc:  # a file cannot be written, the HTTP port is taken
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"jifen: {exc.strerror or exc}{where}.".splitlines()[0], file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from bot.handlers.common import local_time, signed
 from bot.handlers.recognition import recognition_board
-from bot.runtime.commands import Balance, Empty, Help, History, Leaderboard, Unknown, Usage
+from bot.runtime.commands import (
+    MAX_MESSAGE,
+    Balance,
+    Empty,
+    Help,
+    History,
+    Leaderboard,
+    TooLong,
+    Unknown,
+    Usage,
+)
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
 from cards import builders
@@ -66,6 +76,14 @@ async def board(ctx: Ctx, cmd: Leaderboard) -> None:
 async def unknown(ctx: Ctx, cmd: Unknown) -> None:
     # an emoji or a word we do not know tells nothing about the language: use the employee's
     ctx.say(t(locale_of(ctx.employee.locale), "unknown_command"))
+
+
+@router.on(TooLong)
+async def too_long(ctx: Ctx, cmd: TooLong) -> None:
+    # refused whole, with the limit, in the language of its command word; without one, Chinese
+    # text is answered in Chinese and anything else in the employee's language
+    lang = cmd.lang if cmd.keyword or cmd.lang == "zh" else locale_of(ctx.employee.locale)
+    ctx.say(t(lang, "message_too_long", max=f"{MAX_MESSAGE:,}", length=f"{cmd.length:,}"))
 
 
 @router.on(Help, Empty)

@@ -8,6 +8,7 @@ from bot.runtime.events import CardAction
 from bot.runtime.router import Router
 from cards import builders
 from core.approvals import service as approvals
+from core.directory.service import department_if_shared
 from core.models import Employee
 
 router = Router()
@@ -23,9 +24,10 @@ async def queue(ctx: Ctx, cmd: Approvals) -> None:
     ctx.say_key("approvals_count", n=len(pending))
     for req in pending[:SHOWN]:
         requester = await ctx.session.get(Employee, req.requester_id)
+        shared = await department_if_shared(ctx.session, requester) if requester else None
         ctx.card(builders.approval_request(req.public_id, req.kind, requester.name if requester else "",
                                            req.amount, req.summary, ctx.locale,
-                                           step=req.current_step))
+                                           step=req.current_step, requester_department=shared))
 
 
 @router.on(Decide)

@@ -11,11 +11,11 @@ from bot.handlers.shop import order_card
 from bot.runtime.commands import Broadcast, Command, Deduct, Fulfil, Grant, Report
 from bot.runtime.context import Ctx
 from bot.runtime.router import Router
-from cards.texts import t
+from cards.texts import Locale, t
 from core.hr import service as hr
 from core.hr.broadcast import broadcast as send_broadcast
 from core.orders import service as orders
-from core.reports.service import month_summary, parse_month
+from core.reports.service import MonthSummary, month_summary, parse_month
 from core.timeutil import month_key
 
 router = Router()
@@ -56,18 +56,10 @@ async def fulfil(ctx: Ctx, cmd: Fulfil) -> None:
 @router.on(Broadcast)
 @hr_only
 async def broadcast(ctx: Ctx, cmd: Broadcast) -> None:
-    targets = [tg.name for tg in ctx.policy.broadcast.targets]
-    if cmd.target:
-        if cmd.target not in targets:
-            ctx.say_key("broadcast_unknown", target=cmd.target, targets="、".join(targets) or "-")
-            return
-        targets = [cmd.target]
-    if not targets:
-        ctx.say_key("broadcast_none")
-        return
-    await send_broadcast(ctx.session, actor_id=ctx.me, text=cmd.text, target=cmd.target or None,
-                         key=key(ctx), now=ctx.now, policy=ctx.policy)
-    ctx.say_key("broadcast_queued", n=len(targets), targets="、".join(targets))
+    res = await send_broadcast(ctx.session, actor_id=ctx.me, text=cmd.text,
+                               target=cmd.target or None, key=key(ctx), now=ctx.now,
+                               policy=ctx.policy)
+    ctx.say_key("broadcast_queued", n=len(res.targets), targets="、".join(res.targets))
 
 
 @router.on(Report)
@@ -76,9 +68,25 @@ async def report(ctx: Ctx, cmd: Report) -> None:
     month = parse_month(cmd.month) if cmd.month else month_key(ctx.now, ctx.policy)
     s = await month_summary(ctx.session, actor_id=ctx.me, month=month, now=ctx.now,
                             policy=ctx.policy)
-    lines = [t(ctx.lang, "report_flows", issued=s.issued, redeemed=s.redeemed, expired=s.expired),
-             t(ctx.lang, "report_awards", n=s.awards_count, points=s.awards_points),
-             t(ctx.lang, "report_expiring", n=s.expiring_30d, people=s.expiring_employees)]
-    lines += [f"· {i.name} ×{i.qty}（{i.points}）" for i in s.top_items[:5]]
-    lines += [f"· {d.department or '-'}: +{d.issued} / -{d.redeemed}" for d in s.by_department]
-    ctx.say(t(ctx.lang, "report_title", month=month), *lines)
+    ctx.say(t(ctx.lang, "report_title", month=month), *report_lines(s, ctx.lang))
+
+
+def report_lines(s: MonthSummary, lang: Locale) -> list[str]:
+    """The sections of ``jifen report`` and of the report CSV, with the same figures."""
+    none = [f"· {t(lang, 'report_none')}"]
+    return [
+        t(lang, "report_section_points"),
+        t(lang, "report_points", issued=s.issued, redeemed=s.redeemed, expired=s.expired,
+          deducted=s.deducted, refunded=s.refunded),
+        t(lang, "report_section_awards"),
+        t(lang, "report_awards", n=s.awards_count, points=s.awards_points),
+        t(lang, "report_section_upcoming"),
+        t(lang, "report_expiring", n=s.expiring_30d, people=s.expiring_employees),
+        t(lang, "report_open_orders", n=s.open_orders, points=s.open_points),
+        t(lang, "report_section_top"),
+        *([f"· {i.name} ×{i.qty}（{t(lang, 'n_points', n=i.points)}）" for i in s.top_items[:5]]
+          or none),
+        t(lang, "report_section_departments"),
+        *([f"· {d.department or '-'}: +{d.issued} / -{d.redeemed}" for d in s.by_department]
+          or none),
+    ]

@@ -18,9 +18,10 @@ router = Router()
 OPEN_SHOWN = 20  # a chat reply stays readable; the console and `jifen orders` show them all
 
 
-def order_card(ctx: Ctx, o: OrderView, *, for_hr: bool = False) -> None:
+def order_card(ctx: Ctx, o: OrderView, *, for_hr: bool = False, show_codes: bool = True) -> None:
+    codes = ", ".join(o.codes) if show_codes else ""
     ctx.card(builders.order_status(o.order_no, o.name, o.qty, o.points, o.status,
-                                   ", ".join(o.codes) or None, o.note, ctx.locale, for_hr=for_hr))
+                                   codes or None, o.note, ctx.locale, for_hr=for_hr))
 
 
 @router.on(Catalog)
@@ -55,9 +56,13 @@ async def redeem(ctx: Ctx, cmd: Redeem) -> None:
 
 @router.on(Confirm)
 async def confirm(ctx: Ctx, cmd: Confirm) -> None:
+    # The order is shown once: in a private chat the reply is the confirmation (no push repeats
+    # it); in a group the reply is seen by everyone, so it leaves out any code and the redeemer
+    # gets the order, codes included, by a private push.
+    private = not ctx.event.source.is_group
     order = await orders.confirm(ctx.session, employee_id=ctx.me, code=cmd.code, now=ctx.now,
-                                 policy=ctx.policy)
-    order_card(ctx, order)
+                                 policy=ctx.policy, answered_privately=private)
+    order_card(ctx, order, show_codes=private)
 
 
 @router.on(Cancel)
@@ -65,7 +70,8 @@ async def cancel(ctx: Ctx, cmd: Cancel) -> None:
     # order numbers are "O" + a confirmation code, and codes never contain the letter O
     if cmd.target.startswith("O") and len(cmd.target) > 1:
         order = await orders.cancel(ctx.session, actor_id=ctx.me, order_no=cmd.target,
-                                    now=ctx.now, policy=ctx.policy)
+                                    now=ctx.now, policy=ctx.policy,
+                                    answered_privately=not ctx.event.source.is_group)
         order_card(ctx, order)
         return
     await _cancel_confirmation(ctx, cmd.target)

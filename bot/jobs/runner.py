@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
 from core.approvals.service import remind_and_escalate
+from core.autogrants.service import run_auto_grants
 from core.db import Database
+from core.expiry_reminders.service import expiry_reminders
 from core.ledger.expiry import expire_batch
 from core.policy import Policy
-from core.reminders.service import expiry_reminders
-from core.rules.service import run_auto_grants
+from core.reports.recognition import post_digest
+from core.retention import prune
 
 BATCH = 2000  # due lots per transaction of the expiry sweep
 JobFn = Callable[[Database, Policy, datetime], Awaitable[str]]
@@ -52,8 +54,6 @@ async def _auto_grants(db: Database, policy: Policy, now: datetime) -> str:
 
 async def run_digest(db: Database, policy: Policy, now: datetime, *, dry_run: bool = False) -> str:
     """The weekly 公示 of last week to every ``digest.targets``; once per week per target."""
-    from core.reports.recognition import post_digest
-
     res = await db.run(lambda s: post_digest(s, now=now, policy=policy, dry_run=dry_run))
     d = res.digest
     head = f"digest {d.week} ({d.first_day}..{d.last_day}): {len(d.receivers)} receivers, " \
@@ -70,9 +70,14 @@ async def _digest(db: Database, policy: Policy, now: datetime) -> str:
 
 
 async def _retention(db: Database, policy: Policy, now: datetime) -> str:
-    from core.retention import prune
-
     return (await prune(db, now=now, days=policy.retention.days)).summary()
+
+
+async def _report_rollup(db: Database, policy: Policy, now: datetime) -> str:
+    from core.reports.rollup import advance
+
+    moved = await advance(db, policy, settle=True)
+    return f"folded {moved} ledger transactions into the monthly figures"
 
 
 JOBS: dict[str, JobFn] = {
@@ -82,6 +87,7 @@ JOBS: dict[str, JobFn] = {
     "auto-grants": _auto_grants,
     "digest": _digest,
     "retention": _retention,
+    "report-rollup": _report_rollup,
 }
 JOB_NAMES = tuple(JOBS)
 

@@ -40,6 +40,7 @@ SCHEDULE: dict[str, dict[str, Any]] = {
     "expiry-reminders": {"hour": 10, "minute": 0},
     "approval-reminders": {"minute": 17},  # hourly
     "retention": {"hour": 3, "minute": 30},  # quiet hours: batches still yield to chat traffic
+    "report-rollup": {"minute": "*"},  # keeps the monthly report's live part to minutes (B6)
 }
 # what a dead lock connection raises: DBAPIError (connection closed / terminated), or
 # InvalidRequestError (PendingRollbackError) when SQLAlchemy saw the failure first

@@ -152,8 +152,10 @@ class Deliverer:
     def _card_of(self, payload: dict[str, Any]) -> Card:
         if "card" in payload:
             return card_from_dict(payload["card"])
-        # queued by the core with the decision: rendered here, as the notification it reports
-        return render_push(payload["render"], payload["data"], "zh", self.policy.timezone)
+        # queued by the core with the decision: rendered here, as the notification it reports,
+        # in the language of the copy's reader (rows queued before locales were kept: zh)
+        return render_push(payload["render"], payload["data"], payload.get("locale") or "zh",
+                           self.policy.timezone)
 
     async def _update(self, r: Recipient, payload: dict[str, Any]) -> None:
         card = self._card_of(payload)
@@ -176,6 +178,11 @@ class Deliverer:
         await self._send_target(target, card)
 
     async def _send_target(self, target: BroadcastTarget, card: Card) -> None:
+        if target.platform == "playground":
+            if self.playground is None:
+                raise DeliveryError("the playground is off", retriable=False)
+            self.playground.put_group(card)
+            return
         if target.platform == "dingtalk":
             sender = self._need_dingtalk()
             if target.kind == "group":

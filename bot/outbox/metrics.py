@@ -7,16 +7,21 @@ from aiohttp import web
 from core import inbox
 from core.db import Database
 from core.models import utcnow
+from core.orders.desk import STATES as ORDER_STATES
 from core.outbox.gauges import gauges
+from core.outbox.queries import STATES as OUTBOX_STATES
 
 
 async def collect(db: Database) -> list[str]:
     async with db.uow() as s:
         g = await gauges(s, now=utcnow())
         events = await inbox.counts(s)
+    # every state is exported, zeros included, so a dashboard's series never vanish
+    outbox = {st: g.outbox.get(st, 0) for st in OUTBOX_STATES} | g.outbox
+    orders = {st: g.orders.get(st, 0) for st in ORDER_STATES} | g.orders
     lines = ["# HELP jifen_outbox_messages Outgoing messages by state (failed = gave up after retries).",
              "# TYPE jifen_outbox_messages gauge"]
-    lines += [f'jifen_outbox_messages{{status="{st}"}} {n}' for st, n in g.outbox.items()]
+    lines += [f'jifen_outbox_messages{{status="{st}"}} {n}' for st, n in outbox.items()]
     lines += ["# HELP jifen_outbox_depth Messages waiting to be sent, per lane (reply before push).",
               "# TYPE jifen_outbox_depth gauge"]
     lines += [f'jifen_outbox_depth{{lane="{b.lane.name.lower()}"}} {b.depth}' for b in g.lanes]
@@ -29,7 +34,7 @@ async def collect(db: Database) -> list[str]:
               "# TYPE jifen_inbox_events gauge"]
     lines += [f'jifen_inbox_events{{state="{st}"}} {n}' for st, n in events.items()]
     lines += ["# HELP jifen_orders Orders by state.", "# TYPE jifen_orders gauge"]
-    lines += [f'jifen_orders{{status="{st}"}} {n}' for st, n in sorted(g.orders.items())]
+    lines += [f'jifen_orders{{status="{st}"}} {n}' for st, n in orders.items()]
     lines += ["# HELP jifen_active_employees Active employees in the directory.",
               "# TYPE jifen_active_employees gauge", f"jifen_active_employees {g.active_employees}",
               "# HELP jifen_ledger_transactions_total Ledger transactions posted.",

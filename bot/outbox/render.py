@@ -10,7 +10,7 @@ from typing import Any
 
 from cards import builders, recognition
 from cards.model import Card
-from cards.texts import Locale, t
+from cards.texts import Locale, locale_of, t
 from core.awards.schemas import award_public_id
 
 Render = Callable[[dict[str, Any], Locale, str], Card]
@@ -34,7 +34,8 @@ def _approval(p: dict[str, Any], loc: Locale, note_key: str | None = None) -> Ca
     step = p.get("step")  # pins the buttons to the step this card asks about
     card = builders.approval_request(p["approval_id"], p["kind"], p.get("requester_name", ""),
                                      int(p.get("amount", 0)), p.get("summary", ""), loc,
-                                     step=int(step) if step is not None else None)
+                                     step=int(step) if step is not None else None,
+                                     requester_department=p.get("requester_department"))
     if note_key is None:
         return card
     return replace(card, lines=[t(loc, note_key, **p), *card.lines])
@@ -65,7 +66,7 @@ def _award_received(p: dict[str, Any], loc: Locale) -> Card:
     if p.get("joined_from"):
         joined = (str(p.get("original_giver_name", "")), award_public_id(int(p["joined_from"])))
     return builders.award_received(p.get("giver_name", ""), int(p["amount"]), p.get("reason", ""),
-                                   loc, joined=joined)
+                                   loc, joined=joined, giver_department=p.get("giver_department"))
 
 
 def _digest(p: dict[str, Any], loc: Locale) -> Card:
@@ -73,7 +74,8 @@ def _digest(p: dict[str, Any], loc: Locale) -> Card:
         first_day=str(p["first_day"]), last_day=str(p["last_day"]),
         receivers=[(int(r["rank"]), r["name"], r["department"], int(r["points"]))
                    for r in p.get("receivers", [])],
-        givers=[(int(r["rank"]), r["name"], int(r["points"])) for r in p.get("givers", [])],
+        givers=[(int(r["rank"]), r["name"], r.get("department", ""), int(r["points"]))
+                for r in p.get("givers", [])],
         values=[(r["value"], int(r["awards"])) for r in p.get("values", [])],
         joined=[(award_public_id(int(r["award_id"])), r["giver_name"], r["recipient_name"],
                  r["reason"], int(r["joins"])) for r in p.get("joined", [])])
@@ -109,7 +111,7 @@ RENDERERS: dict[str, Render] = {
 
 def render_push(kind: str, payload: dict[str, Any], locale: str, tz: str) -> Card:
     """The card for an outbox row; unknown kinds become a plain message rather than being lost."""
-    loc: Locale = "en" if locale == "en" else "zh"
+    loc = locale_of(locale)
     fn = RENDERERS.get(kind)
     if fn is None:
         return builders.message(kind, [str(payload)], loc)

@@ -54,6 +54,10 @@ PERIODS = {"本月": "month", "本季": "quarter", "本季度": "quarter", "今�
            "month": "month", "this month": "month", "quarter": "quarter", "this quarter": "quarter",
            "year": "year", "this year": "year", "last month": "last_month"}
 _HASHTAG = re.compile(r"#([^\s#]+)")
+# The longest chat message acted upon, in characters: a broadcast body (2,000) fits with its
+# keyword only just, and WeCom/DingTalk text messages are about that size too. Longer ones are
+# refused with this number, never cut (a cut reason or broadcast would say something else).
+MAX_MESSAGE = 2000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +102,14 @@ class Empty(Command):
 @dataclass(frozen=True, kw_only=True)
 class Unknown(Command):
     text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TooLong(Command):
+    """A message over MAX_MESSAGE characters: refused whole, never cut and then obeyed."""
+
+    length: int
+    keyword: bool = False  # it starts with a command word (so ``lang`` is that word's)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,16 +268,24 @@ def _split_keyword(text: str) -> tuple[str, Locale, str] | None:
 
 def parse(text: str) -> Command:
     """Parse one chat message into its typed command; never raises."""
+    if len(text) > MAX_MESSAGE:  # answered in the language of its keyword, if it starts with one
+        found = _split_keyword(normalize(text[:40]))
+        return TooLong(lang=found[1] if found else _script(text[:MAX_MESSAGE]), length=len(text),
+                       keyword=found is not None)
     clean = normalize(text)
     if not clean:
         return Empty(lang="zh")
     found = _split_keyword(clean)
     if found is None:
-        lang: Locale = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in clean) else "en"
-        return Unknown(lang=lang, text=clean)
+        return Unknown(lang=_script(clean), text=clean)
     intent, lang, rest = found
     command = _SHAPERS[intent](intent, lang, rest)
     return command if command is not None else Usage(lang=lang, intent=intent)
+
+
+def _script(text: str) -> Locale:
+    """zh when the text has Chinese characters, else en (for messages without a keyword)."""
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
 
 
 Shaper = Callable[[str, Locale, str], Command | None]

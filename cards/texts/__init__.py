@@ -60,6 +60,9 @@ def error_text(locale: Locale, exc: CoreError) -> str:
     if "candidates" in params:
         params["candidates"] = "；".join(
             f"{c.name}（{c.department}，{c.employee_id}）" for c in params["candidates"])
+    for name, value in params.items():  # a list of names reads as one ("A、B" / "A, B")
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            params[name] = t(locale, "list_sep").join(value) or "-"
     code = exc.code
     if isinstance(exc, BadOrderState):  # the state in words, and what it stops ("不能取消")
         params["status"] = t(locale, f"status_{exc.status}") if has(f"status_{exc.status}") else ""

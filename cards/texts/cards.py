@@ -14,6 +14,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reply_hint": ("或回复：{commands}", "or reply: {commands}"),
     "or": (" / ", " / "),
     "sep": ("：", ": "),
+    "name_dept": ("{name}（{department}）", "{name} ({department})"),
     "more": ("（更多内容已省略）", "(more omitted)"),
     # balance
     "balance.title": ("我的积分", "My points"),
@@ -107,7 +108,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "digest.values": ("价值观", "Values"),
     "digest.joined": ("本周最多 +1", "Most joined"),
     "digest.receiver_line": ("{rank}. {name}（{department}）{points} 分", "{rank}. {name} ({department}) {points} pts"),
-    "digest.giver_line": ("{rank}. {name} 送出 {points} 分", "{rank}. {name} gave {points} pts"),
+    "digest.giver_line": ("{rank}. {name}（{department}）送出 {points} 分", "{rank}. {name} ({department}) gave {points} pts"),
     "digest.value_line": ("#{value} {awards} 次", "#{value} ×{awards}"),
     "digest.joined_line": ("{id} {giver} → {recipient}：{reason}（{joins} 人 +1）", "{id} {giver} → {recipient}: {reason} ({joins} joined)"),
     "digest.empty": ("上周还没有点赞，去给同事一个赞吧！", "No awards last week: thank a colleague!"),

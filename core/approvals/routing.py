@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
+from core.directory.service import department_if_shared
 from core.models import ApprovalRequest, ApprovalStep, Employee
 from core.outbox import push
 
@@ -71,11 +72,12 @@ def may_decide(step: ApprovalStep, actor: Employee, requester_id: str) -> bool:
 
 async def request_payload(session: AsyncSession, req: ApprovalRequest) -> dict[str, Any]:
     requester = await session.get(Employee, req.requester_id)
+    shared = await department_if_shared(session, requester) if requester else None
     return {
         "approval_id": req.public_id, "kind": req.kind, "subject_id": req.subject_id,
         "requester_id": req.requester_id, "requester_name": requester.name if requester else "",
         "amount": req.amount, "summary": req.summary, "step": req.current_step,
-    }
+    } | ({"requester_department": shared} if shared else {})
 
 
 async def notify_approvers(

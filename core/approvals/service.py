@@ -27,6 +27,7 @@ from core.approvals.routing import (
     request_payload,
 )
 from core.approvals.schemas import Decision, ReminderResult
+from core.audit.service import record as audit
 from core.directory.service import get as get_employee
 from core.ledger.service import employee_account
 from core.models import ApprovalRequest, ApprovalStep, Employee
@@ -190,9 +191,23 @@ async def decide(
         await _close(session, req, steps, approve, actor_id, comment, now, policy)
     else:
         await _advance(session, req, steps, now)
+    await _audit_decision(session, req, current, actor_id, now)
     await session.flush()
     return Decision(req.id, req.public_id, req.kind, req.subject_id, req.requester_id, req.amount,
                     req.status, final, actor.name, current.comment, req.summary)
+
+
+async def _audit_decision(
+    session: AsyncSession, req: ApprovalRequest, step: ApprovalStep, actor_id: str, now: datetime,
+) -> None:
+    """Every decision — from chat buttons, the console or the API — in the audit log, written in
+    the decision's own transaction (a refused or rolled-back click leaves no entry)."""
+    await audit(session, actor=actor_id, action=f"approval.{step.status}",
+                subject=f"approval:{req.public_id}", now=now,
+                before={"status": "pending", "step": step.seq},
+                after={"status": step.status, "step": step.seq, "request_status": req.status,
+                       "kind": req.kind, "subject": req.subject_id, "amount": req.amount,
+                       "comment": step.comment})
 
 
 async def _advance(

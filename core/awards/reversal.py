@@ -76,12 +76,12 @@ async def revoke(
     """撤销: HR or an admin (or an operator) reverses an award at any time, as far as the
     recipient's balance allows: it never goes negative, and ``reversed`` says how much came back.
 
-    Refusals (Forbidden, InvalidInput, UnknownAward, BadAwardState, NothingToReverse) change
+    Refusals (Forbidden, ReasonRequired, UnknownAward, BadAwardState, NothingToReverse) change
     nothing; a repeat returns the first result. Giver and recipient are both told.
     """
     actor = await authorize_hr(session, actor_id, "revoke")
     if not reason.strip():
-        raise errors.InvalidInput(field="reason", message="reason is required")
+        raise errors.ReasonRequired()
     found = await get_award(session, award_id)
     await employee_account(session, found.recipient_id, lock=True)
     award = await get_award(session, found.id, lock=True)

@@ -18,8 +18,8 @@ from core.approvals.finalizers import Outcome, register
 from core.approvals.service import open_request
 from core.awards.rules import check_reason
 from core.awards.schemas import AllowanceStatus, AwardResult, AwardView
+from core.directory.service import department_if_shared, get_active, roles_of
 from core.directory.service import get as get_employee
-from core.directory.service import get_active, roles_of
 from core.idempotency import recall, remember
 from core.ledger.service import credit
 from core.models import AllowanceUse, Award, Employee
@@ -220,13 +220,15 @@ async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy
         award.status = "approved"
         await _set_use(session, award.id, "spent")
     giver = await get_employee(session, award.giver_id)
+    shared = await department_if_shared(session, giver)  # 王伟（研发部） when two share the name
     # settled: the award row is new in this transaction, so its push key is too (no lookup; the
     # row goes in at commit with the event's replies, in one statement)
     await queue(session, recipient=Recipient.employee(award.recipient_id), kind="award_received",
                 now=now, dedupe_key=f"award-received:{award.id}", fresh=settled,
                 payload={"award_id": award.id, "giver_id": giver.employee_id,
                          "giver_name": giver.name, "amount": award.amount, "reason": award.reason,
-                         "hashtags": award.hashtags.split()} | await _joined_payload(session, award))
+                         "hashtags": award.hashtags.split()} | await _joined_payload(session, award)
+                | ({"giver_department": shared} if shared else {}))
     await session.flush()
 
 

@@ -19,7 +19,7 @@ from core import errors
 from core.audit.service import record as audit
 from core.catalog.schemas import COLUMNS, CatalogImportReport, ItemSpec
 from core.catalog.service import lock_item, unassigned_codes
-from core.directory.service import csv_records
+from core.csvfile import csv_records
 from core.models import CatalogItem, CodeEntry
 from core.policy import Policy
 from core.timeutil import start_of_local_day, tz

@@ -1,7 +1,8 @@
 """Directory CSV import (SPEC section 6).
 
 Every row is parsed and every reference checked before anything is written, so an import applies
-whole or not at all. A bad row raises InvalidInput(line=<physical line, header = 1>, message=...).
+whole or not at all. Bad rows raise BadRows (an InvalidInput) naming every one of them by physical line (header = 1),
+so one run shows all that needs fixing.
 Columns missing from the file's header are left as they are on existing employees; an empty cell
 clears the field.
 """
@@ -19,14 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
 from core.audit.service import record as audit
-from core.directory.service import (
-    bad_cell,
-    csv_records,
-    date_cell,
-    mask_email,
-    mask_mobile,
-    show_value,
-)
+from core.csvfile import bad_cell, csv_records, date_cell, show_value
+from core.directory.service import mask_email, mask_mobile
 from core.models import Account, Employee
 
 COLUMNS = ("employee_id", "name", "department", "manager_id", "roles", "wecom_userid",
@@ -42,8 +37,8 @@ _MOBILE = re.compile(r"\+?[\d\s()-]{5,32}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CHUNK = 500  # stays far below SQLite's bound-parameter limit
 
-__all__ = ["DirectoryImportReport", "EmployeeRow", "import_employees", "mask_email", "mask_mobile",
-           "parse_directory_csv"]
+__all__ = ["BadRows", "DirectoryImportReport", "EmployeeRow", "import_employees", "mask_email",
+           "mask_mobile", "parse_directory_csv", "read_directory_csv"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +68,8 @@ class DirectoryImportReport:
     unchanged: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
     dry_run: bool = False
+    names: dict[str, str] = field(default_factory=dict)  # everyone listed above: id → name
+    changes: dict[str, list[str]] = field(default_factory=dict)  # updated id → changed columns
 
 
 def _text(line: int, cells: dict[str, str], column: str) -> str | None:
@@ -142,27 +139,80 @@ def _row(line: int, cells: dict[str, str], columns: frozenset[str]) -> EmployeeR
     )
 
 
-def parse_directory_csv(text: str) -> list[EmployeeRow]:
-    """Parse and validate a directory CSV; the first bad row raises InvalidInput(line, message)."""
+@dataclass(eq=False, kw_only=True)
+class BadRows(errors.InvalidInput):
+    """Every bad row of one import (``problems``, by line); ``message`` lists them all, so a
+    caller that shows one sentence still names every row."""
+
+    problems: tuple[errors.InvalidInput, ...] = ()
+
+    @property
+    def params(self) -> dict[str, Any]:  # the sentence's fields; the rows are in ``message``
+        return {k: v for k, v in super().params.items() if k != "problems"}
+
+
+def bad_rows(problems: Sequence[errors.CoreError]) -> BadRows:
+    unique = {(p.line, p.message): p for p in problems if isinstance(p, errors.InvalidInput)}
+    found = [unique[k] for k in sorted(unique, key=lambda k: (k[0] or 0, k[1]))]
+    first = found[0]
+    if len(found) == 1:
+        return BadRows(message=first.message, field=first.field, line=first.line,
+                       problems=tuple(found))
+    listed = "; ".join(f"line {p.line}: {p.message}" if p.line else p.message for p in found)
+    rows = len({p.line for p in found})
+    return BadRows(message=f"{rows} rows have problems: {listed}", problems=tuple(found))
+
+
+def read_directory_csv(text: str) -> tuple[list[EmployeeRow], list[errors.InvalidInput]]:
+    """The good rows of a directory CSV and a problem for each bad one (duplicates included)."""
     records = csv_records(text, required=("employee_id", "name"))
     present = frozenset(records[0][1]) & frozenset(COLUMNS) if records else frozenset(COLUMNS)
-    rows = [_row(line, cells, present) for line, cells in records]
-    check_unique(rows)
+    rows: list[EmployeeRow] = []
+    problems: list[errors.InvalidInput] = []
+    for line, cells in records:
+        try:
+            rows.append(_row(line, cells, present))
+        except errors.InvalidInput as exc:
+            problems.append(exc)
+    problems += unique_problems(rows)
+    return rows, problems
+
+
+def parse_directory_csv(text: str) -> list[EmployeeRow]:
+    """Parse and validate a directory CSV; bad rows raise BadRows naming every one of them."""
+    rows, problems = read_directory_csv(text)
+    if problems:
+        raise bad_rows(problems)
     return rows
 
 
-def check_unique(rows: Iterable[EmployeeRow]) -> None:
-    """Refuse an employee id or platform user id that appears twice in one import."""
+def unique_problems(rows: Iterable[EmployeeRow]) -> list[errors.InvalidInput]:
+    """An employee id or platform user id that appears twice in one import, per repeat."""
     seen: dict[str, dict[str, int]] = {column: {} for column in UNIQUE_COLUMNS}
+    problems: list[errors.InvalidInput] = []
     for row in rows:
         for column in UNIQUE_COLUMNS:
             value = getattr(row, column)
             if value is None:
                 continue
             if value in seen[column]:
-                raise bad_cell(row.line, column,
-                               f"{show_value(value)} already used on line {seen[column][value]}")
-            seen[column][value] = row.line
+                problems.append(_bad(row.line, column,
+                                     f"{show_value(value)} already used on line {seen[column][value]}"))
+            else:
+                seen[column][value] = row.line
+    return problems
+
+
+def check_unique(rows: Iterable[EmployeeRow]) -> None:
+    """Refuse an employee id or platform user id that appears twice in one import."""
+    if problems := unique_problems(rows):
+        raise bad_rows(problems)
+
+
+def _bad(line: int, column: str, problem: str) -> errors.InvalidInput:
+    exc = bad_cell(line, column, problem)
+    assert isinstance(exc, errors.InvalidInput)
+    return exc
 
 
 def values_of(row: EmployeeRow) -> dict[str, Any]:
@@ -185,8 +235,19 @@ def _new_employee(row: EmployeeRow, now: datetime) -> dict[str, Any]:
     return base
 
 
-def _changed(emp: Employee, row: EmployeeRow) -> bool:
-    return not emp.active or any(getattr(emp, k) != v for k, v in values_of(row).items())
+def _changed_fields(emp: Employee, row: EmployeeRow) -> list[str]:
+    """The columns this row changes on ``emp`` (``active`` when it comes back), in file order."""
+    values = values_of(row)
+    fields = [c for c in COLUMNS if c in values and getattr(emp, c) != values[c]]
+    return fields if emp.active else ["active", *fields]
+
+
+async def _names(session: AsyncSession, ids: Sequence[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for chunk in _chunks(ids):
+        names.update((i, n) for i, n in await session.execute(
+            select(Employee.employee_id, Employee.name).where(Employee.employee_id.in_(chunk))))
+    return names
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -202,24 +263,32 @@ async def _existing(session: AsyncSession, ids: Sequence[str]) -> dict[str, Empl
     return found
 
 
-async def _check_managers(session: AsyncSession, rows: Sequence[EmployeeRow]) -> None:
+async def _manager_problems(
+    session: AsyncSession, rows: Sequence[EmployeeRow],
+) -> list[errors.InvalidInput]:
     in_file = {row.employee_id for row in rows}
     wanted = sorted({r.manager_id for r in rows if r.manager_id and r.manager_id not in in_file})
     known: set[str] = set()
     for chunk in _chunks(wanted):
         known.update(await session.scalars(
             select(Employee.employee_id).where(Employee.employee_id.in_(chunk))))
+    problems: list[errors.InvalidInput] = []
     for row in rows:
         if row.manager_id == row.employee_id:
-            raise bad_cell(row.line, "manager_id", "an employee cannot be their own manager")
-        if row.manager_id and row.manager_id not in in_file and row.manager_id not in known:
-            raise bad_cell(row.line, "manager_id", f"unknown employee {show_value(row.manager_id)}")
+            problems.append(_bad(row.line, "manager_id", "an employee cannot be their own manager"))
+        elif row.manager_id and row.manager_id not in in_file and row.manager_id not in known:
+            problems.append(_bad(row.line, "manager_id",
+                                 f"unknown employee {show_value(row.manager_id)}"))
+    return problems
 
 
-async def _check_platform_ids(session: AsyncSession, rows: Sequence[EmployeeRow]) -> None:
+async def _platform_id_problems(
+    session: AsyncSession, rows: Sequence[EmployeeRow],
+) -> list[errors.InvalidInput]:
     """A platform id held in the database by someone else is a clash, unless that person is in
     this file too and gives it up (a swap between two employees is allowed)."""
     by_id = {row.employee_id: row for row in rows}
+    problems: list[errors.InvalidInput] = []
     for column in PLATFORM_COLUMNS:
         attr = getattr(Employee, column)
         claims = {getattr(r, column): r for r in rows if column in r.columns and getattr(r, column)}
@@ -230,8 +299,9 @@ async def _check_platform_ids(session: AsyncSession, rows: Sequence[EmployeeRow]
                 row = claims[value]
                 other = by_id.get(holder)
                 if holder != row.employee_id and (other is None or column not in other.columns):
-                    raise bad_cell(row.line, column, f"{show_value(value)} already belongs to "
-                                   f"{holder_name} ({holder})")
+                    problems.append(_bad(row.line, column, f"{show_value(value)} already belongs "
+                                         f"to {holder_name} ({holder})"))
+    return problems
 
 
 async def _to_deactivate(session: AsyncSession, rows: Sequence[EmployeeRow]) -> list[str]:
@@ -243,28 +313,36 @@ async def _to_deactivate(session: AsyncSession, rows: Sequence[EmployeeRow]) -> 
 async def import_employees(
     session: AsyncSession, *, rows: Sequence[EmployeeRow], dry_run: bool = False,
     deactivate_missing: bool = False, now: datetime, actor_id: str = "cli",
-    action: str = "employees.import",
+    action: str = "employees.import", problems: Sequence[errors.InvalidInput] = (),
 ) -> DirectoryImportReport:
     """Upsert the directory by employee_id and open a ledger account for each new employee.
 
-    Checks everything first (duplicates, managers, platform-id clashes) and raises InvalidInput
-    with the row's line before writing. ``dry_run`` reads only. ``deactivate_missing`` sets
-    ``active=False`` on active employees absent from ``rows``; nobody is ever deleted.
+    Checks everything first (duplicates, managers, platform-id clashes) and raises BadRows
+    naming every bad row, with the ``problems`` found while parsing, before writing anything.
+    ``dry_run`` reads only. ``deactivate_missing`` sets ``active=False`` on active employees
+    absent from ``rows``; nobody is ever deleted.
     """
+    found = [*problems, *unique_problems(rows), *await _manager_problems(session, rows),
+             *await _platform_id_problems(session, rows)]
+    if found:
+        raise bad_rows(found)
     if deactivate_missing and not rows:
         raise errors.InvalidInput(line=1, message="no rows: refusing to deactivate everyone")
-    check_unique(rows)
-    await _check_managers(session, rows)
-    await _check_platform_ids(session, rows)
     existing = await _existing(session, [row.employee_id for row in rows])
     report = DirectoryImportReport(dry_run=dry_run)
     for row in rows:
         emp = existing.get(row.employee_id)
-        bucket = report.created if emp is None else (
-            report.updated if _changed(emp, row) else report.unchanged)
-        bucket.append(row.employee_id)
+        report.names[row.employee_id] = row.name
+        if emp is None:
+            report.created.append(row.employee_id)
+        elif fields := _changed_fields(emp, row):
+            report.updated.append(row.employee_id)
+            report.changes[row.employee_id] = fields
+        else:
+            report.unchanged.append(row.employee_id)
     if deactivate_missing:
         report.deactivated = await _to_deactivate(session, rows)
+        report.names.update(await _names(session, report.deactivated))
     if not dry_run:
         before = {i: _snapshot(existing[i]) for i in report.updated[:_AUDIT_DETAIL]}
         await _apply(session, rows, existing, report, now)

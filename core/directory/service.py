@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from sqlalchemy import case, event, exists, func, or_, select
@@ -131,76 +126,19 @@ def _one_named(token: str, everyone: list[Employee], sender: str | None) -> Empl
     return active[0] if active else None
 
 
+async def department_if_shared(session: AsyncSession, employee: Employee) -> str | None:
+    """The employee's department when another active employee has the same name, else None: a
+    card then says 王伟（研发部） where 王伟 alone would not tell who."""
+    namesake = await session.scalar(select(exists().where(
+        Employee.name == employee.name, Employee.employee_id != employee.employee_id,
+        Employee.active.is_(True))))
+    return employee.department if namesake else None
+
+
 async def departments(session: AsyncSession) -> list[str]:
     """The departments of active employees, sorted."""
     return sorted(d for d in await session.scalars(
         select(Employee.department).where(Employee.active.is_(True)).distinct()) if d)
-
-
-# CSV files of the directory and HR tools share one reader so line numbers mean the same thing.
-
-def bad_cell(line: int, column: str, problem: str) -> errors.CoreError:
-    return errors.InvalidInput(line=line, message=f"{column}: {problem}")
-
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def date_cell(line: int, column: str, value: str) -> date | None:
-    """A ``YYYY-MM-DD`` cell of an imported file, None when empty, else InvalidInput(line)."""
-    if not value:
-        return None
-    try:
-        if not _DATE.fullmatch(value):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise bad_cell(line, column, f"{show_value(value)} is not a date (YYYY-MM-DD)") from None
-
-
-def show_value(value: str) -> str:
-    flat = " ".join(value.split())
-    return repr(flat if len(flat) <= 40 else flat[:40] + "…")
-
-
-def csv_records(text: str, *, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a headed UTF-8 CSV (BOM tolerated) as (physical start line, {column: stripped cell}).
-
-    Header names are case-insensitive; blank rows are skipped; unknown columns are kept in the
-    dicts for the caller to ignore. A missing required column or a row wider than the header
-    raises InvalidInput with the line.
-    """
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    records: list[tuple[int, dict[str, str]]] = []
-    header: list[str] | None = None
-    start = 1
-    try:
-        for cells in reader:
-            if header is None:
-                header = _header(cells, required)
-            elif any(c.strip() for c in cells):
-                if len(cells) > len(header):
-                    raise errors.InvalidInput(
-                        line=start, message=f"row has {len(cells)} cells, header has {len(header)}")
-                padded = cells + [""] * (len(header) - len(cells))
-                records.append((start, {h: c.strip() for h, c in zip(header, padded, strict=True)}))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise errors.InvalidInput(line=reader.line_num, message=f"malformed CSV: {exc}") from exc
-    if header is None:
-        raise errors.InvalidInput(line=1, message="empty file: the header row is missing")
-    return records
-
-
-def _header(cells: list[str], required: Sequence[str]) -> list[str]:
-    header = [c.strip().lower() for c in cells]
-    for column in required:
-        if column not in header:
-            raise bad_cell(1, "header", f"required column {column} is missing")
-    dupes = sorted({h for h in header if h and header.count(h) > 1})
-    if dupes:
-        raise bad_cell(1, "header", f"column {dupes[0]} appears twice")
-    return header
 
 
 def mask_mobile(value: str | None) -> str:

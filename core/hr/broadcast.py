@@ -23,15 +23,14 @@ class BroadcastResult:
 
 
 def pick_targets(policy: Policy, target: str | None) -> list[str]:
-    """Every configured target, or just ``target``; InvalidInput for an unknown one or none."""
+    """Every configured target, or just ``target``; refused for an unknown one or none."""
     names = [tg.name for tg in policy.broadcast.targets]
     if not names:
-        raise errors.InvalidInput(field="target", message="no broadcast targets are configured")
+        raise errors.NoBroadcastTargets()
     if target is None:
         return names
     if target not in names:
-        raise errors.InvalidInput(field="target",
-                                  message=f"unknown target {target!r}; known: {', '.join(names)}")
+        raise errors.UnknownBroadcastTarget(target=target, targets=names)
     return [target]
 
 
@@ -46,8 +45,10 @@ async def broadcast(
     """
     by = await authorize_hr(session, actor_id, "broadcast")
     body = text.strip()
-    if not body or len(body) > MAX_TEXT:
-        raise errors.InvalidInput(field="text", message=f"text must be 1-{MAX_TEXT} characters")
+    if not body:
+        raise errors.InvalidInput(field="text", message="the text is empty")
+    if len(body) > MAX_TEXT:
+        raise errors.TextTooLong(max=MAX_TEXT, length=len(body))
     names = pick_targets(policy, target)
     send_at = at if at is not None and at > now else now
     fresh = 0

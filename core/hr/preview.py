@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
 from core.access import authorize_hr
-from core.directory.service import csv_records
+from core.csvfile import csv_records
 from core.hr.preview_rows import PreviewRow as RowsPreviewRow
 from core.hr.preview_rows import preview_grants as preview_rows
 from core.hr.service import GrantRow, _grant_row, expiry_instant, file_digest

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import errors, ledger, outbox
 from core.access import authorize_hr
 from core.audit.service import record as audit
+from core.csvfile import bad_cell, csv_records, date_cell, show_value
 from core.directory import service as directory
-from core.directory.service import bad_cell, csv_records, date_cell, show_value
 from core.ledger.service import find_transaction
 from core.models import Account, Employee, LedgerTransaction
 from core.policy import Policy
@@ -54,7 +54,7 @@ def _check_request(amount: int, reason: str, key: str) -> None:
     if amount <= 0:
         raise errors.InvalidAmount(amount=amount)
     if not reason.strip():
-        raise errors.InvalidInput(field="reason", message="reason is required")
+        raise errors.ReasonRequired()
     if not key or len(key) > _MAX_KEY:
         raise errors.InvalidInput(field="key", message=f"key must be 1-{_MAX_KEY} characters")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,3 +54,17 @@ async def desk(
     return [DeskRow(o.order_no, o.sku, i.name, i.kind, o.qty, o.points, o.status, o.note or "",
                     o.created_at, e.employee_id, e.name, e.department, _contact(e))
             for o, i, e in rows.tuples()]
+
+
+CSV_COLUMNS = ("order_no", "created_at", "status", "sku", "item", "qty", "points", "employee_id",
+               "name", "department", "contact", "note")
+
+
+def desk_csv(rows: list[DeskRow]) -> str:
+    """The desk as CSV (UTF-8 with a BOM, so spreadsheet programs show Chinese names)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    w.writerows([[r.order_no, r.created_at.isoformat(), r.status, r.sku, r.item, r.qty, r.points,
+                  r.employee_id, r.name, r.department, r.contact, r.note] for r in rows])
+    return "\ufeff" + out.getvalue()

@@ -72,16 +72,18 @@ async def reserved_codes(session: AsyncSession, order_no: str) -> list[str]:
 
 async def place(
     session: AsyncSession, order: Order, item: CatalogItem, *, actor: str, now: datetime,
-    fresh: bool = False,
+    tell_redeemer: bool = True, fresh: bool = False,
 ) -> None:
-    """``placed``: the redeemer is told, and HR hears about every order a person must handle
-    (any kind but ``code``: a service or a day off needs someone as much as a parcel does),
-    with who ordered it. ``fresh``: the order is new in this transaction (as in ``tell``)."""
+    """``placed``: the redeemer is told (unless ``tell_redeemer`` is False: they confirmed in a
+    private chat, whose reply already shows the order), and HR hears about every order a person
+    must handle (any kind but ``code``: a service or a day off needs someone as much as a parcel
+    does), with who ordered it. ``fresh``: the order is new in this transaction (as in ``tell``)."""
     await set_status(session, order, "placed", actor=actor, note=None, now=now)
     if item.kind == "code":
-        await deliver(session, order, item, actor=actor, now=now)
+        await deliver(session, order, item, actor=actor, now=now, tell_redeemer=tell_redeemer)
         return
-    await tell(session, order, item, "order_placed", now=now, fresh=fresh)
+    if tell_redeemer:
+        await tell(session, order, item, "order_placed", now=now, fresh=fresh)
     who = await _ordered_by(session, order.employee_id)
     for hr in await active_hr(session):
         await tell(session, order, item, "new_physical_order", now=now, to=hr, ordered_by=who,
@@ -99,7 +101,7 @@ async def _ordered_by(session: AsyncSession, employee_id: str) -> str:
 
 async def deliver(
     session: AsyncSession, order: Order, item: CatalogItem, *, actor: str, now: datetime,
-    note: str | None = None,
+    note: str | None = None, tell_redeemer: bool = True,
 ) -> None:
     """Fulfil: the escrow becomes redeemed; a code item hands its reserved codes over privately."""
     await ledger.transfer(session, source="escrow", to="redeemed", amount=order.points,
@@ -114,7 +116,8 @@ async def deliver(
         order.note = note[:500]
         extra["note"] = order.note
     await set_status(session, order, "fulfilled", actor=actor, note=note, now=now)
-    await tell(session, order, item, "order_fulfilled", now=now, **extra)
+    if tell_redeemer:
+        await tell(session, order, item, "order_fulfilled", now=now, **extra)
 
 
 async def unwind(

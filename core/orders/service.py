@@ -100,9 +100,14 @@ async def open_confirmation(
 
 async def confirm(
     session: AsyncSession, *, employee_id: str, code: str, now: datetime, policy: Policy,
+    answered_privately: bool = False,
 ) -> OrderView:
     """Turn the employee's confirmation into an order: points to escrow, stock down, one
-    transaction. A used confirmation returns its order again (double click, redelivery)."""
+    transaction. A used confirmation returns its order again (double click, redelivery).
+
+    ``answered_privately``: the caller shows the resulting order to the employee alone (the reply
+    in a private chat), so no push repeats it; the mall and group chats leave it False and the
+    employee is told by a private push (which is also where a code item's codes go)."""
     # the account lock first: a twin (double click) that held it has committed by now, so the
     # confirmation read next is current
     await ledger.employee_account(session, employee_id, lock=True)
@@ -119,7 +124,8 @@ async def confirm(
         await _ask_approval(session, order, item, now=now, policy=policy)
     else:
         # the order was inserted just now (by _take), so its pushes are fresh
-        await flow.place(session, order, item, actor=employee_id, now=now, fresh=True)
+        await flow.place(session, order, item, actor=employee_id, now=now,
+                         tell_redeemer=not answered_privately, fresh=True)
     return order_view(order, item)
 
 
@@ -209,10 +215,11 @@ async def _item(session: AsyncSession, order: Order) -> CatalogItem:
 
 async def cancel(
     session: AsyncSession, *, actor_id: str, order_no: str, now: datetime, policy: Policy,
-    note: str | None = None,
+    note: str | None = None, answered_privately: bool = False,
 ) -> OrderView:
     """The redeemer (or HR / admin) cancels before fulfilment: points back, stock back.
-    A cancel by anyone but the redeemer is written to the audit log."""
+    A cancel by anyone but the redeemer is written to the audit log. The redeemer is told by a
+    push unless they cancelled it themselves and see the reply privately (as in ``confirm``)."""
     found = await get_order(session, order_no)
     if actor_id != found.employee_id and not await _is_staff(session, actor_id):
         raise errors.Forbidden(action="cancel_order", order_no=found.order_no)
@@ -227,7 +234,8 @@ async def cancel(
         await _audit(session, order, actor_id, "order.cancel", before, note, now)
     if order.approval_id is not None:
         await _close_approval(session, order.approval_id, now=now)
-    await flow.tell(session, order, item, "order_cancelled", now=now, by=actor_id)
+    if not (answered_privately and actor_id == order.employee_id):
+        await flow.tell(session, order, item, "order_cancelled", now=now, by=actor_id)
     return order_view(order, item)
 
 

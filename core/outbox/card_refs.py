@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.models import Employee
 from core.models.outbox import CardRef, OutboxMessage
 from core.outbox.queue import queue
 from core.outbox.recipient import Lane, Recipient
@@ -58,17 +59,35 @@ async def supersede(session: AsyncSession, *, platform: str, task_id: str) -> No
         OutboxMessage.dedupe_key.in_([f"card-update:{i}" for i in ids])))
 
 
+async def _locales(session: AsyncSession, refs: list[CardRef]) -> dict[tuple[str, str], str]:
+    """(platform, platform user id) → that employee's locale: a card ref keeps only the platform
+    id, and each copy is rendered in its reader's language (one statement per decision)."""
+    ids = {p: [r.user_id for r in refs if r.platform == p] for p in ("wecom", "dingtalk")}
+    if not ids["wecom"] and not ids["dingtalk"]:
+        return {}
+    rows = await session.execute(select(Employee.wecom_userid, Employee.dingtalk_userid,
+                                        Employee.locale).where(or_(
+        Employee.wecom_userid.in_(ids["wecom"]), Employee.dingtalk_userid.in_(ids["dingtalk"]))))
+    found: dict[tuple[str, str], str] = {}
+    for wecom, dingtalk, locale in rows:
+        found.update({("wecom", wecom): locale} if wecom else {})
+        found.update({("dingtalk", dingtalk): locale} if dingtalk else {})
+    return found
+
+
 async def queue_updates(session: AsyncSession, *, ref: str, render: str, data: dict[str, Any],
                         now: datetime) -> int:
     """Queue an in-place update of every delivered copy of ``ref``'s card (rendered by the bot
     as notification ``render`` from ``data``); returns how many."""
     refs = list(await session.scalars(
         select(CardRef).where(CardRef.ref == ref, CardRef.updated.is_(False)).with_for_update()))
+    locales = await _locales(session, refs)
     for r in refs:
         await queue(session, recipient=Recipient.card(r.platform, r.user_id), kind=CARD_UPDATE,
                     now=now, dedupe_key=f"card-update:{r.id}", lane=Lane.REPLY,
                     payload={"render": render, "data": data, "task_id": r.task_id,
-                             "response_code": r.handle})
+                             "response_code": r.handle,
+                             "locale": locales.get((r.platform, r.user_id), "zh")})
     if refs:
         await session.execute(update(CardRef).where(CardRef.id.in_([r.id for r in refs]))
                               .values(updated=True))

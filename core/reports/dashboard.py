@@ -1,7 +1,7 @@
 """Figures for the HR console's dashboard (概览), read from the ledger and the workflow tables.
 
-The month figures reuse the monthly report's definitions, so a dashboard number always equals
-the report's number for the same month.
+The month figures are the monthly report's own (``core.reports.rollup.month_figures``, read once
+for all twelve months), so a dashboard number always equals the report's number for the month.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from core.models import (
     Order,
 )
 from core.policy import Policy
-from core.reports.service import DepartmentRow, _departments, _system_flow
+from core.reports import rollup
+from core.reports.service import DepartmentRow, departments
 from core.timeutil import add_months, local_date, month_bounds
 
 COUNTED_ALLOWANCE = ("held", "spent")
@@ -61,27 +62,23 @@ def last_months(now: datetime, policy: Policy, count: int = 12) -> list[str]:
     return [add_months(first, -i).strftime("%Y-%m") for i in range(count - 1, -1, -1)]
 
 
-async def month_flows(session: AsyncSession, *, months: list[str], policy: Policy) -> list[MonthFlow]:
-    out = []
-    for month in months:
-        start, end = month_bounds(month, policy)
-        out.append(MonthFlow(
-            month,
-            await _system_flow(session, "issuance", start, end, outflow=True),
-            await _system_flow(session, "redeemed", start, end),
-            await _system_flow(session, "expired", start, end),
-            await _system_flow(session, "adjustment", start, end)))
-    return out
+def month_flows(figs: dict[str, rollup.Figures], months: list[str]) -> list[MonthFlow]:
+    return [MonthFlow(m, *(rollup.total(figs[m], k)
+                           for k in ("issued", "redeemed", "expired", "deducted")))
+            for m in months]
 
 
 async def participation(session: AsyncSession, *, month: str, policy: Policy) -> Participation:
-    """Active employees, and how many of them gave / received an approved award in ``month``."""
+    """Active employees, and how many of them gave / received an approved award in ``month``
+    (one statement)."""
     start, end = month_bounds(month, policy)
-    active = int(await session.scalar(select(func.count()).where(Employee.active.is_(True))) or 0)
     in_month = (Award.status == "approved", Award.created_at >= start, Award.created_at < end)
-    gave = await session.scalar(select(func.count(func.distinct(Award.giver_id))).where(*in_month))
-    got = await session.scalar(select(func.count(func.distinct(Award.recipient_id))).where(*in_month))
-    return Participation(active, int(gave or 0), int(got or 0))
+    row = (await session.execute(select(
+        select(func.count()).where(Employee.active.is_(True)).scalar_subquery(),
+        select(func.count(func.distinct(Award.giver_id))).where(*in_month).scalar_subquery(),
+        select(func.count(func.distinct(Award.recipient_id))).where(*in_month).scalar_subquery(),
+    ))).one()
+    return Participation(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
 
 async def allowance_used(session: AsyncSession, *, month: str) -> int:
@@ -129,10 +126,9 @@ async def approvals_waiting(session: AsyncSession, *, limit: int = 200) -> list[
 
 
 
-async def departments_over(
-    session: AsyncSession, *, months: list[str], policy: Policy,
-) -> list[DepartmentRow]:
-    """Issued and redeemed per department over ``months`` (consecutive, oldest first)."""
-    start = month_bounds(months[0], policy)[0]
-    end = month_bounds(months[-1], policy)[1]
-    return await _departments(session, start, end)
+def departments_over(figs: dict[str, rollup.Figures]) -> list[DepartmentRow]:
+    """Issued and redeemed per department over every month in ``figs``."""
+    together = rollup.Figures()
+    for month in figs.values():
+        together.update(month)
+    return departments(together)

@@ -3,10 +3,15 @@
 Figures come from the ledger, by transaction time within local month bounds:
 - issued: points leaving system:issuance (HR grants, rules, awards, applications);
 - redeemed / expired / deducted: points arriving at system:redeemed / :expired / :adjustment;
+  an order's points arrive at system:redeemed when it is handed over (fulfilled), so
+  "redeemed" and the top items count the same orders: those handed over in the month;
 - refunded: points returned to employees by refund transactions;
-- awards: peer-award credits (transactions of kind ``award``), counted per recipient.
-Departments are the employees' current departments. Redemptions are attributed to the employee
-whose points the transaction moved, or else to the order named by the transaction's ``ref``.
+- awards: peer-award credits (transactions of kind ``award``), counted per recipient;
+- open orders: orders waiting for approval or to be handed over now (their points in escrow).
+Redemptions are attributed to the employee whose points the transaction moved, or else to the
+order named by the transaction's ``ref``. The ledger figures come from ``core.reports.rollup``
+(stored per month, plus the transactions posted since), which also says which department a
+transaction counts for.
 """
 
 from __future__ import annotations
@@ -17,20 +22,20 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core import errors
 from core.access import authorize_hr
 from core.models import Account, CatalogItem, Employee, Entry, LedgerTransaction, Lot, Order
 from core.policy import Policy
+from core.reports import rollup
 from core.timeutil import add_months, local_date, month_bounds, start_of_local_day
 
 EXPIRING_DAYS = 30
 TOP_ITEMS = 10
 PERIODS = ("month", "last_month", "quarter", "year")
-CLOSED_ORDER_STATES = ("cancelled", "rejected")
+OPEN_ORDER_STATES = ("pending_approval", "placed")
 _MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
 
 
@@ -61,6 +66,8 @@ class MonthSummary:
     awards_points: int
     expiring_30d: int
     expiring_employees: int
+    open_orders: int = 0
+    open_points: int = 0
     top_items: list[TopItem] = field(default_factory=list)
     by_department: list[DepartmentRow] = field(default_factory=list)
 
@@ -75,103 +82,35 @@ class LeaderRow:
 
 
 def parse_month(text: str) -> str:
-    """``2026-03`` (also ``2026-3``, ``2026/03``) → ``2026-03``; InvalidInput otherwise."""
+    """``2026-03`` (also ``2026-3``, ``2026/03``) → ``2026-03``; InvalidMonth otherwise."""
     m = _MONTH.fullmatch(text.strip())
     if m is None or not 1 <= int(m[2]) <= 12:
-        raise errors.InvalidInput(field="month", message=f"{text!r} is not a month (YYYY-MM)")
+        raise errors.InvalidMonth(text=text.strip())
     return f"{m[1]}-{int(m[2]):02d}"
 
 
-def _in(start: datetime, end: datetime) -> Select[tuple[int]]:
-    return select(LedgerTransaction.id).where(LedgerTransaction.created_at >= start,
-                                              LedgerTransaction.created_at < end)
-
-
-async def _system_flow(
-    session: AsyncSession, name: str, start: datetime, end: datetime, *, outflow: bool = False,
-) -> int:
-    sign = Entry.amount < 0 if outflow else Entry.amount > 0
-    # The account id as a value, not a join: then PostgreSQL's statistics see that a system
-    # account holds a large share of all entries and walk the month's transactions instead of
-    # every entry the account ever had (B6).
-    account = await _system_id(session, name)
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Entry.amount), 0))
-        .where(Entry.account_id == account, sign, Entry.transaction_id.in_(_in(start, end))))
-    return abs(int(total or 0))
-
-
-async def _system_id(session: AsyncSession, name: str) -> int | None:
-    return await session.scalar(select(Account.id).where(Account.code == f"system:{name}"))
-
-
-async def _employee_credits(
-    session: AsyncSession, kind: str, start: datetime, end: datetime,
-) -> tuple[int, int]:
-    """(count, points) of employee credits in transactions of ``kind``."""
-    row = (await session.execute(
-        select(func.count(), func.coalesce(func.sum(Entry.amount), 0))
-        .join(Account, Account.id == Entry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == Entry.transaction_id)
-        .where(Account.kind == "employee", Entry.amount > 0, LedgerTransaction.kind == kind,
-               LedgerTransaction.created_at >= start, LedgerTransaction.created_at < end))).one()
-    return int(row[0]), int(row[1])
-
-
 async def _top_items(session: AsyncSession, start: datetime, end: datetime) -> list[TopItem]:
+    """Items of the orders handed over in [start, end): the fulfil transactions that make up
+    "redeemed", so the two always count the same orders."""
     qty, points = func.sum(Order.qty), func.sum(Order.points)
     rows = await session.execute(
         select(Order.sku, CatalogItem.name, qty, points)
+        .select_from(LedgerTransaction)
+        .join(Order, Order.order_no == LedgerTransaction.ref)
         .join(CatalogItem, CatalogItem.sku == Order.sku)
-        .where(Order.created_at >= start, Order.created_at < end,
-               Order.status.not_in(CLOSED_ORDER_STATES))
+        .where(LedgerTransaction.kind == "fulfil", LedgerTransaction.created_at >= start,
+               LedgerTransaction.created_at < end)
         .group_by(Order.sku, CatalogItem.name)
         .order_by(qty.desc(), points.desc(), Order.sku).limit(TOP_ITEMS))
     return [TopItem(sku, name, int(q), int(p)) for sku, name, q, p in rows]
 
 
-async def _issued_by_department(
-    session: AsyncSession, start: datetime, end: datetime,
-) -> dict[str, int]:
-    issuance = aliased(Entry)
-    from_issuance = (select(issuance.transaction_id)
-                     .where(issuance.account_id == await _system_id(session, "issuance"),
-                            issuance.amount < 0, issuance.transaction_id.in_(_in(start, end))))
-    rows = await session.execute(
-        select(Employee.department, func.sum(Entry.amount))
-        .join(Account, Account.id == Entry.account_id)
-        .join(Employee, Employee.employee_id == Account.employee_id)
-        .where(Entry.amount > 0, Entry.transaction_id.in_(from_issuance))
-        .group_by(Employee.department))
-    return {dept: int(total) for dept, total in rows}
-
-
-async def _redeemed_by_department(
-    session: AsyncSession, start: datetime, end: datetime,
-) -> dict[str, int]:
-    red, red_acc = aliased(Entry), aliased(Account)
-    payer_emp = aliased(Employee)
-    payer = (select(Entry.transaction_id, func.min(Account.employee_id).label("employee_id"))
-             .join(Account, Account.id == Entry.account_id)
-             .where(Account.kind == "employee", Entry.amount < 0,
-                    Entry.transaction_id.in_(_in(start, end)))
-             .group_by(Entry.transaction_id).subquery())
-    rows = await session.execute(
-        select(payer_emp.department, Employee.department, red.amount)
-        .select_from(red)
-        .join(red_acc, and_(red_acc.id == red.account_id, red_acc.code == "system:redeemed"))
-        .join(LedgerTransaction, LedgerTransaction.id == red.transaction_id)
-        .outerjoin(payer, payer.c.transaction_id == red.transaction_id)
-        .outerjoin(payer_emp, payer_emp.employee_id == payer.c.employee_id)
-        .outerjoin(Order, Order.order_no == LedgerTransaction.ref)
-        .outerjoin(Employee, Employee.employee_id == Order.employee_id)
-        .where(red.amount > 0, LedgerTransaction.created_at >= start,
-               LedgerTransaction.created_at < end))
-    totals: dict[str, int] = {}
-    for by_payer, by_order, amount in rows:
-        dept = by_payer if by_payer is not None else (by_order or "")
-        totals[dept] = totals.get(dept, 0) + int(amount)
-    return totals
+async def _open_orders(session: AsyncSession) -> tuple[int, int]:
+    """(orders, points) waiting for approval or to be handed over, now."""
+    row = (await session.execute(
+        select(func.count(), func.coalesce(func.sum(Order.points), 0))
+        .where(Order.status.in_(OPEN_ORDER_STATES)))).one()
+    return int(row[0]), int(row[1])
 
 
 async def _expiring(session: AsyncSession, now: datetime) -> tuple[int, int]:
@@ -183,11 +122,30 @@ async def _expiring(session: AsyncSession, now: datetime) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-async def _departments(session: AsyncSession, start: datetime, end: datetime) -> list[DepartmentRow]:
-    issued = await _issued_by_department(session, start, end)
-    redeemed = await _redeemed_by_department(session, start, end)
+def departments(figs: rollup.Figures) -> list[DepartmentRow]:
+    """Issued and redeemed per department, sorted by name, departments with neither left out."""
+    issued = rollup.by_department(figs, rollup.DEPT_ISSUED)
+    redeemed = rollup.by_department(figs, rollup.DEPT_REDEEMED)
     return [DepartmentRow(d, issued.get(d, 0), redeemed.get(d, 0))
             for d in sorted(set(issued) | set(redeemed))]
+
+
+async def summary_of(
+    session: AsyncSession, *, month: str, figs: rollup.Figures, now: datetime, policy: Policy,
+) -> MonthSummary:
+    """The summary of ``month`` from its ledger figures, with the order and lot figures read live
+    (orders change state and lots are spent, so those are never stored)."""
+    start, end = month_bounds(month, policy)
+    expiring = await _expiring(session, now)
+    open_orders = await _open_orders(session)
+    return MonthSummary(
+        month=month,
+        **{metric: rollup.total(figs, metric) for metric in rollup.TOTALS},
+        expiring_30d=expiring[0], expiring_employees=expiring[1],
+        open_orders=open_orders[0], open_points=open_orders[1],
+        top_items=await _top_items(session, start, end),
+        by_department=departments(figs),
+    )
 
 
 async def month_summary(
@@ -196,38 +154,21 @@ async def month_summary(
     """The figures of local month ``month`` (YYYY-MM); "expiring" looks 30 days ahead of ``now``.
     Forbidden unless ``actor_id`` is an operator or HR / admin."""
     await authorize_hr(session, actor_id, "report")
-    start, end = month_bounds(parse_month(month), policy)
-    awards = await _employee_credits(session, "award", start, end)
-    refunded = await _employee_credits(session, "refund", start, end)
-    expiring = await _expiring(session, now)
-    return MonthSummary(
-        month=parse_month(month),
-        issued=await _system_flow(session, "issuance", start, end, outflow=True),
-        redeemed=await _system_flow(session, "redeemed", start, end),
-        expired=await _system_flow(session, "expired", start, end),
-        refunded=refunded[1],
-        deducted=await _system_flow(session, "adjustment", start, end),
-        awards_count=awards[0], awards_points=awards[1],
-        expiring_30d=expiring[0], expiring_employees=expiring[1],
-        top_items=await _top_items(session, start, end),
-        by_department=await _departments(session, start, end),
-    )
+    month = parse_month(month)
+    figs = (await rollup.month_figures(session, [month], policy))[month]
+    return await summary_of(session, month=month, figs=figs, now=now, policy=policy)
 
 
 def summary_csv(summary: MonthSummary) -> str:
-    """The summary as CSV blocks (totals, top items, departments) separated by blank lines.
+    """The summary as CSV blocks (totals, top items, departments) separated by blank lines: the
+    same figures and sections as ``jifen report`` and chat 报表.
 
     Starts with a UTF-8 BOM so spreadsheet programs show the Chinese names correctly.
     """
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["metric", "value"])
-    w.writerows([["month", summary.month], ["issued", summary.issued],
-                 ["redeemed", summary.redeemed], ["expired", summary.expired],
-                 ["refunded", summary.refunded], ["deducted", summary.deducted],
-                 ["awards_count", summary.awards_count], ["awards_points", summary.awards_points],
-                 [f"expiring_{EXPIRING_DAYS}d", summary.expiring_30d],
-                 [f"expiring_{EXPIRING_DAYS}d_employees", summary.expiring_employees]])
+    w.writerows([["month", summary.month], *([name, value] for name, value in totals(summary))])
     w.writerow([])
     w.writerow(["sku", "name", "qty", "points"])
     w.writerows([[i.sku, i.name, i.qty, i.points] for i in summary.top_items])
@@ -235,6 +176,17 @@ def summary_csv(summary: MonthSummary) -> str:
     w.writerow(["department", "issued", "redeemed"])
     w.writerows([[d.department, d.issued, d.redeemed] for d in summary.by_department])
     return "\ufeff" + out.getvalue()
+
+
+def totals(summary: MonthSummary) -> list[tuple[str, int]]:
+    """The report's figures by their CSV names, in the order every report shows them."""
+    return [("issued", summary.issued), ("redeemed", summary.redeemed),
+            ("expired", summary.expired), ("deducted", summary.deducted),
+            ("refunded", summary.refunded), ("awards_count", summary.awards_count),
+            ("awards_points", summary.awards_points),
+            (f"expiring_{EXPIRING_DAYS}d", summary.expiring_30d),
+            (f"expiring_{EXPIRING_DAYS}d_employees", summary.expiring_employees),
+            ("open_orders", summary.open_orders), ("open_orders_points", summary.open_points)]
 
 
 def period_bounds(period: str, now: datetime, policy: Policy) -> tuple[datetime, datetime]:

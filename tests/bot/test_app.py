@@ -50,3 +50,18 @@ async def test_metrics_counts_outbox_and_orders(tmp_path: Path, aiohttp_client) 
     assert 'jifen_outbox_messages{status="failed"} 1' in text
     assert 'jifen_outbox_messages{status="pending"} 0' in text
     assert "jifen_active_employees 0" in text
+
+
+async def test_metrics_export_every_order_and_outbox_state_with_zeros(tmp_path: Path, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    from core.orders.desk import STATES as ORDER_STATES
+    from core.outbox.queries import STATES as OUTBOX_STATES
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/j.db", playground=False,  # type: ignore[call-arg]
+                        _env_file=None)
+    client: TestClient = await aiohttp_client(await build(settings, background=False))
+    text = await (await client.get("/metrics")).text()
+    for state in ORDER_STATES:
+        assert f'jifen_orders{{status="{state}"}} 0' in text
+    for state in OUTBOX_STATES:
+        assert f'jifen_outbox_messages{{status="{state}"}} 0' in text
+    assert {"pending_approval", "placed", "fulfilled", "cancelled", "rejected"} <= set(ORDER_STATES)

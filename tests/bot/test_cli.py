@@ -173,7 +173,7 @@ def test_demo_once_then_every_job_on_its_history(cli: Cli) -> None:
     # The demo's 60-point award (E004 → E006) waits for 赵磊 since a day before loading:
     # one day later it is due its reminder, three days later its escalation, each only once.
     def approvals(at: datetime) -> str:
-        return cli.ok("jobs", "run", "approval-reminders", "--now", at.isoformat()).strip()
+        return cli.ok("jobs", "run", "approval-reminders", "--now", at.isoformat()).splitlines()[0]
 
     assert approvals(loaded + timedelta(days=1)) == "reminded 1 approval steps, escalated 0"
     assert approvals(loaded + timedelta(days=3)) == "reminded 0 approval steps, escalated 1"
@@ -199,7 +199,7 @@ def test_demo_once_then_every_job_on_its_history(cli: Cli) -> None:
     held = cli.scalar(select(func.sum(Account.balance)).where(Account.kind == "employee"))
     assert held > 0
     out = cli.ok("jobs", "run", "expire", "--now", "2030-01-01T00:00:00")
-    assert re.fullmatch(rf"expired {held} points in \d+ lots\n", out), out
+    assert re.fullmatch(rf"expired {held} points in \d+ lots", out.splitlines()[0]), out
     assert cli.scalar(select(func.sum(Account.balance)).where(Account.kind == "employee")) == 0
     assert cli.scalar(select(func.sum(Lot.remaining))) == 0
     assert "ledger OK" in cli.ok("ledger", "verify")
@@ -209,10 +209,11 @@ def test_auto_grants_once_per_birthday(cli: Cli) -> None:
     _employees(cli, "employee_id,name,birthday\nB1,寿星,07-04\nB2,路人,1990-07-05\n")
     # 23:30 local on the birthday (a naive --now is local time; read as UTC it would be 5 July)
     morning = cli.ok("jobs", "run", "auto-grants", "--now", "2031-07-04T23:30:00")
-    assert morning.strip() == "granted 50 points in 1 automatic grants"
+    assert morning.splitlines()[0] == "granted 50 points in 1 automatic grants"
+    assert "count as given and are not given again on the day" in morning  # 2031 is the future
     # 18:00 the same local day, given in UTC: already celebrated
     evening = cli.ok("jobs", "run", "auto-grants", "--now", "2031-07-04T10:00:00+00:00")
-    assert evening.strip() == "granted 0 points in 0 automatic grants"
+    assert evening.splitlines()[0] == "granted 0 points in 0 automatic grants"
     assert (cli.balance("B1"), cli.balance("B2")) == (50, 0)
     assert cli.scalar(select(func.count()).select_from(LedgerTransaction)) == 1
 
@@ -237,7 +238,8 @@ def test_employees_import_dry_run_update_and_deactivate(cli: Cli) -> None:
     assert (cli.cwd / "directory.csv").read_bytes().startswith(b"\xef\xbb\xbf")
 
     out = cli.ok("employees", "import", first, "--dry-run")
-    assert out.strip() == "dry run: would have created 3, updated 0, unchanged 0, deactivated 0"
+    assert out.splitlines() == ["dry run: would have created 3, updated 0, unchanged 0, deactivated 0",
+                                "  add        M1 经理甲", "  add        A1 员工乙", "  add        A2 员工丙"]
     assert cli.scalar(select(func.count()).select_from(Employee)) == 0
     assert cli.scalar(select(func.count()).select_from(Account).where(Account.kind == "employee")) == 0
 
@@ -253,7 +255,8 @@ def test_employees_import_dry_run_update_and_deactivate(cli: Cli) -> None:
     # A1 renamed, A2 gone from the file, M1 as before
     second = cli.write("directory2.csv", DIRECTORY.replace("员工乙", "员工乙乙").rsplit("A2", 1)[0])
     out = cli.ok("employees", "import", second, "--deactivate-missing", "--dry-run")
-    assert out.strip() == "dry run: would have created 0, updated 1, unchanged 1, deactivated 1"
+    assert out.splitlines() == ["dry run: would have created 0, updated 1, unchanged 1, deactivated 1",
+                                "  change     A1 员工乙乙: name", "  deactivate A2 员工丙"]
     assert _people(cli, "A1", "A2") == [("员工乙", True), ("员工丙", True)]
 
     out = cli.ok("employees", "import", second, "--deactivate-missing")
@@ -366,14 +369,13 @@ def test_report_outbox_retry_and_verify_catches_tampering(cli: Cli) -> None:
     month = _local_month(datetime.now(UTC))
     out = cli.ok("report", "--month", month, "--csv", "out.csv")  # relative to the cwd
     assert f"report {month}" in out
-    assert re.search(r"issued 140\s+redeemed 0\s+expired 0", out), out
-    assert "department 研发部: issued 100, redeemed 0" in out
-    assert "department 市场部: issued 40, redeemed 0" in out
+    assert re.search(r"Points\n  issued\s+140 .*\n  redeemed\s+0 .*\n  expired\s+0\n", out), out
+    assert "\nDepartments\n  市场部: issued 40, redeemed 0\n  研发部: issued 100, redeemed 0\n" in out
     assert "written out.csv" in out
     written = (cli.cwd / "out.csv").read_text(encoding="utf-8-sig")
     assert f"month,{month}" in written and "issued,140" in written
     assert "研发部,100,0" in written
-    assert re.search(r"issued 0\s+redeemed 0", cli.ok("report", "--month", "2000-01"))
+    assert re.search(r"issued\s+0 .*\n  redeemed\s+0 ", cli.ok("report", "--month", "2000-01"))
 
     listing = cli.ok("outbox").splitlines()
     assert len(listing) == 3, listing

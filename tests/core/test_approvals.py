@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from core import errors
 from core.approvals import service as approvals
+from core.audit.service import AuditFilter, entries
 from core.db import Database
 from core.ledger.verify import verify
 from core.models import ApprovalStep, Employee
@@ -70,6 +71,12 @@ async def test_first_decision_wins_and_names_the_decider(
     assert await balance_of(db, "E2", now) == 60
     async with db.uow() as s:
         assert await verify(s) == []
+        # the decision is audited once, by its decider; the refused clicks left no entry
+        [row] = await entries(s, where=AuditFilter(subject=f"approval:A{rid}"), limit=10)
+    assert (row.actor, row.action, row.at) == ("M1", "approval.approved", now)
+    assert row.before == {"status": "pending", "step": 0}
+    assert row.after["status"] == row.after["request_status"] == "approved"
+    assert row.after["kind"] == "award"
 
 
 async def test_admin_can_decide_any_request(db: Database, policy: Policy, now: datetime) -> None:
@@ -155,6 +162,10 @@ async def test_double_click_on_a_two_step_chain_decides_once(
         assert (req.status, req.current_step) == ("pending", 1)
     await decide(db, policy, now, rid, "ADM", step=1)
     assert await balance_of(db, "E1", now) == 250
+    async with db.uow() as s:  # one entry per step decided, in order
+        rows = await entries(s, where=AuditFilter(subject=f"approval:A{rid}"), limit=10)
+    assert [(r.actor, r.after["step"], r.after["request_status"]) for r in rows] == [
+        ("BIG", 0, "pending"), ("ADM", 1, "approved")]
 
 
 async def test_rejection_on_the_first_step_skips_the_rest(
@@ -168,6 +179,8 @@ async def test_rejection_on_the_first_step_skips_the_rest(
         assert req.status == "rejected"
         assert [st.status for st in req.steps] == ["rejected", "skipped"]
         assert [to for to, _ in await pushes(s, "approval_request")] == ["employee:BIG"]
+        [row] = await entries(s, where=AuditFilter(action="approval.rejected"), limit=10)
+        assert (row.actor, row.after["request_status"]) == ("BIG", "rejected")
     with pytest.raises(errors.AlreadyDecided) as exc:
         await decide(db, policy, now, view.approval_id or 0, "HR1")
     assert exc.value.params == {"by": "周总", "status": "rejected"}

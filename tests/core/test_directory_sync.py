@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
 from core.approvals.service import open_request
+from core.autogrants.service import run_auto_grants
 from core.db import Database
 from core.directory_sync.changes import Member, Roster
 from core.directory_sync.sync import apply_member, remove_member, sync_directory
 from core.ledger.verify import verify
 from core.models import ApprovalStep, AuditEntry, Employee, OutboxMessage
 from core.policy import Policy
-from core.rules.service import run_auto_grants
 from tests.factories import add_employee
 
 TODAY = date(2026, 3, 15)

@@ -102,7 +102,7 @@ async def test_grant_refusals_change_nothing(db: Database, policy: Policy, now: 
         ({"employee_id": "GONE"}, errors.InactiveEmployee),
         ({"employee_id": "E404"}, errors.UnknownEmployee),
         ({"amount": 0}, errors.InvalidAmount),
-        ({"reason": "  "}, errors.InvalidInput),
+        ({"reason": "  "}, errors.ReasonRequired),
         ({"expires_at": date(2026, 3, 1)}, errors.InvalidInput),
     ]
     for change, error in cases:

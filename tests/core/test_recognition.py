@@ -194,7 +194,7 @@ async def test_revoke_never_drives_a_balance_negative(
                            reason="spend", now=now, to="adjustment")
     later = now + timedelta(days=3)
     await refused(db, errors.Forbidden, lambda: revoke(db, policy, later, "M1", award.award_id))
-    await refused(db, errors.InvalidInput,
+    await refused(db, errors.ReasonRequired,
                   lambda: revoke(db, policy, later, "HR1", award.award_id, reason=" "))
     result = await revoke(db, policy, later, "HR1", award.award_id)
     assert (result.amount, result.reversed, result.status) == (40, 15, "revoked")

@@ -90,7 +90,11 @@ async def test_month_summary_figures(db: Database, policy: Policy, now: datetime
     assert (summary.refunded, summary.deducted) == (30, 5)
     assert (summary.awards_count, summary.awards_points) == (4, 90)
     assert (summary.expiring_30d, summary.expiring_employees) == (25, 1)
-    assert summary.top_items == [TopItem("TEA", "茶叶", 2, 40), TopItem("CUP", "马克杯", 1, 50)]
+    # the top items are the orders "redeemed" counts: handed over this month (O1), not the open
+    # O2 (its 40 points wait in escrow) nor the cancelled O3
+    assert summary.top_items == [TopItem("CUP", "马克杯", 1, 50)]
+    assert sum(i.points for i in summary.top_items) == summary.redeemed
+    assert (summary.open_orders, summary.open_points) == (1, 40)
     assert summary.by_department == [DepartmentRow("研发部", 250, 50), DepartmentRow("销售部", 165, 0)]
 
 
@@ -109,7 +113,8 @@ async def test_summary_csv(db: Database, policy: Policy, now: datetime) -> None:
         text = summary_csv(await month_summary(s, actor_id="cli", month="2026-03", now=now, policy=policy))
     assert text.startswith("\ufeffmetric,value\n")
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
-    assert ["issued", "415"] in rows and ["TEA", "茶叶", "2", "40"] in rows
+    assert ["issued", "415"] in rows and ["CUP", "马克杯", "1", "50"] in rows
+    assert ["deducted", "5"] in rows and ["open_orders", "1"] in rows
     assert ["研发部", "250", "50"] in rows
 
 
@@ -121,7 +126,7 @@ def test_parse_month(text: str, month: str) -> None:
 
 @pytest.mark.parametrize("text", ["2026-13", "March", "26-03", ""])
 def test_parse_month_refuses(text: str) -> None:
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(errors.InvalidMonth):
         parse_month(text)
 
 

@@ -127,6 +127,36 @@ def test_dashboard_numbers_match_the_report(page: Any, live: Live) -> None:
     for key in ("issued", "redeemed", "expired", "deducted", "expiring_30d"):
         assert dash[key] == report[key], key
     cli = jifen("report", db_url=live.db_url, env=live.env).stdout
-    flows = re.search(r"issued (\d+)\s+redeemed (\d+)\s+expired (\d+)", cli)
+    flows = re.search(r"^\s+issued\s+(\d+).*?^\s+redeemed\s+(\d+).*?^\s+expired\s+(\d+)", cli,
+                      re.S | re.M)  # the "Points" section of jifen report
     assert flows and [int(x) for x in flows.groups()] == [dash["issued"], dash["redeemed"],
                                                            dash["expired"]]
+
+
+def test_an_item_created_in_the_console_is_in_chat_mall(browser: Any, page: Any, live: Live,
+                                                        ) -> None:
+    """HR creates an item on the catalog page; an employee then finds it by typing 商城 in chat
+    (the playground: the same dispatcher and catalog reply as WeCom and DingTalk)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{live.base}/admin/catalog/new")
+    page.fill("input[name=sku]", "TEAPOT9")
+    page.fill("input[name=name]", "紫砂茶壶")
+    page.fill("input[name=points]", "120")
+    page.fill("input[name=category]", "生活")
+    page.fill("input[name=stock]", "5")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".notice")).to_contain_text("已保存")
+    assert page.url.startswith(f"{live.base}/admin/catalog/TEAPOT9")
+    page.goto(f"{live.base}/admin/catalog")
+    expect(page.locator("main")).to_contain_text("紫砂茶壶")
+
+    chat = browser.new_context(locale="zh-CN").new_page()
+    chat.goto(f"{live.base}/playground?as=E004")
+    expect(chat.locator("body[data-ready='1']")).to_have_count(1)
+    chat.locator("button[data-text='商城']").click()
+    reply = chat.locator("#log")
+    expect(reply).to_contain_text("紫砂茶壶", timeout=15_000)
+    expect(reply).to_contain_text("TEAPOT9")
+    expect(reply).to_contain_text("120")
+    chat.context.close()

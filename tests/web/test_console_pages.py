@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from core.audit.service import AuditFilter, entries
 from core.models import CatalogItem, CodeEntry, LedgerTransaction, Order, OutboxMessage, utcnow
 from core.orders.service import confirm, start_redemption
 from core.reports.service import month_summary
 from core.timeutil import month_key
+from tests.core.test_report_rollup import fold
 from tests.web.conftest import ADMIN, HR, Console
 
 PAGES = ("/admin", "/admin/employees", "/admin/employees?q=研发", "/admin/employees/E004",
@@ -142,6 +144,13 @@ async def test_admins_decide_approvals_and_hr_only_sees_them(console: Console) -
         "csrf": csrf, "decision": "approve"}, allow_redirects=False)
     assert "notice=" in done.headers["Location"]
     assert "A1" not in await (await console.client.get("/admin/approvals")).text()
+    # the console's decision is in the audit log, by its admin, like every HR change
+    audit = await (await console.client.get("/admin/audit")).text()
+    assert "approval.approved" in audit and "approval:A1" in audit
+    [row] = await console.db.run(lambda s: entries(s, where=AuditFilter(subject="approval:A1"),
+                                                   limit=10))
+    assert (row.actor, row.action, row.before["status"], row.after["status"]) == (
+        ADMIN, "approval.approved", "pending", "approved")
 
 
 async def test_broadcast_preview_per_platform(console: Console) -> None:
@@ -168,3 +177,29 @@ async def test_dashboard_figures_are_the_reports(console: Console) -> None:
     assert int(shown["expired"]) == summary.expired
     assert int(shown["expiring_30d"]) == summary.expiring_30d
     assert int(shown["orders_waiting"]) >= 1 and int(shown["approvals_waiting"]) >= 1
+
+
+async def test_the_dashboard_reads_the_stored_months_in_few_statements(console: Console) -> None:
+    """Twelve months of figures come from the report's rollup in one pass (it was four
+    statements per month and figure before), and they are the same after the fold."""
+    from bot.app import POLICY_KEY
+
+    await console.sign_in(HR)
+    live = await (await console.client.get("/admin")).text()
+    assert await fold(console.db, console.app[POLICY_KEY]) > 0
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    engines = {console.db.engine.sync_engine, console.db.reader.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        stored = await (await console.client.get("/admin")).text()
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+    figures = re.compile(r'data-k="(\w+)">(?:<a [^>]*>)?(\d+)')
+    assert figures.findall(stored) == figures.findall(live)
+    assert len(seen) <= 30, seen

@@ -5,6 +5,7 @@ same notification, and refusals read as in chat."""
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -14,7 +15,7 @@ from bot.app import DISPATCHER_KEY, SETTINGS_KEY
 from bot.runtime.events import playground_event
 from bot.web.mall.links import push_linker
 from cards.render_text import render_plain
-from core.models import CatalogItem, OutboxMessage
+from core.models import CatalogItem, OutboxMessage, utcnow
 from core.orders.desk import desk
 from tests.web.conftest import EMPLOYEE, Console, csrf_of, link_for
 
@@ -156,3 +157,32 @@ async def test_the_mall_link_is_minted_as_a_card_is_sent(console: Console) -> No
     link = str((await links(EMPLOYEE, card)).link)
     opened = await console.client.get(link.split("8080", 1)[1], allow_redirects=False)
     assert opened.status == 303 and opened.headers["Location"] == "/m"
+
+
+async def test_the_leaderboard_by_department_matches_chat(console: Console) -> None:
+    """排行 [部门] in the mall: the department chips narrow the board exactly as chat does."""
+    from bot.app import POLICY_KEY
+    from core.awards.service import give
+
+    async def awards(s: Any) -> None:
+        pol = console.app[POLICY_KEY]
+        for n, (giver, to) in enumerate((("E003", "E006"), ("E007", "E008"), ("E009", "E010"))):
+            await give(s, giver_id=giver, recipient_ids=[to], amount=10 + n, reason="周会分享很精彩",
+                       key=f"board-test:{n}", now=utcnow(), policy=pol)
+
+    await console.db.run(awards)
+    await sign_in_mall(console)
+    everyone = await (await console.client.get("/m/leaderboard?period=month")).text()
+    assert all(name in everyone for name in ("刘洋", "Alice Chen", "吴敏"))
+    assert 'href="/m/leaderboard?period=month&amp;dept=%E7%A0%94%E5%8F%91%E9%83%A8"' in everyone
+    rd = await (await console.client.get("/m/leaderboard?period=month&dept=研发部")).text()
+    board = rd.split('id="board"', 1)[1]
+    assert "刘洋" in board and "Alice Chen" not in board and "吴敏" not in board
+    in_chat = await chat(console, EMPLOYEE, "排行 研发部")
+    shown = re.findall(r'</b> ([^<]+)<small>', board)
+    assert shown and all(name in in_chat for name in shown)
+    assert "Alice Chen" not in in_chat
+    # the period chips keep the department; an unknown one shows the whole company
+    assert 'href="/m/leaderboard?period=year&amp;dept=%E7%A0%94%E5%8F%91%E9%83%A8"' in rd
+    unknown = await (await console.client.get("/m/leaderboard?dept=不存在")).text()
+    assert "Alice Chen" in unknown and "吴敏" in unknown

@@ -11,22 +11,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.web.admin.common import age_text, render, script_json, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
+from core.access import authorize_hr
 from core.policy import Policy
 from core.reports import dashboard as dash
-from core.reports.service import month_summary
+from core.reports.rollup import month_figures
+from core.reports.service import summary_of
 from core.timeutil import month_key
 
 
 async def gather(s: AsyncSession, policy: Policy, actor_id: str) -> dict[str, Any]:
+    """Everything the page shows, in one read: the twelve months' ledger figures come from the
+    report's rollup in one pass, this month's summary is built from the same figures."""
+    await authorize_hr(s, actor_id, "report")
     at = now()
     month = month_key(at, policy)
     months = dash.last_months(at, policy)
-    flows = await dash.month_flows(s, months=months, policy=policy)
+    figs = await month_figures(s, months, policy)
     return {
         "month": month,
-        "summary": await month_summary(s, month=month, now=at, policy=policy, actor_id=actor_id),
-        "flows": flows,
-        "departments": await dash.departments_over(s, months=months, policy=policy),
+        "summary": await summary_of(s, month=month, figs=figs[month], now=at, policy=policy),
+        "flows": dash.month_flows(figs, months),
+        "departments": dash.departments_over(figs),
         "participation": await dash.participation(s, month=month, policy=policy),
         "allowance_used": await dash.allowance_used(s, month=month),
         "values": await dash.top_values(s, month=month, policy=policy),

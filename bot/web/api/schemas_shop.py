@@ -151,7 +151,10 @@ class MonthlyReportOut(BaseModel):
     awards_points: int
     expiring_30d: int
     expiring_employees: int
-    top_items: list[TopItemOut]
+    open_orders: int = Field(description="orders waiting for approval or hand-over, now")
+    open_points: int = Field(description="their points, held in escrow")
+    top_items: list[TopItemOut] = Field(description="items of the orders handed over in the "
+                                        "month: the orders 'redeemed' counts")
     by_department: list[DepartmentOut]
 
 

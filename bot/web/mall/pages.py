@@ -11,6 +11,7 @@ from bot.web.base import now, policy_of, run
 from bot.web.mall.common import mall, me, render
 from core import ledger
 from core.awards.service import allowance_status
+from core.directory import service as directory
 from core.ledger.service import LotLine, open_lots
 from core.reports.service import leaderboard
 
@@ -51,13 +52,21 @@ async def history(request: web.Request) -> web.StreamResponse:
 
 @mall
 async def board(request: web.Request) -> web.StreamResponse:
+    """排行 as in chat: by period, and (like ``排行 [部门]``) for one department of active
+    employees; a department nobody is in any more shows the whole company."""
     period = request.query.get("period", "month")
     period = period if period in PERIODS else "month"
+    wanted = request.query.get("dept", "").strip()
     policy, at = policy_of(request), now()
-    rows = await run(request, lambda s: leaderboard(s, period=period, department=None, now=at,
-                                                    policy=policy))
-    return render(request, "board.html", {"rows": rows, "period": period, "periods": PERIODS,
-                                          "tab": "board"})
+
+    async def read(s: AsyncSession) -> dict[str, object]:
+        departments = await directory.departments(s)
+        dept = wanted if wanted in departments else ""
+        rows = await leaderboard(s, period=period, department=dept or None, now=at, policy=policy)
+        return {"rows": rows, "departments": departments, "dept": dept}
+
+    return render(request, "board.html", await run(request, read) | {
+        "period": period, "periods": PERIODS, "tab": "board"})
 
 
 def setup_routes(app: web.Application) -> None:

@@ -51,6 +51,7 @@ async def test_page_and_static_files(client: Client) -> None:
     assert "Content-Security-Policy" in page.headers
     html = await page.text()
     assert '<select id="employee"' in html and "/playground/static/app.js" in html
+    assert "maxlength" not in html  # a long message reaches the bot, which says the limit
     assert "http://" not in html and "https://" not in html  # no CDN, no external URL
     for name in ("app.js", "style.css"):
         resp = await client.get(f"/playground/static/{name}")
@@ -114,11 +115,28 @@ async def test_new_award_above_50_waits_for_the_givers_manager(client: Client) -
     assert "谢谢你的方案" in award["html"]
 
 
+async def test_a_message_over_the_limit_is_refused_whole_with_the_limit(client: Client) -> None:
+    before = only(await send(client, "E007", "积分"), "balance")["fields"]
+    await inbox(client, "E007")  # the demo's welcome grant
+    text = "赞 @E007 10分 " + "谢谢你帮我review代码" * 160
+    assert len(text) == 2092
+    reply = await send(client, "E004", text)
+    assert [c["title"] for c in reply] == [
+        "消息太长：最多 2,000 个字（这条 2,092 个），没有执行，请缩短后重发。"]
+    assert only(await send(client, "E007", "积分"), "balance")["fields"] == before
+    assert await inbox(client, "E007") == []  # no award was given
+    english = await send(client, "E004", "give @E007 10 " + "thanks " * 300)
+    assert english[0]["title"].startswith("That message is too long: at most 2,000 characters")
+    assert len("give @E007 10 " + "thanks " * 300) == 2114 and "2,114" in english[0]["title"]
+    just = await send(client, "E004", "赞 @E007 10分 " + "谢" * (2000 - 12))  # at the limit: read
+    assert "消息太长" not in just[0]["title"]
+
+
 @pytest.mark.parametrize(("path", "body", "status", "error"), [
     ("/playground/api/send", {"as": "NOPE", "text": "积分"}, 400, "unknown employee"),
     ("/playground/api/send", {"text": "积分"}, 400, "'as' is required"),
     ("/playground/api/send", {"as": "E004"}, 400, "'text' is required"),
-    ("/playground/api/send", {"as": "E004", "text": "x" * 2001}, 400, "longer than"),
+    ("/playground/api/send", {"as": "E004", "text": "x" * 20_001}, 400, "longer than"),
     ("/playground/api/send", ["E004", "积分"], 400, "JSON object"),
     ("/playground/api/click", {"as": "E004", "action": 7}, 400, "'action' is required"),
     ("/playground/api/click", {"as": "ghost", "action": "ct"}, 400, "unknown employee"),

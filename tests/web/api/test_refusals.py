@@ -102,7 +102,7 @@ async def test_malformed_json_is_400_and_wrong_shapes_are_422(api: Api) -> None:
     _is_error(await api.call("GET", "/employees?cursor=%%%", status=422), "invalid_cursor")
     _is_error(await api.call("GET", "/orders?cursor=WyJ4Il0", status=422), "invalid_cursor")
     _is_error(await api.call("GET", "/reports/monthly?month=2026-13", status=422),
-              "invalid_input")
+              "invalid_month")
 
 
 async def test_refusals_change_nothing(api: Api) -> None:

@@ -16,14 +16,23 @@ from tests.web.api.conftest import Api
 
 
 async def test_monthly_report_matches_the_core_and_csv(api: Api) -> None:
+    from core.models import Order
+    from core.orders.service import fulfil
+
     now = utcnow()
     month = month_key(now, api.policy)
+    async with api.db.uow() as s:  # one of the two mugs is handed over: it is "redeemed"
+        first = await s.scalar(select(Order.order_no).order_by(Order.id).limit(1))
+        assert first is not None
+        await fulfil(s, actor_id="HR1", order_no=first, note=None, now=now, policy=api.policy)
     body = await api.call("GET", f"/reports/monthly?month={month}", status=200)
     async with api.db.uow() as s:
         expected = asdict(await month_summary(s, month=month, now=now, policy=api.policy,
                                                   actor_id="api"))
     assert body == expected
     assert body["issued"] == 500 and body["top_items"][0]["sku"] == "MUG"
+    assert body["top_items"][0]["qty"] == 1 and body["redeemed"] == 100
+    assert (body["open_orders"], body["open_points"]) == (1, 100)
     assert (await api.call("GET", "/reports/monthly", status=200))["month"] == month
     resp = await api.client.get(f"/api/v1/reports/monthly.csv?month={month}",
                                 headers={"Authorization": "Bearer s3cret-admin-token"})

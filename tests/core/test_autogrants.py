@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 
 from core import ledger
+from core.autogrants.service import RuleGrant, run_auto_grants
 from core.db import Database
 from core.ledger.verify import verify
 from core.models import LedgerTransaction, OutboxMessage
 from core.policy import GrantRule, Policy
-from core.rules.service import RuleGrant, run_auto_grants
 from tests.factories import add_employee
 
 TODAY = date(2026, 3, 15)

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from core import ledger
 from core.db import Database
+from core.expiry_reminders.service import ReminderRunResult, expiry_reminders
 from core.ledger.verify import verify
 from core.models import Employee, OutboxMessage, ReminderMark
 from core.policy import Policy
-from core.reminders.service import ReminderRunResult, expiry_reminders
 from tests.factories import add_employee
 
 
