@@ -65,12 +65,14 @@ class InboxProcessor:
         if it was seen before)."""
         now = self.clock()
         lease_until = now + timedelta(seconds=self.t.lease_s)
-        if guard is None:
-            row_id = await self._store.submit(inbox.Arrival(event_key(event), encode(event), now,
-                                                            lease_until))
-        else:  # the replay guard must share the row's transaction, and a replay is refused alone
+        if guard is not None:
+            # a signed request's replay guard shares the row's transaction (so a failed store
+            # records neither); these few are stored one per transaction, not group-committed
             row_id = await inbox.accept(self.db, event_key(event), encode(event), now=now,
                                         lease_until=lease_until, guard=guard)
+        else:
+            row_id = await self._store.submit(
+                inbox.Arrival(event_key(event), encode(event), now, lease_until))
         if row_id is not None:  # None: a redelivery of a stored event, acknowledged again
             self._tasks.spawn(self._process(row_id, event, 0))
 

@@ -64,10 +64,8 @@ class Feed:
         self.events: list[Event] = []
         self.inbox = InboxProcessor(db, handle=self._handle, give_up=self._give_up)
 
-    async def _handle(self, event: Event, row_id: int) -> None:
-        self.events.append(event)
-
-    async def _give_up(self, event: Event) -> None:
+    async def _handle(self, event: Event, _row_id: int | None = None) -> None:
+        # (the inbox passes the row id to the dispatcher, which marks it done with the answer)
         self.events.append(event)
 
     async def __call__(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
