@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import socket
 import sys
+import threading
 from collections.abc import Sequence
 from importlib import metadata
 from typing import Any, NoReturn
@@ -60,8 +61,24 @@ def _database_sentence(exc: BaseException) -> str:
     return f"cannot use the database ({reason}); check JIFEN_DATABASE_URL."
 
 
+def _quiet_closed_loop(hook: Any) -> Any:
+    """aiosqlite queues the stop of a connection whose open failed without awaiting it, so its
+    worker thread may report to the CLI's event loop after ``asyncio.run`` closed it; that
+    report ("Event loop is closed") carries nothing, the failure itself was already printed."""
+    if getattr(hook, "jifen_quiet", False):  # main() ran before in this process
+        return hook
+
+    def quiet(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, RuntimeError) and str(args.exc_value) == "Event loop is closed":
+            return
+        hook(args)
+    quiet.jifen_quiet = True  # type: ignore[attr-defined]
+    return quiet
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    threading.excepthook = _quiet_closed_loop(threading.excepthook)
     try:
         settings = Settings()
         fn = COMMANDS[args.handler]

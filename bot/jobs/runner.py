@@ -16,6 +16,7 @@ from core.expiry_reminders.service import expiry_reminders
 from core.ledger.expiry import expire_batch
 from core.policy import Policy
 from core.reports.recognition import post_digest
+from core.reports.rollup import advance
 from core.retention import prune
 
 BATCH = 2000  # due lots per transaction of the expiry sweep
@@ -74,8 +75,6 @@ async def _retention(db: Database, policy: Policy, now: datetime) -> str:
 
 
 async def _report_rollup(db: Database, policy: Policy, now: datetime) -> str:
-    from core.reports.rollup import advance
-
     moved = await advance(db, policy, settle=True)
     return f"folded {moved} ledger transactions into the monthly figures"
 

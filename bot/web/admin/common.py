@@ -11,7 +11,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.web.auth.sessions import signed_in
-from bot.web.base import core_error_text, lang_of_request, now, page_context
+from bot.web.base import core_error_text, lang_of_request, now, page_context, remember_lang
 from cards.texts import Locale, t
 from core.errors import CoreError
 
@@ -24,8 +24,6 @@ def render(request: web.Request, template: str, context: dict[str, Any]) -> web.
     context.setdefault("problem", request.query.get("problem"))
     response = aiohttp_jinja2.render_template(f"admin/{template}", request,
                                               page_context(request) | context)
-    from bot.web.base import remember_lang
-
     remember_lang(request, response)
     return response
 

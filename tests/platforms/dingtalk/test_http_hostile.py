@@ -62,7 +62,7 @@ class Feed:
 
     def __init__(self, db: Database) -> None:
         self.events: list[Event] = []
-        self.inbox = InboxProcessor(db, handle=self._handle, give_up=self._give_up)
+        self.inbox = InboxProcessor(db, handle=self._handle, give_up=self._handle)
 
     async def _handle(self, event: Event, _row_id: int | None = None) -> None:
         # (the inbox passes the row id to the dispatcher, which marks it done with the answer)
