@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import config
@@ -15,9 +14,9 @@ from config.settings import Settings
 from core.awards.service import give
 from core.catalog.importer import import_items
 from core.db import Database
+from core.directory import service as directory
 from core.directory.importer import import_employees, parse_directory_csv
 from core.hr.service import grant
-from core.models import Employee
 from core.orders.service import confirm, start_redemption
 from core.policy import BroadcastTarget, Policy
 from core.timeutil import month_bounds, month_key
@@ -44,7 +43,7 @@ class DemoRefused(Exception):
 
 async def is_empty(db: Database) -> bool:
     async with db.uow() as s:
-        return not await s.scalar(select(func.count()).select_from(Employee))
+        return await directory.count(s) == 0
 
 
 async def _org(s: AsyncSession, policy: Policy, now: datetime) -> None:
@@ -63,7 +62,7 @@ def _this_month(now: datetime, days_ago: int, policy: Policy) -> datetime:
 
 
 async def _history(s: AsyncSession, policy: Policy, now: datetime) -> None:
-    ids = list(await s.scalars(select(Employee.employee_id).order_by(Employee.employee_id)))
+    ids = await directory.all_ids(s)
     for emp in ids:
         await grant(s, actor_id="cli", employee_id=emp, amount=WELCOME, reason="欢迎使用积分商城",
                     key=f"demo:welcome:{emp}", now=now - timedelta(days=20), policy=policy)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.sources import ContactsSource
@@ -17,9 +16,8 @@ from bot.runtime.events import ContactChange
 from core import idempotency
 from core.db import Database
 from core.directory_sync.changes import Change, Member, Roster
-from core.directory_sync.matching import platform_column
-from core.directory_sync.sync import apply_member, remove_member, sync_directory
-from core.models import Employee, utcnow
+from core.directory_sync.sync import apply_member, remove_member, rename_user, sync_directory
+from core.models import utcnow
 from core.policy import Policy
 
 log = logging.getLogger("jifen.directory")
@@ -69,9 +67,8 @@ class ContactEvents:
                 log.warning("directory: department event not applied: %s", report.refused)
             return report.changes if report.applied else []
         if change.renamed_from:
-            col = platform_column(self.platform)
-            await s.execute(update(Employee).where(col == change.renamed_from)
-                            .values({col.key: change.user_ids[0]}))
+            await rename_user(s, platform=self.platform, old=change.renamed_from,
+                              new=change.user_ids[0])
         applied: list[Change] = []
         for uid, member in members:
             if member is None:  # left, or no longer readable as a member

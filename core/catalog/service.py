@@ -108,3 +108,9 @@ async def availability(session: AsyncSession, items: list[CatalogItem]) -> dict[
             .group_by(CodeEntry.sku))
         free = {sku: int(n) for sku, n in rows.tuples()}
     return {i.sku: free.get(i.sku, 0) if i.kind == "code" else i.stock for i in items}
+
+
+async def all_items(session: AsyncSession) -> list[CatalogItem]:
+    """Every item, active first, by category and SKU (the console's catalog page)."""
+    return list(await session.scalars(select(CatalogItem).order_by(
+        CatalogItem.active.desc(), CatalogItem.category, CatalogItem.sku)))

@@ -158,3 +158,22 @@ def mask_email(value: str | None) -> str:
     if not at:
         return local[:1] + "***"
     return f"{local[:1]}***@{domain}"
+
+
+async def count(session: AsyncSession) -> int:
+    """Employees on record, active or not (the demo loads only into an empty directory)."""
+    return int(await session.scalar(select(func.count()).select_from(Employee)) or 0)
+
+
+async def all_ids(session: AsyncSession) -> list[str]:
+    return list(await session.scalars(select(Employee.employee_id).order_by(Employee.employee_id)))
+
+
+async def active_with_roles(session: AsyncSession) -> list[tuple[Employee, set[str]]]:
+    """Every active employee with their roles, ``manager`` derived from having active reports,
+    in two statements (the playground's "act as" list)."""
+    people = list(await session.scalars(
+        select(Employee).where(Employee.active.is_(True)).order_by(Employee.employee_id)))
+    managers = set(await session.scalars(
+        select(Employee.manager_id).where(Employee.active.is_(True)).distinct()))
+    return [(e, e.role_set | ({"manager"} if e.employee_id in managers else set())) for e in people]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.directory_sync.changes import Change, Member, Roster, SyncReport, record_change
@@ -93,6 +93,12 @@ async def apply_member(session: AsyncSession, *, platform: str, member: Member, 
     plan = await _plan(session, index, [member], hired_today=today, leavers=False)
     await _apply(session, plan, now=now, policy=policy)
     return plan.changes
+
+
+async def rename_user(session: AsyncSession, *, platform: str, old: str, new: str) -> None:
+    """The platform changed a member's user id (WeCom 变更 userid): keep the match."""
+    col = platform_column(platform)
+    await session.execute(update(Employee).where(col == old).values({col.key: new}))
 
 
 async def remove_member(session: AsyncSession, *, platform: str, user_id: str, policy: Policy,

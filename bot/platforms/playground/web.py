@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from bot.platforms.playground.inbox import PlaygroundInbox
 from bot.runtime.events import Event, playground_event
@@ -39,6 +38,7 @@ from cards.model import Card
 from cards.render_html import render_html
 from cards.serialize import card_from_dict, card_to_dict
 from core.db import Database
+from core.directory.service import active_with_roles
 from core.models import Employee
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -111,13 +111,9 @@ class PlaygroundApi:
 
     async def employees(self, request: web.Request) -> web.Response:
         async with self.db.uow() as s:
-            people = list(await s.scalars(
-                select(Employee).where(Employee.active.is_(True)).order_by(Employee.employee_id)))
-            managers = set(await s.scalars(
-                select(Employee.manager_id).where(Employee.active.is_(True)).distinct()))
+            people = await active_with_roles(s)
         rows = [{"employee_id": e.employee_id, "name": e.name, "department": e.department,
-                 "roles": sorted(e.role_set | ({"manager"} if e.employee_id in managers else set()))}
-                for e in people]
+                 "roles": sorted(roles)} for e, roles in people]
         return web.json_response({"employees": rows})
 
     async def send(self, request: web.Request) -> web.Response:

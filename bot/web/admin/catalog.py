@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.admin.common import back, lang, refused, render, staff
@@ -16,7 +15,7 @@ from bot.web.base import now, policy_of, run
 from cards.texts import t
 from core import errors
 from core.catalog.importer import ItemSpec, import_items
-from core.catalog.service import unassigned_codes
+from core.catalog.service import all_items, unassigned_codes
 from core.models import CatalogItem
 
 FIELDS = ("sku", "name", "points", "category", "stock", "limit_per_employee", "kind",
@@ -25,8 +24,7 @@ MAX_CODES_FILE = 1024 * 1024
 
 
 async def _items(s: AsyncSession) -> list[tuple[CatalogItem, int]]:
-    items = list(await s.scalars(select(CatalogItem).order_by(CatalogItem.active.desc(),
-                                                              CatalogItem.category, CatalogItem.sku)))
+    items = await all_items(s)
     return [(i, await unassigned_codes(s, i.sku) if i.kind == "code" else 0) for i in items]
 
 
