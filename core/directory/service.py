@@ -53,9 +53,13 @@ def _forget_at_end(session: Session, _tx: object) -> None:
     session.info.pop(_REPORTS, None)
 
 
+# One alias for the module: building an alias copies every column of the table (15 proxies),
+# which cost ~8 % of a `积分`'s CPU when it was made per event (cProfile of B2).
+_REPORT = aliased(Employee)
+
+
 def _reports_exist(employee_id: Any) -> Exists:
-    report = aliased(Employee)
-    return exists().where(report.manager_id == employee_id, report.active.is_(True))
+    return exists().where(_REPORT.manager_id == employee_id, _REPORT.active.is_(True))
 
 
 async def has_reports(session: AsyncSession, employee_id: str) -> bool:
