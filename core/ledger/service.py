@@ -212,19 +212,37 @@ async def credit(
         raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
     if not new_key and (existing := await find_transaction(session, key)) is not None:
         return existing
-    acc = await employee_account(session, employee_id, lock=True)
+    account_id = await _add_to_balance(session, employee_id, amount)
     src = await _system_leg(session, source, -amount)
     tx = await _open(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now)
-    lot = await _new_lot(session, acc, tx, amount, expires_at or default_expiry(now, policy), now)
-    await _add_legs(session, tx, [src, _emp_leg(acc, amount, lot.id)])
+    lot = await _new_lot(session, account_id, tx, amount,
+                         expires_at or default_expiry(now, policy), now)
+    # employee=False: the running balance was moved above, with the lock
+    await _add_legs(session, tx, [src, Leg(account_id, amount, lot.id)])
     return tx
 
 
+async def _add_to_balance(session: AsyncSession, employee_id: str, amount: int) -> int:
+    """Add ``amount`` to the employee's running balance and return the account's id: one
+    ``UPDATE … RETURNING`` that also takes the row lock (on PostgreSQL), where a locking
+    ``SELECT`` and a later ``UPDATE`` were two. The account is created on first use."""
+    stmt = (update(Account).where(Account.employee_id == employee_id)
+            .values(balance=Account.balance + amount).returning(Account.id)
+            .execution_options(synchronize_session=False))
+    account_id = await session.scalar(stmt)
+    if account_id is None:  # no account yet (or UnknownEmployee)
+        await employee_account(session, employee_id, lock=True)
+        account_id = await session.scalar(stmt)
+    assert account_id is not None
+    _sync_balance(session, account_id, amount)
+    return int(account_id)
+
+
 async def _new_lot(
-    session: AsyncSession, acc: Account, tx: LedgerTransaction, amount: int, expires_at: datetime,
-    now: datetime,
+    session: AsyncSession, account_id: int, tx: LedgerTransaction, amount: int,
+    expires_at: datetime, now: datetime,
 ) -> Lot:
-    lot = Lot(account_id=acc.id, transaction_id=tx.id, amount=amount, remaining=amount,
+    lot = Lot(account_id=account_id, transaction_id=tx.id, amount=amount, remaining=amount,
               expires_at=expires_at, created_at=now)
     session.add(lot)
     await session.flush()
@@ -303,7 +321,7 @@ async def refund(
         lot = await session.get(Lot, entry.lot_id, with_for_update=True)
         assert lot is not None
         if lot.expires_at <= now:
-            lot = await _new_lot(session, acc, tx, -entry.amount,
+            lot = await _new_lot(session, acc.id, tx, -entry.amount,
                                  now + timedelta(days=policy.expiry.refund_lot_days), now)
         else:
             lot.remaining += -entry.amount
