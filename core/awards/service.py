@@ -8,7 +8,9 @@ on the giver's directory row, so two of them can never both spend the last of th
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,11 +20,16 @@ from core.approvals.finalizers import Outcome, register
 from core.approvals.service import open_request
 from core.awards.rules import check_reason
 from core.awards.schemas import AllowanceStatus, AwardResult, AwardView
-from core.directory.service import department_if_shared, get_active, roles_of
+from core.directory.service import (
+    department_if_shared,
+    fact_columns,
+    remember_facts,
+    roles_of,
+)
 from core.directory.service import get as get_employee
-from core.idempotency import recall, remember
+from core.idempotency import remember
 from core.ledger.service import credit
-from core.models import AllowanceUse, Award, Employee
+from core.models import AllowanceUse, Award, Employee, IdempotencyKey
 from core.outbox import Recipient, queue
 from core.policy import Policy
 from core.timeutil import day_key, month_key
@@ -73,45 +80,99 @@ async def _status(session: AsyncSession, giver: Employee, month: str, used: int,
                            reports=reports, per_report=policy.allowance.per_report)
 
 
-async def _lock_giver(session: AsyncSession, giver_id: str) -> Employee:
+Counts = tuple[dict[str, Employee], int, dict[str, int]]  # employees found, allowance used, pairs
+
+
+async def _lock_giver(
+    session: AsyncSession, giver_id: str, record: str,
+    recipients: tuple[list[str], datetime, Policy] | None = None,
+) -> tuple[Employee, dict[str, Any] | None, Counts | None]:
+    """The giver, locked, with their directory facts (reports, namesake: ``fact_columns``), the
+    result stored under ``record`` if any and, given ``recipients`` (ids, now, policy), what
+    ``_recipients_and_counts`` reads. On SQLite all in one statement: the transaction holds the
+    write lock from ``BEGIN IMMEDIATE`` on, so what it reads is current. On PostgreSQL the rest
+    is a second statement, after the lock: a statement's snapshot is taken before it waits for a
+    row lock, so it would miss a twin that held the lock and committed meanwhile."""
+    one_statement = session.get_bind().dialect.name == "sqlite"
+    reads: list[Any] = [
+        select(IdempotencyKey.result).where(IdempotencyKey.key == record).scalar_subquery()]
+    ids = [giver_id]
+    if recipients is not None:
+        recipient_ids, now, policy = recipients
+        reads += [_used(giver_id, month_key(now, policy)), _pair(giver_id, now, policy)]
+        ids += recipient_ids
     # FOR NO KEY UPDATE: award rows referencing this employee take KEY SHARE locks on it (FK), so
     # a plain FOR UPDATE would deadlock two people giving to each other at the same moment.
-    giver = await session.scalar(
-        select(Employee).where(Employee.employee_id == giver_id)
-        .with_for_update(key_share=True).execution_options(populate_existing=True))
-    if giver is None:
+    lock = (select(Employee, *fact_columns(), *(reads if one_statement else []))
+            .where(Employee.employee_id.in_(ids) if one_statement else
+                   Employee.employee_id == giver_id)
+            .with_for_update(key_share=True).execution_options(populate_existing=True))
+    locked = (await session.execute(lock)).all()
+    giver_row = next((r for r in locked if r[0].employee_id == giver_id), None)
+    if giver_row is None:
         raise errors.UnknownEmployee(who=giver_id)
+    giver = giver_row[0]
+    remember_facts(session, giver, giver_row[1], giver_row[2])
     if not giver.active:
         raise errors.InactiveEmployee(who=giver.name)
-    return giver
+    rows: list[Any] = [(r[0], *r[3:]) for r in locked] if one_statement else list(
+        (await session.execute(select(Employee, *reads).where(Employee.employee_id.in_(ids)))).all())
+    mine = next((r for r in rows if r[0].employee_id == giver_id), None)
+    if mine is None:  # gone since the lock (PostgreSQL)
+        raise errors.UnknownEmployee(who=giver_id)
+    done = None if mine[1] is None else dict(json.loads(mine[1]))
+    if recipients is None:
+        return giver, done, None
+    counts = ({r[0].employee_id: r[0] for r in rows}, int(mine[2] or 0),
+              {r[0].employee_id: int(r[3] or 0) for r in rows})
+    return giver, done, counts
 
 
-async def _used_and_pairs(
-    session: AsyncSession, giver_id: str, recipients: list[Employee], now: datetime, policy: Policy,
-) -> tuple[int, list[int]]:
-    """The allowance used this month and the live awards today to each recipient: one
-    statement (a row of scalar subqueries) for what were two queries."""
-    day = day_key(now, policy)
-    pairs = [select(func.count()).select_from(Award)
-             .where(Award.giver_id == giver_id, Award.day == day, Award.status.in_(LIVE_AWARDS),
-                    Award.recipient_id == person.employee_id).scalar_subquery()
-             for person in recipients]
-    row = (await session.execute(select(_used(giver_id, month_key(now, policy)), *pairs))).one()
-    return int(row[0] or 0), [int(n or 0) for n in row[1:]]
+def _pair(giver_id: str, now: datetime, policy: Policy) -> ScalarSelect[int]:
+    """The giver's live awards today to the employee of the enclosing row."""
+    return (select(func.count()).select_from(Award)
+            .where(Award.giver_id == giver_id, Award.day == day_key(now, policy),
+                   Award.status.in_(LIVE_AWARDS), Award.recipient_id == Employee.employee_id)
+            .scalar_subquery())
 
 
-def _check_pairs(recipients: list[Employee], counts: list[int], policy: Policy) -> None:
+async def _recipients_and_counts(
+    session: AsyncSession, giver_id: str, recipient_ids: list[str], now: datetime, policy: Policy,
+) -> Counts:
+    """The recipients found, the allowance used this month and each recipient's live awards
+    from the giver today: one statement (a row per recipient with scalar subqueries) for what
+    were a read per recipient and two counts."""
+    rows = (await session.execute(
+        select(Employee, _used(giver_id, month_key(now, policy)), _pair(giver_id, now, policy))
+        .where(Employee.employee_id.in_(recipient_ids)))).tuples().all()
+    found = {emp.employee_id: emp for emp, _used_, _n in rows}
+    used = int(rows[0][1] or 0) if rows else 0
+    return found, used, {emp.employee_id: int(n or 0) for emp, _used_, n in rows}
+
+
+def _check_pairs(recipients: list[Employee], counts: dict[str, int], policy: Policy) -> None:
     limit = policy.award.max_per_pair_per_day
-    for person, n in zip(recipients, counts, strict=True):
-        if n >= limit:
+    for person in recipients:
+        if counts[person.employee_id] >= limit:
             raise errors.PairLimit(who=person.name, limit=limit)
+
+
+def _active(found: dict[str, Employee], employee_id: str) -> Employee:
+    emp = found.get(employee_id)
+    if emp is None:
+        raise errors.UnknownEmployee(who=employee_id)
+    if not emp.active:
+        raise errors.InactiveEmployee(who=emp.name)
+    return emp
 
 
 async def _validate(
     session: AsyncSession, giver: Employee, recipient_ids: list[str], amount: int, reason: str,
-    now: datetime, policy: Policy,
-) -> tuple[list[Employee], list[str]]:
-    """Recipients (active, distinct, not the giver) and the reason's value hashtags, or a refusal."""
+    now: datetime, policy: Policy, counts: Counts | None,
+) -> tuple[list[Employee], list[str], int]:
+    """Recipients (active, distinct, not the giver), the reason's value hashtags and the
+    allowance used this month, or a refusal (the pair limit's included). ``counts``: read
+    already, with the giver (``_lock_giver``)."""
     if amount <= 0:
         raise errors.InvalidAmount(amount=amount)
     if not recipient_ids:
@@ -120,9 +181,12 @@ async def _validate(
         raise errors.DuplicateRecipients()
     if giver.employee_id in recipient_ids:
         raise errors.SelfAward()
-    recipients = [await get_active(session, rid) for rid in recipient_ids]
+    found, used, pairs = counts or await _recipients_and_counts(
+        session, giver.employee_id, recipient_ids, now, policy)
+    recipients = [_active(found, rid) for rid in recipient_ids]
     tags = check_reason(reason, policy.award)
-    return recipients, tags
+    _check_pairs(recipients, pairs, policy)
+    return recipients, tags, used
 
 
 async def give(
@@ -135,31 +199,33 @@ async def give(
     ReasonTooShort, ValueRequired, UnknownValue, PairLimit, InsufficientAllowance, NoApprover)
     is raised before anything is written. A repeated ``key`` returns the first result unchanged.
     """
-    giver, done = await lock_and_recall(session, giver_id=giver_id, key=key)
+    giver, done, counts = await _lock_giver(session, giver_id, f"give:{key}",
+                                            (recipient_ids, now, policy))
     if done is not None:
-        return done
+        return AwardResult.from_dict(done)
     return await give_locked(session, giver=giver, recipient_ids=recipient_ids, amount=amount,
-                             reason=reason, key=key, now=now, policy=policy)
+                             reason=reason, key=key, now=now, policy=policy, counts=counts)
 
 
 async def lock_and_recall(
     session: AsyncSession, *, giver_id: str, key: str
 ) -> tuple[Employee, AwardResult | None]:
     """Lock the giver's row; the stored result if ``key`` was already given (a redelivery)."""
-    giver = await _lock_giver(session, giver_id)
-    # after the lock: a twin that held it has committed, and its result is visible here
-    done = await recall(session, f"give:{key}")
+    # looked up after (or with) the lock: a twin that held it has committed, and its result is
+    # visible here
+    giver, done, _counts = await _lock_giver(session, giver_id, f"give:{key}")
     return giver, None if done is None else AwardResult.from_dict(done)
 
 
 async def give_locked(
     session: AsyncSession, *, giver: Employee, recipient_ids: list[str], amount: int,
     reason: str, key: str, now: datetime, policy: Policy, joined_from: int | None = None,
+    counts: Counts | None = None,
 ) -> AwardResult:
-    """``give`` once the giver is locked and ``key`` is known to be new (see lock_and_recall)."""
-    recipients, tags = await _validate(session, giver, recipient_ids, amount, reason, now, policy)
-    used, pairs = await _used_and_pairs(session, giver.employee_id, recipients, now, policy)
-    _check_pairs(recipients, pairs, policy)
+    """``give`` once the giver is locked and ``key`` is known to be new (see lock_and_recall).
+    ``counts``: the recipients and counts, read with the giver (``_lock_giver``)."""
+    recipients, tags, used = await _validate(session, giver, recipient_ids, amount, reason, now,
+                                             policy, counts)
     allowance = await _status(session, giver, month_key(now, policy), used, policy)
     need = amount * len(recipients)
     if need > allowance.left:

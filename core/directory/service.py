@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import case, event, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, SessionTransaction, aliased
 from sqlalchemy.sql.expression import Exists
 
 from core import errors
@@ -34,6 +34,8 @@ async def get_active(session: AsyncSession, employee_id: str) -> Employee:
 # It is never kept across transactions (a replica must not authorize on another's stale view),
 # and any flush that touches an Employee row forgets it.
 _REPORTS = "jifen.has_reports"
+# Whether another active employee has the same name (``department_if_shared``): the same rules.
+_NAMESAKES = "jifen.has_namesake"
 
 
 def _reports_cache(session: AsyncSession | Session) -> dict[str, bool]:
@@ -41,16 +43,24 @@ def _reports_cache(session: AsyncSession | Session) -> dict[str, bool]:
     return cache
 
 
+def _namesake_cache(session: AsyncSession | Session) -> dict[str, bool]:
+    cache: dict[str, bool] = session.info.setdefault(_NAMESAKES, {})
+    return cache
+
+
 @event.listens_for(Session, "after_flush")
 def _forget_on_directory_write(session: Session, _ctx: object) -> None:
-    if _REPORTS in session.info and any(
+    if (_REPORTS in session.info or _NAMESAKES in session.info) and any(
             isinstance(o, Employee) for o in (*session.new, *session.dirty, *session.deleted)):
         session.info.pop(_REPORTS, None)
+        session.info.pop(_NAMESAKES, None)
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_at_end(session: Session, _tx: object) -> None:
-    session.info.pop(_REPORTS, None)
+def _forget_at_end(session: Session, tx: SessionTransaction) -> None:
+    if tx.parent is None:  # the outer transaction (every flush ends an inner one of its own)
+        session.info.pop(_REPORTS, None)
+        session.info.pop(_NAMESAKES, None)
 
 
 # One alias for the module: building an alias copies every column of the table (15 proxies),
@@ -60,6 +70,25 @@ _REPORT = aliased(Employee)
 
 def _reports_exist(employee_id: Any) -> Exists:
     return exists().where(_REPORT.manager_id == employee_id, _REPORT.active.is_(True))
+
+
+def _namesake_exists(employee_id: Any, name: Any) -> Exists:
+    other = aliased(Employee)
+    return exists().where(other.name == name, other.employee_id != employee_id,
+                          other.active.is_(True))
+
+
+def fact_columns() -> tuple[Exists, Exists]:
+    """Two columns to select next to an ``Employee`` row: has active reports (the derived
+    manager role), has an active namesake; hand them to ``remember_facts``, so ``roles_of`` and
+    ``department_if_shared`` need no statement of their own in this unit of work."""
+    return (_reports_exist(Employee.employee_id),
+            _namesake_exists(Employee.employee_id, Employee.name))
+
+
+def remember_facts(session: AsyncSession, emp: Employee, reports: object, namesake: object) -> None:
+    _reports_cache(session)[emp.employee_id] = bool(reports)
+    _namesake_cache(session)[emp.employee_id] = bool(namesake)
 
 
 async def has_reports(session: AsyncSession, employee_id: str) -> bool:
@@ -133,10 +162,11 @@ def _one_named(token: str, everyone: list[Employee], sender: str | None) -> Empl
 async def department_if_shared(session: AsyncSession, employee: Employee) -> str | None:
     """The employee's department when another active employee has the same name, else None: a
     card then says 王伟（研发部） where 王伟 alone would not tell who."""
-    namesake = await session.scalar(select(exists().where(
-        Employee.name == employee.name, Employee.employee_id != employee.employee_id,
-        Employee.active.is_(True))))
-    return employee.department if namesake else None
+    cache = _namesake_cache(session)
+    if employee.employee_id not in cache:
+        cache[employee.employee_id] = bool(await session.scalar(select(
+            _namesake_exists(employee.employee_id, employee.name))))
+    return employee.department if cache[employee.employee_id] else None
 
 
 async def departments(session: AsyncSession) -> list[str]:

@@ -9,12 +9,16 @@ from core.ledger.service import (
     employee_account,
     expire_due,
     history,
+    hold,
     refund,
+    spendable,
+    spendable_points,
     system_account,
     transfer,
 )
 
 __all__ = [
     "Balance", "HistoryLine", "balance", "credit", "debit", "employee_account", "expire_due",
-    "history", "refund", "system_account", "transfer",
+    "history", "hold", "refund", "spendable",
+    "spendable_points", "system_account", "transfer",
 ]

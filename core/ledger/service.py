@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Table, event, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    ScalarSelect,
+    Table,
+    and_,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -101,6 +112,15 @@ async def employee_account(session: AsyncSession, employee_id: str, *, lock: boo
     if lock:
         locked[employee_id] = acc
     return acc
+
+
+def hold(session: AsyncSession, acc: Account) -> None:
+    """Count ``acc`` as locked for the rest of the transaction, so ``employee_account(lock=True)``
+    returns it without a statement. Only for an account whose row this transaction has locked,
+    or read in a SQLite write transaction: that holds the database's write lock from
+    ``BEGIN IMMEDIATE`` on, so the row is current and nobody else can change it until the end."""
+    assert acc.employee_id is not None
+    session.info.setdefault(_LOCKED, {})[acc.employee_id] = acc
 
 
 async def _employee_account(session: AsyncSession, employee_id: str, *, lock: bool) -> Account:
@@ -212,28 +232,59 @@ async def credit(
         raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
     if not new_key and (existing := await find_transaction(session, key)) is not None:
         return existing
-    acc = await employee_account(session, employee_id, lock=True)
+    account_id = await _add_to_balance(session, employee_id, amount)
     src = await _system_leg(session, source, -amount)
     tx = await _open(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now)
-    lot = await _new_lot(session, acc, tx, amount, expires_at or default_expiry(now, policy), now)
-    await _add_legs(session, tx, [src, _emp_leg(acc, amount, lot.id)])
+    lot = await _new_lot(session, account_id, tx, amount,
+                         expires_at or default_expiry(now, policy), now)
+    # employee=False: the running balance was moved above, with the lock
+    await _add_legs(session, tx, [src, Leg(account_id, amount, lot.id)])
     return tx
 
 
+async def _add_to_balance(session: AsyncSession, employee_id: str, amount: int) -> int:
+    """Add ``amount`` to the employee's running balance and return the account's id: one
+    ``UPDATE … RETURNING`` that also takes the row lock (on PostgreSQL), where a locking
+    ``SELECT`` and a later ``UPDATE`` were two. The account is created on first use."""
+    stmt = (update(Account).where(Account.employee_id == employee_id)
+            .values(balance=Account.balance + amount).returning(Account.id)
+            .execution_options(synchronize_session=False))
+    account_id = await session.scalar(stmt)
+    if account_id is None:  # no account yet (or UnknownEmployee)
+        await employee_account(session, employee_id, lock=True)
+        account_id = await session.scalar(stmt)
+    assert account_id is not None
+    _sync_balance(session, account_id, amount)
+    return int(account_id)
+
+
 async def _new_lot(
-    session: AsyncSession, acc: Account, tx: LedgerTransaction, amount: int, expires_at: datetime,
-    now: datetime,
+    session: AsyncSession, account_id: int, tx: LedgerTransaction, amount: int,
+    expires_at: datetime, now: datetime,
 ) -> Lot:
-    lot = Lot(account_id=acc.id, transaction_id=tx.id, amount=amount, remaining=amount,
+    lot = Lot(account_id=account_id, transaction_id=tx.id, amount=amount, remaining=amount,
               expires_at=expires_at, created_at=now)
     session.add(lot)
     await session.flush()
     return lot
 
 
+def spendable(now: datetime) -> ColumnElement[bool]:
+    """The condition on ``Lot`` for points that can be spent now (unexpired, some left), for
+    callers reading lots together with other rows in one statement."""
+    return and_(Lot.remaining > 0, Lot.expires_at > now)
+
+
+def spendable_points(employee_id: str, now: datetime) -> ScalarSelect[int]:
+    """The employee's spendable points (``balance().balance``) as a scalar subquery."""
+    return (select(func.coalesce(func.sum(Lot.remaining), 0))
+            .join(Account, Account.id == Lot.account_id)
+            .where(Account.employee_id == employee_id, spendable(now)).scalar_subquery())
+
+
 async def _spendable_lots(session: AsyncSession, acc: Account, now: datetime) -> list[Lot]:
     rows = await session.scalars(
-        select(Lot).where(Lot.account_id == acc.id, Lot.remaining > 0, Lot.expires_at > now)
+        select(Lot).where(Lot.account_id == acc.id, spendable(now))
         .order_by(Lot.expires_at, Lot.id)
     )
     return list(rows)
@@ -242,21 +293,22 @@ async def _spendable_lots(session: AsyncSession, acc: Account, now: datetime) ->
 async def debit(
     session: AsyncSession, *, employee_id: str, amount: int, key: str, kind: str, actor: str,
     reason: str, now: datetime, to: str = "escrow", ref: str | None = None, new_key: bool = False,
-    first_lot: int | None = None,
+    first_lot: int | None = None, lots: list[Lot] | None = None,
 ) -> LedgerTransaction:
     """Move ``amount`` from the employee to ``system:<to>``, soonest-expiring lots first
     (``first_lot``, if unexpired, before all others: a reversal takes back the very lot it
     reverses).
 
     Raises InsufficientPoints (changing nothing) if the unexpired lots do not cover it.
-    ``new_key`` as in ``credit``.
+    ``new_key`` as in ``credit``. ``lots``: the account's spendable lots (unexpired, points
+    left, soonest expiry first), read after its lock in this transaction, so not read again.
     """
     if not 0 < amount <= MAX_AMOUNT:
         raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
     if not new_key and (existing := await find_transaction(session, key)) is not None:
         return existing
     acc = await employee_account(session, employee_id, lock=True)
-    lots = await _spendable_lots(session, acc, now)
+    lots = list(lots) if lots is not None else await _spendable_lots(session, acc, now)
     if first_lot is not None:
         lots.sort(key=lambda lot: lot.id != first_lot)  # stable: the rest keep their order
     available = sum(lot.remaining for lot in lots)
@@ -303,7 +355,7 @@ async def refund(
         lot = await session.get(Lot, entry.lot_id, with_for_update=True)
         assert lot is not None
         if lot.expires_at <= now:
-            lot = await _new_lot(session, acc, tx, -entry.amount,
+            lot = await _new_lot(session, acc.id, tx, -entry.amount,
                                  now + timedelta(days=policy.expiry.refund_lot_days), now)
         else:
             lot.remaining += -entry.amount

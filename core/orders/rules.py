@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import errors, ledger
+from core import errors
 from core.catalog.service import available, check_window
 from core.models import CatalogItem, Employee, Order
 from core.orders.views import DEAD_STATES
@@ -51,14 +51,6 @@ async def check_limit(
     if used + qty > item.limit_per_employee:
         raise errors.LimitReached(limit=item.limit_per_employee, used=used, sku=item.sku,
                                   name=item.name)
-
-
-async def check_balance(
-    session: AsyncSession, *, employee_id: str, need: int, now: datetime,
-) -> None:
-    have = (await ledger.balance(session, employee_id=employee_id, now=now)).balance
-    if have < need:
-        raise errors.InsufficientPoints(balance=have, need=need)
 
 
 async def active_hr(session: AsyncSession) -> list[str]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
@@ -19,8 +20,8 @@ from core.approvals.service import cancel as withdraw
 from core.approvals.service import open_request
 from core.audit.service import record as audit
 from core.catalog.service import find_item, lock_item
-from core.directory.service import get_active, roles_of
-from core.models import CatalogItem, Confirmation, Employee, Order
+from core.directory.service import roles_of
+from core.models import Account, CatalogItem, Confirmation, Employee, Lot, Order
 from core.orders import flow, rules
 from core.orders.views import (
     OPEN_STATES,
@@ -52,26 +53,59 @@ async def start_redemption(
     Refuses with UnknownItem, NotAvailable, InvalidAmount, OutOfStock, LimitReached or
     InsufficientPoints, writing nothing. Nothing is reserved until ``confirm``.
     """
-    await get_active(session, employee_id)
-    item = rules.check_item(await find_item(session, sku), sku.strip(), now)
+    emp, item, have = await _redemption_reads(session, employee_id, sku, now)
+    if not emp.active:
+        raise errors.InactiveEmployee(who=emp.name)
+    item = rules.check_item(item, sku.strip(), now)
     rules.check_qty(qty)
     await rules.check_stock(session, item, qty)
     await rules.check_limit(session, item=item, employee_id=employee_id, qty=qty,
                             month=month_key(now, policy))
-    await rules.check_balance(session, employee_id=employee_id, need=item.points * qty, now=now)
-    conf = Confirmation(code=await _fresh_code(session), employee_id=employee_id, sku=item.sku,
-                        qty=qty, points=item.points * qty, status="open",
-                        expires_at=now + timedelta(minutes=policy.redemption.confirm_minutes))
-    session.add(conf)
-    await session.flush()
+    if have < item.points * qty:
+        raise errors.InsufficientPoints(balance=have, need=item.points * qty)
+    conf = await _insert_confirmation(
+        session, employee_id=employee_id, item=item, qty=qty,
+        expires_at=now + timedelta(minutes=policy.redemption.confirm_minutes))
     return confirmation_view(conf, item)
 
 
-async def _fresh_code(session: AsyncSession) -> str:
+async def _redemption_reads(
+    session: AsyncSession, employee_id: str, sku: str, now: datetime,
+) -> tuple[Employee, CatalogItem | None, int]:
+    """The redeemer, the item by exact SKU and the redeemer's spendable points in one
+    statement (they were three); an SKU typed in another case is looked up again after."""
+    token = sku.strip()
+    row = (await session.execute(
+        select(Employee, CatalogItem, ledger.spendable_points(employee_id, now))
+        .select_from(Employee).outerjoin(CatalogItem, CatalogItem.sku == token)
+        .where(Employee.employee_id == employee_id))).first()
+    if row is None:
+        raise errors.UnknownEmployee(who=employee_id)
+    emp, have = row[0], row[2]
+    item: CatalogItem | None = row[1]
+    if item is None and token:
+        item = await find_item(session, token)
+    return emp, item, int(have or 0)
+
+
+async def _insert_confirmation(
+    session: AsyncSession, *, employee_id: str, item: CatalogItem, qty: int, expires_at: datetime,
+) -> Confirmation:
+    """An open confirmation under a fresh random code: ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING``, again under another code on a clash (one statement where a lookup of the code
+    and the insert were two). The object returned is not in the session."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for attempt in range(12):
         code = "".join(secrets.choice(_ALPHABET) for _ in range(4 + attempt // 3))
-        if await session.get(Confirmation, code) is None:
-            return code
+        conf = Confirmation(code=code, employee_id=employee_id, sku=item.sku, qty=qty,
+                            points=item.points * qty, status="open", expires_at=expires_at)
+        stmt = (insert(Confirmation)
+                .values(code=code, employee_id=employee_id, sku=item.sku, qty=qty,
+                        points=conf.points, status="open", expires_at=expires_at)
+                .on_conflict_do_nothing(index_elements=["code"]).returning(Confirmation.code))
+        if await session.scalar(stmt) is not None:
+            return conf
     raise AssertionError("no free confirmation code")
 
 
@@ -109,17 +143,22 @@ async def confirm(
     in a private chat), so no push repeats it; the mall and group chats leave it False and the
     employee is told by a private push (which is also where a code item's codes go)."""
     # the account lock first: a twin (double click) that held it has committed by now, so the
-    # confirmation read next is current
-    await ledger.employee_account(session, employee_id, lock=True)
-    conf = await _own_confirmation(session, employee_id, code)
+    # confirmation read next is current. On SQLite the write transaction holds the database's
+    # lock from BEGIN IMMEDIATE on, so everything comes in one read (see _confirm_reads).
+    locked_db = session.get_bind().dialect.name == "sqlite"
+    if not locked_db:
+        await ledger.employee_account(session, employee_id, lock=True)
+    emp, conf, item, lots = await _confirm_reads(session, employee_id, code, now)
     if conf.status == "used" and conf.order_no is not None:
         return await _view(session, conf.order_no)
     if conf.status != "open":
         raise errors.UnknownConfirmation(confirmation=conf.code)
     if now >= conf.expires_at:
         raise errors.ConfirmationExpired(confirmation=conf.code, expires_at=conf.expires_at)
-    await get_active(session, employee_id)
-    order, item = await _take(session, conf, now=now, policy=policy)
+    if not emp.active:
+        raise errors.InactiveEmployee(who=emp.name)
+    item = await _checked_item(session, conf, item, now, current=locked_db)
+    order = await _take(session, conf, item, lots, now=now, policy=policy)
     if item.requires_approval:
         await _ask_approval(session, order, item, now=now, policy=policy)
     else:
@@ -129,12 +168,60 @@ async def confirm(
     return order_view(order, item)
 
 
+async def _confirm_reads(
+    session: AsyncSession, employee_id: str, code: str, now: datetime,
+) -> tuple[Employee, Confirmation, CatalogItem | None, list[Lot] | None]:
+    """The redeemer, their confirmation ``code`` (UnknownConfirmation if it is not theirs), its
+    item and the redeemer's spendable lots, soonest expiry first, in one statement (one row per
+    lot) where there were four. Called with the account locked (PostgreSQL) or inside SQLite's
+    write lock, so the lots are current and the debit reuses them; the item is re-read under
+    its own lock on PostgreSQL (``_checked_item``). The lots are None when there is no account
+    yet, which is then created (and locked)."""
+    token = code.strip().upper()
+    rows = (await session.execute(
+        select(Employee, Confirmation, CatalogItem, Account, Lot).select_from(Employee)
+        .outerjoin(Confirmation, Confirmation.code == token)
+        .outerjoin(CatalogItem, CatalogItem.sku == Confirmation.sku)
+        .outerjoin(Account, Account.employee_id == Employee.employee_id)
+        .outerjoin(Lot, and_(Lot.account_id == Account.id, ledger.spendable(now)))
+        .where(Employee.employee_id == employee_id)
+        .order_by(Lot.expires_at, Lot.id)
+        .execution_options(populate_existing=True))).tuples().all()
+    if not rows:
+        raise errors.UnknownEmployee(who=employee_id)
+    emp, conf, item, acc, _lot = rows[0]
+    if conf is None or conf.employee_id != employee_id or not token:
+        raise errors.UnknownConfirmation(confirmation=token)
+    if acc is None:
+        await ledger.employee_account(session, employee_id, lock=True)
+        return emp, conf, item, None
+    ledger.hold(session, acc)  # locked (PostgreSQL: by the caller) or inside the write lock
+    return emp, conf, item, [lot for *_, lot in rows if lot is not None]
+
+
+async def _checked_item(
+    session: AsyncSession, conf: Confirmation, item: CatalogItem | None, now: datetime, *,
+    current: bool,
+) -> CatalogItem:
+    """The confirmation's item, active, in its window and in stock, as of its row lock.
+    ``current``: ``item`` was read inside SQLite's write lock, so it is used as it is. Otherwise
+    (PostgreSQL) the unlocked read refuses early, without queuing on the item's lock behind
+    every other buyer (a flash sale), and the item is then re-read and checked under its lock."""
+    if not current and item is not None and item.kind != "code":  # stock is on the row: no query
+        rules.check_item(item, conf.sku, now)
+        await rules.check_stock(session, item, conf.qty)
+    if not current:
+        item = await lock_item(session, conf.sku)
+    checked = rules.check_item(item, conf.sku, now)
+    await rules.check_stock(session, checked, conf.qty)
+    return checked
+
+
 async def _take(
-    session: AsyncSession, conf: Confirmation, *, now: datetime, policy: Policy,
-) -> tuple[Order, CatalogItem]:
-    """Re-check under the item lock, debit to escrow, decrement stock, create the order."""
-    item = rules.check_item(await lock_item(session, conf.sku), conf.sku, now)
-    await rules.check_stock(session, item, conf.qty)
+    session: AsyncSession, conf: Confirmation, item: CatalogItem, lots: list[Lot] | None, *,
+    now: datetime, policy: Policy,
+) -> Order:
+    """Debit to escrow, decrement stock, create the order (the item is checked and locked)."""
     month = month_key(now, policy)
     await rules.check_limit(session, item=item, employee_id=conf.employee_id, qty=conf.qty,
                             month=month)
@@ -144,7 +231,7 @@ async def _take(
     await ledger.debit(session, employee_id=conf.employee_id, amount=conf.points,
                        key=flow.escrow_key(order_no), kind="redeem", actor=conf.employee_id,
                        reason=f"兑换 {item.name} × {conf.qty}", now=now, to="escrow", ref=order_no,
-                       new_key=True)
+                       new_key=True, lots=lots)
     if item.stock is not None:
         if item.stock < conf.qty:
             raise errors.OutOfStock(sku=item.sku, name=item.name, available=item.stock,
@@ -160,7 +247,7 @@ async def _take(
     await session.flush()
     if item.kind == "code":
         await flow.reserve_codes(session, order)
-    return order, item
+    return order
 
 
 async def _ask_approval(
