@@ -126,14 +126,16 @@ async def _prune_pages(db: Database, model: type[Base], key: Any, after: Any,
         await asyncio.sleep(0)  # let waiting chat work in between batches
 
 
-async def _prune_seen(db: Database, now: datetime, batch: int) -> int:
+async def _delete_batches(db: Database, model: type[Base], key: Any, *where: Any,
+                         batch: int) -> int:
+    """Delete the rows of ``model`` matching ``where``, ``batch`` keys per short transaction,
+    yielding to chat work between batches; how many were deleted."""
     total = 0
     while True:
         async def step(s: AsyncSession) -> int:
-            keys = list(await s.scalars(select(SeenRequest.key)
-                                        .where(SeenRequest.expires_at < now).limit(batch)))
+            keys = list(await s.scalars(select(key).where(*where).order_by(key).limit(batch)))
             if keys:
-                await s.execute(delete(SeenRequest).where(SeenRequest.key.in_(keys)))
+                await s.execute(delete(model).where(key.in_(keys)))
             return len(keys)
 
         n = await db.run(step)
@@ -143,21 +145,13 @@ async def _prune_seen(db: Database, now: datetime, batch: int) -> int:
         await asyncio.sleep(0)
 
 
+async def _prune_seen(db: Database, now: datetime, batch: int) -> int:
+    return await _delete_batches(db, SeenRequest, SeenRequest.key, SeenRequest.expires_at < now,
+                                 batch=batch)
+
+
 async def _prune_inbox(db: Database, cutoff: datetime, batch: int) -> int:
     """Processed (``done``) or given-up (``failed``) inbox events; ``pending`` ones are kept."""
-    total = 0
-    while True:
-        async def step(s: AsyncSession) -> int:
-            ids = list(await s.scalars(
-                select(InboxEvent.id).where(InboxEvent.state.in_(("done", "failed")),
-                                            InboxEvent.created_at < cutoff)
-                .order_by(InboxEvent.id).limit(batch)))
-            if ids:
-                await s.execute(delete(InboxEvent).where(InboxEvent.id.in_(ids)))
-            return len(ids)
-
-        n = await db.run(step)
-        total += n
-        if n < batch:
-            return total
-        await asyncio.sleep(0)
+    return await _delete_batches(db, InboxEvent, InboxEvent.id,
+                                 InboxEvent.state.in_(("done", "failed")),
+                                 InboxEvent.created_at < cutoff, batch=batch)
