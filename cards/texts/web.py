@@ -34,6 +34,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "expiring_people": ("{n} 分，{people} 人", "{n} pts, {people} people"),
     "age": ("已等待", "Waiting"), "hours": ("{n} 小时", "{n} h"), "days": ("{n} 天", "{n} d"),
     "none": ("暂无", "None"), "top_items": ("热门商品", "Top items"),
+    "top_items_handed_over": ("兑换最多（本月已发货）", "Top items (handed over this month)"),
     # employees
     "search": ("搜索", "Search"), "search_hint": ("姓名 / 工号 / 部门", "name / id / department"),
     "employee_id": ("工号", "ID"), "name": ("姓名", "Name"), "department": ("部门", "Department"),

@@ -203,3 +203,12 @@ async def test_the_dashboard_reads_the_stored_months_in_few_statements(console: 
     figures = re.compile(r'data-k="(\w+)">(?:<a [^>]*>)?(\d+)')
     assert figures.findall(stored) == figures.findall(live)
     assert len(seen) <= 30, seen
+
+
+async def test_the_report_page_shows_open_orders_like_jifen_report(console: Console) -> None:
+    """The demo has one order waiting for approval: the page says so, as the CLI and chat do,
+    and with no order handed over this month the top items say none instead of an empty chart."""
+    await console.sign_in(HR)
+    html = await (await console.client.get("/admin/reports")).text()
+    assert re.search(r'data-k="open_orders">1<', html), html
+    assert 'id="items"' not in html and "暂无" in html
