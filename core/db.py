@@ -67,8 +67,11 @@ class _OneHopCursor:
         self.arraysize = 1
         self._rows: list[Any] = []
 
-    def _run(self, sql: str, params: Any, many: bool) -> tuple[Any, list[Any], int | None, int]:
+    def _run(self, begin: str | None, sql: str, params: Any, many: bool,
+             ) -> tuple[Any, list[Any], int | None, int]:
         raw = self._conn._conn  # the sqlite3 connection, used only on its own thread here
+        if begin is not None:
+            raw.execute(begin)
         cur = raw.executemany(sql, params) if many else raw.execute(sql, params)
         try:
             desc = cur.description
@@ -77,12 +80,12 @@ class _OneHopCursor:
             cur.close()
 
     async def execute(self, sql: str, params: Any = ()) -> _OneHopCursor:
-        result = await self._conn._execute(self._run, sql, params, False)
+        result = await self._conn._execute(self._run, self._conn.take_begin(), sql, params, False)
         self.description, self._rows, self.lastrowid, self.rowcount = result
         return self
 
     async def executemany(self, sql: str, params: Any) -> _OneHopCursor:
-        result = await self._conn._execute(self._run, sql, params, True)
+        result = await self._conn._execute(self._run, self._conn.take_begin(), sql, params, True)
         self.description, self._rows, self.lastrowid, self.rowcount = result
         return self
 
@@ -103,8 +106,35 @@ class _OneHopCursor:
 
 
 class _OneHopConnection(aiosqlite.Connection):
+    """Thread hops saved per unit of work: the transaction's ``BEGIN`` travels with its first
+    statement (it was a hop of its own), and ``commit``/``rollback`` are not sent when no
+    transaction is open — the pool's reset after every commit was a hop that did nothing."""
+
+    _begin: str | None = None
+
+    def defer_begin(self, sql: str) -> None:
+        self._begin = sql
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
     async def cursor(self) -> _OneHopCursor:  # type: ignore[override]  # no thread hop to make one
         return _OneHopCursor(self)
+
+    def _idle(self) -> bool:
+        # sqlite3's in_transaction reads sqlite3_get_autocommit(), no thread check; nothing runs
+        # on the connection's thread between our own awaited calls
+        self._begin = None
+        return self._connection is not None and not self._conn.in_transaction
+
+    async def commit(self) -> None:
+        if not self._idle():
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if not self._idle():
+            await super().rollback()
 
 
 def _setup_sqlite(engine: AsyncEngine, *, reader: bool) -> None:
@@ -133,7 +163,12 @@ def _setup_sqlite(engine: AsyncEngine, *, reader: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
+        sql = "BEGIN" if reader else "BEGIN IMMEDIATE"
+        aio = conn.connection.driver_connection
+        if isinstance(aio, _OneHopConnection):
+            aio.defer_begin(sql)  # sent with the first statement, in the same thread call
+        else:
+            conn.exec_driver_sql(sql)
 
 
 class Database:
