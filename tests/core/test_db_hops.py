@@ -1,0 +1,125 @@
+"""SQLite units of work on a real database file: the transaction's BEGIN travels with its first
+statement (one thread call, not two) yet still takes the write lock at once, a finished
+transaction is not rolled back again by the pool, and a failed unit of work is rolled back."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.models import IdempotencyKey, utcnow
+
+
+@pytest.fixture
+def db_file(tmp_path: Path, sqlite_template: Path) -> Path:
+    path = tmp_path / "hops.db"
+    shutil.copy(sqlite_template, path)
+    return path
+
+
+@pytest.fixture
+async def sqlite_db(db_file: Path) -> AsyncIterator[tuple[Database, Path]]:
+    path = db_file
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    yield database, path
+    await database.dispose()
+
+
+@pytest.fixture
+def thread_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """What each call to a connection's thread did: its SQL's first two words, or the method."""
+    calls: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object,
+                      **kwargs: object) -> object:
+        sql = [a for a in args if isinstance(a, str)]
+        calls.append(" + ".join(" ".join(s.split()[:2]) for s in sql) or getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    yield calls
+
+
+def _locked(path: Path) -> bool:
+    """Whether another connection is refused the write lock right now."""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        other.close()
+
+
+async def test_a_write_unit_of_work_is_two_thread_calls_and_holds_the_lock(
+        sqlite_db: tuple[Database, Path], thread_calls: list[str]) -> None:
+    db, path = sqlite_db
+    await db.run(lambda s: s.scalar(select(1)))  # warm: the pool's first connect
+    thread_calls.clear()
+    seen: list[bool] = []
+
+    async def work(s: AsyncSession) -> None:
+        await s.scalar(select(func.count()).select_from(IdempotencyKey))
+        seen.append(_locked(path))
+
+    await db.run(work)
+    assert thread_calls == ["BEGIN IMMEDIATE + SELECT count(*)", "commit"]
+    assert seen == [True]  # BEGIN IMMEDIATE ran with the first statement
+    assert not _locked(path)
+
+
+async def test_a_read_takes_no_lock_and_ends_its_snapshot(
+        sqlite_db: tuple[Database, Path], thread_calls: list[str]) -> None:
+    db, path = sqlite_db
+    await db.read(lambda s: s.scalar(select(1)))
+    thread_calls.clear()
+    seen: list[bool] = []
+
+    async def work(s: AsyncSession) -> None:
+        await s.scalar(select(1))
+        seen.append(_locked(path))
+
+    await db.read(work)
+    assert thread_calls == ["BEGIN + SELECT 1", "commit"]
+    assert seen == [False]
+
+
+async def test_a_unit_of_work_without_statements_calls_no_thread(
+        sqlite_db: tuple[Database, Path], thread_calls: list[str]) -> None:
+    db, _ = sqlite_db
+
+    async def nothing(_s: AsyncSession) -> None:
+        return None
+
+    await db.run(nothing)
+    assert thread_calls == []
+
+
+async def test_a_failed_unit_of_work_is_rolled_back(sqlite_db: tuple[Database, Path],
+                                                    thread_calls: list[str]) -> None:
+    db, path = sqlite_db
+
+    async def fails(s: AsyncSession) -> None:
+        s.add(IdempotencyKey(key="hops:1", result="{}", created_at=utcnow()))
+        await s.flush()
+        raise RuntimeError("after the write")
+
+    with pytest.raises(RuntimeError):
+        await db.run(fails)
+    assert thread_calls[-1] == "rollback"
+    assert not _locked(path)
+    assert await db.read(lambda s: s.scalar(
+        select(func.count()).select_from(IdempotencyKey).where(IdempotencyKey.key == "hops:1"))) == 0
+    # the connection is fine for the next unit of work
+    await db.run(lambda s: s.execute(text("SELECT 1")))
