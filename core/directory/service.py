@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, event, exists, func, or_, select
+from sqlalchemy import bindparam, case, event, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, aliased
 from sqlalchemy.sql.expression import Exists
@@ -91,10 +91,21 @@ def remember_facts(session: AsyncSession, emp: Employee, reports: object, namesa
     _namesake_cache(session)[emp.employee_id] = bool(namesake)
 
 
+# The statements asked on every event are built once and executed with parameters: building
+# one per call (argument coercion, cache key) cost more CPU than running it.
+_HAS_REPORTS = select(_reports_exist(bindparam("employee_id")))
+_HAS_NAMESAKE = select(_namesake_exists(bindparam("employee_id"), bindparam("name")))
+_BY_PLATFORM_ID = {
+    platform: select(Employee, _reports_exist(Employee.employee_id))
+    .where(column == bindparam("user_id"))
+    for platform, column in (("wecom", Employee.wecom_userid),
+                             ("dingtalk", Employee.dingtalk_userid))}
+
+
 async def has_reports(session: AsyncSession, employee_id: str) -> bool:
     cache = _reports_cache(session)
     if employee_id not in cache:
-        cache[employee_id] = bool(await session.scalar(select(_reports_exist(employee_id))))
+        cache[employee_id] = bool(await session.scalar(_HAS_REPORTS, {"employee_id": employee_id}))
     return cache[employee_id]
 
 
@@ -109,9 +120,7 @@ async def roles_of(session: AsyncSession, emp: Employee) -> set[str]:
 async def by_platform_id(session: AsyncSession, *, platform: str, user_id: str) -> Employee | None:
     """The employee with this platform user id; whether they have reports comes in the same
     statement (every event asks for the sender's roles next)."""
-    column = {"wecom": Employee.wecom_userid, "dingtalk": Employee.dingtalk_userid}[platform]
-    row = (await session.execute(
-        select(Employee, _reports_exist(Employee.employee_id)).where(column == user_id))).first()
+    row = (await session.execute(_BY_PLATFORM_ID[platform], {"user_id": user_id})).first()
     if row is None:
         return None
     emp, has = row
@@ -164,8 +173,8 @@ async def department_if_shared(session: AsyncSession, employee: Employee) -> str
     card then says 王伟（研发部） where 王伟 alone would not tell who."""
     cache = _namesake_cache(session)
     if employee.employee_id not in cache:
-        cache[employee.employee_id] = bool(await session.scalar(select(
-            _namesake_exists(employee.employee_id, employee.name))))
+        cache[employee.employee_id] = bool(await session.scalar(
+            _HAS_NAMESAKE, {"employee_id": employee.employee_id, "name": employee.name}))
     return employee.department if cache[employee.employee_id] else None
 
 
