@@ -128,6 +128,18 @@ async def by_platform_id(session: AsyncSession, *, platform: str, user_id: str) 
     return emp
 
 
+# every way of naming someone in one statement, each row flagged with the ways it matches; the
+# order of preference (id, platform id, full name, first name) is applied in ``resolve``
+_TOKEN = bindparam("token")
+_BY_WAY = (Employee.employee_id == _TOKEN,
+           or_(Employee.wecom_userid == _TOKEN, Employee.dingtalk_userid == _TOKEN),
+           Employee.name == _TOKEN,
+           func.lower(Employee.name).startswith(bindparam("prefix"), escape="/"))
+_WAYS = len(_BY_WAY)
+_RESOLVE = (select(Employee, *(case((w, True), else_=False) for w in _BY_WAY))
+            .where(or_(*_BY_WAY)).order_by(Employee.active.desc(), Employee.employee_id))
+
+
 async def resolve(session: AsyncSession, who: str, *, sender: str | None = None) -> Employee:
     """Find one employee by id, WeCom/DingTalk user id, exact name or first name (a leading @ is
     ignored): "Alice" finds "Alice Chen" when she is the only one whose name starts with that word.
@@ -139,16 +151,10 @@ async def resolve(session: AsyncSession, who: str, *, sender: str | None = None)
     token = who.strip().lstrip("@＠").strip()
     if not token:
         raise errors.UnknownEmployee(who=who)
-    # every way of naming someone in one statement, each row flagged with the ways it matches;
-    # the order of preference (id, platform id, full name, first name) is applied here
-    ways = (Employee.employee_id == token,
-            or_(Employee.wecom_userid == token, Employee.dingtalk_userid == token),
-            Employee.name == token,
-            func.lower(Employee.name).startswith(f"{token.lower()} ", autoescape=True))
-    rows = (await session.execute(
-        select(Employee, *(case((w, True), else_=False) for w in ways)).where(or_(*ways))
-        .order_by(Employee.active.desc(), Employee.employee_id))).all()
-    for way in range(len(ways)):
+    # what autoescape=True does to a literal; the statement is built once, with a parameter
+    prefix = token.lower().replace("/", "//").replace("%", "/%").replace("_", "/_") + " "
+    rows = (await session.execute(_RESOLVE, {"token": token, "prefix": prefix})).all()
+    for way in range(_WAYS):
         matching = [row[0] for row in rows if row[way + 1]]
         found = matching[0] if way < 2 and matching else _one_named(token, matching, sender)
         if found is not None:
