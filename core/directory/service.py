@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, event, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, aliased
-from sqlalchemy.sql.expression import Exists
+from sqlalchemy.sql.expression import BindParameter, Exists
 
 from core import errors
 from core.errors import Candidate
@@ -130,7 +130,7 @@ async def by_platform_id(session: AsyncSession, *, platform: str, user_id: str) 
 
 # every way of naming someone in one statement, each row flagged with the ways it matches; the
 # order of preference (id, platform id, full name, first name) is applied in ``resolve``
-_TOKEN = bindparam("token")
+_TOKEN: BindParameter[str] = bindparam("token")
 _BY_WAY = (Employee.employee_id == _TOKEN,
            or_(Employee.wecom_userid == _TOKEN, Employee.dingtalk_userid == _TOKEN),
            Employee.name == _TOKEN,
