@@ -12,13 +12,27 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from core.models import IdempotencyKey
+from core.upsert import insert_do_nothing
+
+# Built once (per dialect) and executed with parameters: see core.upsert
+_KEYS = cast(Table, IdempotencyKey.__table__)
+_CLAIM: dict[str, Executable] = {}
+_RECALL_MANY = select(_KEYS.c.key, _KEYS.c.result).where(
+    _KEYS.c.key.in_(bindparam("keys", expanding=True)))
+
+
+def _claim_stmt(dialect: str) -> Executable:
+    stmt = _CLAIM.get(dialect)
+    if stmt is None:
+        stmt = _CLAIM[dialect] = insert_do_nothing(_KEYS, dialect, ["key"]).returning(_KEYS.c.key)
+    return stmt
 
 
 async def recall(session: AsyncSession, key: str) -> dict[str, Any] | None:
@@ -47,21 +61,15 @@ async def claim_many(session: AsyncSession, results: dict[str, dict[str, Any]], 
     not ours) or rollback (then it is), so exactly one of them claims a key."""
     if not results:
         return set()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (insert(IdempotencyKey)
-            .values([{"key": key, "created_at": now,
-                      "result": json.dumps(result, ensure_ascii=False, default=str)}
-                     for key, result in results.items()])
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(IdempotencyKey.key))
-    return set((await session.scalars(stmt)).all())
+    rows = [{"key": key, "created_at": now,
+             "result": json.dumps(result, ensure_ascii=False, default=str)}
+            for key, result in results.items()]
+    return set((await session.scalars(_claim_stmt(session.get_bind().dialect.name), rows)).all())
 
 
 async def recall_many(session: AsyncSession, keys: list[str]) -> dict[str, dict[str, Any]]:
     """The stored results of those of ``keys`` that have one, in one query."""
     if not keys:
         return {}
-    rows = await session.execute(select(IdempotencyKey.key, IdempotencyKey.result)
-                                 .where(IdempotencyKey.key.in_(keys)))
+    rows = await session.execute(_RECALL_MANY, {"keys": keys})
     return {key: dict(json.loads(result)) for key, result in rows.tuples()}

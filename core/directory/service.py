@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, event, exists, func, or_, select
+from sqlalchemy import bindparam, case, event, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, aliased
-from sqlalchemy.sql.expression import Exists
+from sqlalchemy.sql.expression import BindParameter, Exists
 
 from core import errors
 from core.errors import Candidate
@@ -91,10 +91,21 @@ def remember_facts(session: AsyncSession, emp: Employee, reports: object, namesa
     _namesake_cache(session)[emp.employee_id] = bool(namesake)
 
 
+# The statements asked on every event are built once and executed with parameters: building
+# one per call (argument coercion, cache key) cost more CPU than running it.
+_HAS_REPORTS = select(_reports_exist(bindparam("employee_id")))
+_HAS_NAMESAKE = select(_namesake_exists(bindparam("employee_id"), bindparam("name")))
+_BY_PLATFORM_ID = {
+    platform: select(Employee, _reports_exist(Employee.employee_id))
+    .where(column == bindparam("user_id"))
+    for platform, column in (("wecom", Employee.wecom_userid),
+                             ("dingtalk", Employee.dingtalk_userid))}
+
+
 async def has_reports(session: AsyncSession, employee_id: str) -> bool:
     cache = _reports_cache(session)
     if employee_id not in cache:
-        cache[employee_id] = bool(await session.scalar(select(_reports_exist(employee_id))))
+        cache[employee_id] = bool(await session.scalar(_HAS_REPORTS, {"employee_id": employee_id}))
     return cache[employee_id]
 
 
@@ -109,14 +120,24 @@ async def roles_of(session: AsyncSession, emp: Employee) -> set[str]:
 async def by_platform_id(session: AsyncSession, *, platform: str, user_id: str) -> Employee | None:
     """The employee with this platform user id; whether they have reports comes in the same
     statement (every event asks for the sender's roles next)."""
-    column = {"wecom": Employee.wecom_userid, "dingtalk": Employee.dingtalk_userid}[platform]
-    row = (await session.execute(
-        select(Employee, _reports_exist(Employee.employee_id)).where(column == user_id))).first()
+    row = (await session.execute(_BY_PLATFORM_ID[platform], {"user_id": user_id})).first()
     if row is None:
         return None
     emp, has = row
     _reports_cache(session)[emp.employee_id] = bool(has)
     return emp
+
+
+# every way of naming someone in one statement, each row flagged with the ways it matches; the
+# order of preference (id, platform id, full name, first name) is applied in ``resolve``
+_TOKEN: BindParameter[str] = bindparam("token")
+_BY_WAY = (Employee.employee_id == _TOKEN,
+           or_(Employee.wecom_userid == _TOKEN, Employee.dingtalk_userid == _TOKEN),
+           Employee.name == _TOKEN,
+           func.lower(Employee.name).startswith(bindparam("prefix"), escape="/"))
+_WAYS = len(_BY_WAY)
+_RESOLVE = (select(Employee, *(case((w, True), else_=False) for w in _BY_WAY))
+            .where(or_(*_BY_WAY)).order_by(Employee.active.desc(), Employee.employee_id))
 
 
 async def resolve(session: AsyncSession, who: str, *, sender: str | None = None) -> Employee:
@@ -130,16 +151,10 @@ async def resolve(session: AsyncSession, who: str, *, sender: str | None = None)
     token = who.strip().lstrip("@＠").strip()
     if not token:
         raise errors.UnknownEmployee(who=who)
-    # every way of naming someone in one statement, each row flagged with the ways it matches;
-    # the order of preference (id, platform id, full name, first name) is applied here
-    ways = (Employee.employee_id == token,
-            or_(Employee.wecom_userid == token, Employee.dingtalk_userid == token),
-            Employee.name == token,
-            func.lower(Employee.name).startswith(f"{token.lower()} ", autoescape=True))
-    rows = (await session.execute(
-        select(Employee, *(case((w, True), else_=False) for w in ways)).where(or_(*ways))
-        .order_by(Employee.active.desc(), Employee.employee_id))).all()
-    for way in range(len(ways)):
+    # what autoescape=True does to a literal; the statement is built once, with a parameter
+    prefix = token.lower().replace("/", "//").replace("%", "/%").replace("_", "/_") + " "
+    rows = (await session.execute(_RESOLVE, {"token": token, "prefix": prefix})).all()
+    for way in range(_WAYS):
         matching = [row[0] for row in rows if row[way + 1]]
         found = matching[0] if way < 2 and matching else _one_named(token, matching, sender)
         if found is not None:
@@ -164,8 +179,8 @@ async def department_if_shared(session: AsyncSession, employee: Employee) -> str
     card then says 王伟（研发部） where 王伟 alone would not tell who."""
     cache = _namesake_cache(session)
     if employee.employee_id not in cache:
-        cache[employee.employee_id] = bool(await session.scalar(select(
-            _namesake_exists(employee.employee_id, employee.name))))
+        cache[employee.employee_id] = bool(await session.scalar(
+            _HAS_NAMESAKE, {"employee_id": employee.employee_id, "name": employee.name}))
     return employee.department if cache[employee.employee_id] else None
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from core.db import Database
 from core.models import InboxEvent
 from core.retention.replay import ReplayedRequest, ReplayGuard, first_use, record
+from core.upsert import insert_do_nothing
 
 STATES = ("pending", "done", "failed")
 
@@ -63,6 +65,27 @@ class Arrival:
     lease_until: datetime
 
 
+# The event path's statements are built once (per dialect where the dialect's insert is needed)
+# and executed with parameters: building one per call (argument coercion, cache key) cost more
+# CPU than running it. The table, not the mapped class: no ORM bulk machinery on these paths.
+_INBOX = cast(Table, InboxEvent.__table__)
+_ACCEPT: dict[str, Executable] = {}
+_MARK = (update(_INBOX).where(_INBOX.c.id == bindparam("row_id"))
+         .values(state=bindparam("new_state")))
+_MARK_DONE = (update(_INBOX).where(_INBOX.c.id.in_(bindparam("row_ids", expanding=True)))
+              .values(state="done"))
+
+
+def _accept_stmt(dialect: str) -> Executable:
+    """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, key``, cacheable (core.upsert);
+    the rows go as parameters, sent as one multi-row statement."""
+    stmt = _ACCEPT.get(dialect)
+    if stmt is None:
+        stmt = _ACCEPT[dialect] = (insert_do_nothing(_INBOX, dialect, ["key"])
+                                   .returning(_INBOX.c.id, _INBOX.c.key))
+    return stmt
+
+
 async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[int | None]:
     """Store several events in the caller's transaction with one multi-row
     ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING``: per arrival its new row id, or None if
@@ -72,14 +95,12 @@ async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[in
     first: dict[str, int] = {}  # key -> index of its first arrival
     for i, a in enumerate(arrivals):
         first.setdefault(a.key, i)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = [{"key": a.key, "payload": a.payload, "state": "pending", "attempts": 0,
-             "lease_until": a.lease_until, "created_at": a.now}
-            for i, a in enumerate(arrivals) if first[a.key] == i]
-    stmt = (insert(InboxEvent).values(rows).on_conflict_do_nothing(index_elements=["key"])
-            .returning(InboxEvent.id, InboxEvent.key))
-    ids = dict((key, row_id) for row_id, key in (await session.execute(stmt)).tuples())
+    rows: list[dict[str, Any]] = [
+        {"key": a.key, "payload": a.payload, "state": "pending", "attempts": 0,
+         "lease_until": a.lease_until, "created_at": a.now}
+        for i, a in enumerate(arrivals) if first[a.key] == i]
+    result = await session.execute(_accept_stmt(session.get_bind().dialect.name), rows)
+    ids = dict((key, row_id) for row_id, key in result.tuples())
     return [ids.get(a.key) if first[a.key] == i else None for i, a in enumerate(arrivals)]
 
 
@@ -112,15 +133,13 @@ async def mark(session: AsyncSession, row_id: int, *, state: str = "done") -> No
     """Set a row's state inside the caller's transaction: the dispatcher marks an event ``done``
     in the same commit as its answer, so the two can never disagree and no extra transaction
     is paid."""
-    await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
-                          .values(state=state).execution_options(synchronize_session=False))
+    await session.execute(_MARK, {"row_id": row_id, "new_state": state})
 
 
 async def mark_done(session: AsyncSession, row_ids: list[int]) -> None:
     """``mark`` for several rows in one statement (a group-committed batch of answers)."""
     if row_ids:
-        await session.execute(update(InboxEvent).where(InboxEvent.id.in_(row_ids))
-                              .values(state="done").execution_options(synchronize_session=False))
+        await session.execute(_MARK_DONE, {"row_ids": row_ids})
 
 
 async def retry_at(db: Database, row_id: int, *, attempts: int, when: datetime) -> None:

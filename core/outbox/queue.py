@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import Table, bindparam, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.models.outbox import OutboxMessage
 from core.outbox.recipient import Lane, Recipient
@@ -46,8 +46,7 @@ async def queue(
     one executemany (a group-committed batch of answers: one statement). The unique key still
     guards it; a clash fails the commit."""
     if dedupe_key is not None and not fresh:
-        found = await session.scalar(select(OutboxMessage.id)
-                                     .where(OutboxMessage.dedupe_key == dedupe_key))
+        found = await session.scalar(_FIND_DEDUPE, {"dedupe_key": dedupe_key})
         if found is not None:
             return None
     row = {"recipient": recipient.address, "kind": kind, "dedupe_key": dedupe_key,
@@ -62,6 +61,11 @@ async def queue(
     return msg
 
 
+# Built once: statements built per call cost more CPU than running them (the table's insert, not
+# the mapped class's: an executemany of plain rows needs no ORM bulk machinery).
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_FIND_DEDUPE = select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == bindparam("dedupe_key"))
+_INSERT = insert(_OUTBOX)
 _FRESH = "jifen.outbox_fresh"
 
 
@@ -69,12 +73,20 @@ def _fresh_rows(session: AsyncSession) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] | None = session.info.get(_FRESH)
     if rows is None:
         rows = session.info[_FRESH] = []
-        event.listen(session.sync_session, "before_commit", _insert_fresh, once=True)
     return rows
 
 
+# One listener for every session (a dict lookup per commit) rather than one attached to each
+# session that queues a fresh row: attaching a listener to an instance costs ~30 µs per event.
+@event.listens_for(Session, "before_commit")
 def _insert_fresh(sync_session: Session) -> None:
     # runs inside the commit (in SQLAlchemy's greenlet, so a sync execute is fine)
     rows = sync_session.info.pop(_FRESH, None)
     if rows:
-        sync_session.execute(insert(OutboxMessage), rows)
+        sync_session.execute(_INSERT, rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_fresh(session: Session, tx: SessionTransaction) -> None:
+    if tx.parent is None:  # a rolled-back transaction's rows are not inserted by the next one
+        session.info.pop(_FRESH, None)
