@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from bot.runtime.dispatcher import event_key
 from bot.runtime.events import CardAction, Event
@@ -17,6 +18,21 @@ from core.models import utcnow
 from core.outbox import Recipient, card_refs, queue
 
 _WAKE = "jifen.outbox_wake"
+
+
+# One listener for all sessions: a listener added per transaction (``once=True``) cost about as
+# much as a statement's Python work on every event.
+@sa_event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    wake = session.info.pop(_WAKE, None)
+    if wake is not None:
+        wake()
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_wake(session: Session, tx: SessionTransaction) -> None:
+    if tx.parent is None:  # rolled back: nothing was queued, nobody to wake
+        session.info.pop(_WAKE, None)
 
 
 class OutboxSink:
@@ -30,10 +46,8 @@ class OutboxSink:
         await outbox_sink(s, event, cards, update)
         # an event may also have queued pushes (an award, …); one wake per transaction, however
         # many answers it commits
-        if self.on_commit is not None and not s.info.get(_WAKE):
-            s.info[_WAKE] = True
-            wake = self.on_commit
-            sa_event.listen(s.sync_session, "after_commit", lambda _s: wake(), once=True)
+        if self.on_commit is not None:
+            s.info[_WAKE] = self.on_commit
 
 
 async def outbox_sink(s: AsyncSession, event: Event, cards: list[Card], update: Card | None) -> bool:
