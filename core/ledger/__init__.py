@@ -4,6 +4,7 @@ from core.ledger.service import (
     Balance,
     HistoryLine,
     balance,
+    balance_of,
     credit,
     debit,
     employee_account,
@@ -18,7 +19,7 @@ from core.ledger.service import (
 )
 
 __all__ = [
-    "Balance", "HistoryLine", "balance", "credit", "debit", "employee_account", "expire_due",
+    "Balance", "HistoryLine", "balance", "balance_of", "credit", "debit", "employee_account", "expire_due",
     "history", "hold", "refund", "spendable",
     "spendable_points", "system_account", "transfer",
 ]

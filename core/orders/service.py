@@ -10,8 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
@@ -22,6 +21,7 @@ from core.audit.service import record as audit
 from core.catalog.service import find_item, lock_item
 from core.directory.service import roles_of
 from core.models import Account, CatalogItem, Confirmation, Employee, Lot, Order
+from core.models.base import UTCDateTime
 from core.orders import flow, rules
 from core.orders.views import (
     OPEN_STATES,
@@ -42,6 +42,29 @@ __all__ = [
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 STAFF = frozenset({"hr", "admin"})
 OPERATORS = frozenset({"cli", "api"})  # trusted operators, as in core.hr
+
+
+# The redemption path's statements are built once, with bind parameters (see core.ledger.service).
+_REDEMPTION_READS = (
+    select(Employee, CatalogItem, ledger.spendable_points(bindparam("emp"), bindparam("now")))
+    .select_from(Employee).outerjoin(CatalogItem, CatalogItem.sku == bindparam("sku"))
+    .where(Employee.employee_id == bindparam("emp")))
+# Written out: SQLAlchemy caches no dialect INSERT … ON CONFLICT construct (it was compiled on
+# every redemption); this text is valid on SQLite (3.35+) and PostgreSQL alike and is cached.
+_INSERT_CONFIRMATION = text(
+    "INSERT INTO confirmations (code, employee_id, sku, qty, points, status, expires_at) "
+    "VALUES (:code, :employee_id, :sku, :qty, :points, 'open', :expires_at) "
+    "ON CONFLICT (code) DO NOTHING RETURNING code",
+).bindparams(bindparam("expires_at", type_=UTCDateTime()))
+_CONFIRM_READS = (
+    select(Employee, Confirmation, CatalogItem, Account, Lot).select_from(Employee)
+    .outerjoin(Confirmation, Confirmation.code == bindparam("code"))
+    .outerjoin(CatalogItem, CatalogItem.sku == Confirmation.sku)
+    .outerjoin(Account, Account.employee_id == Employee.employee_id)
+    .outerjoin(Lot, and_(Lot.account_id == Account.id, ledger.spendable(bindparam("now"))))
+    .where(Employee.employee_id == bindparam("emp"))
+    .order_by(Lot.expires_at, Lot.id)
+    .execution_options(populate_existing=True))
 
 
 async def start_redemption(
@@ -76,9 +99,7 @@ async def _redemption_reads(
     statement (they were three); an SKU typed in another case is looked up again after."""
     token = sku.strip()
     row = (await session.execute(
-        select(Employee, CatalogItem, ledger.spendable_points(employee_id, now))
-        .select_from(Employee).outerjoin(CatalogItem, CatalogItem.sku == token)
-        .where(Employee.employee_id == employee_id))).first()
+        _REDEMPTION_READS, {"emp": employee_id, "sku": token, "now": now})).first()
     if row is None:
         raise errors.UnknownEmployee(who=employee_id)
     emp, have = row[0], row[2]
@@ -94,17 +115,13 @@ async def _insert_confirmation(
     """An open confirmation under a fresh random code: ``INSERT … ON CONFLICT DO NOTHING
     RETURNING``, again under another code on a clash (one statement where a lookup of the code
     and the insert were two). The object returned is not in the session."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for attempt in range(12):
         code = "".join(secrets.choice(_ALPHABET) for _ in range(4 + attempt // 3))
         conf = Confirmation(code=code, employee_id=employee_id, sku=item.sku, qty=qty,
                             points=item.points * qty, status="open", expires_at=expires_at)
-        stmt = (insert(Confirmation)
-                .values(code=code, employee_id=employee_id, sku=item.sku, qty=qty,
-                        points=conf.points, status="open", expires_at=expires_at)
-                .on_conflict_do_nothing(index_elements=["code"]).returning(Confirmation.code))
-        if await session.scalar(stmt) is not None:
+        if await session.scalar(_INSERT_CONFIRMATION, {
+                "code": code, "employee_id": employee_id, "sku": item.sku, "qty": qty,
+                "points": conf.points, "expires_at": expires_at}) is not None:
             return conf
     raise AssertionError("no free confirmation code")
 
@@ -179,14 +196,7 @@ async def _confirm_reads(
     yet, which is then created (and locked)."""
     token = code.strip().upper()
     rows = (await session.execute(
-        select(Employee, Confirmation, CatalogItem, Account, Lot).select_from(Employee)
-        .outerjoin(Confirmation, Confirmation.code == token)
-        .outerjoin(CatalogItem, CatalogItem.sku == Confirmation.sku)
-        .outerjoin(Account, Account.employee_id == Employee.employee_id)
-        .outerjoin(Lot, and_(Lot.account_id == Account.id, ledger.spendable(now)))
-        .where(Employee.employee_id == employee_id)
-        .order_by(Lot.expires_at, Lot.id)
-        .execution_options(populate_existing=True))).tuples().all()
+        _CONFIRM_READS, {"emp": employee_id, "code": token, "now": now})).tuples().all()
     if not rows:
         raise errors.UnknownEmployee(who=employee_id)
     emp, conf, item, acc, _lot = rows[0]
