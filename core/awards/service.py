@@ -28,7 +28,7 @@ from core.directory.service import (
 )
 from core.directory.service import get as get_employee
 from core.idempotency import remember
-from core.ledger.service import Balance, balance_of, credit, spendable
+from core.ledger.service import Balance, balance_of, credit, insert_new, spendable
 from core.models import Account, AllowanceUse, Award, Employee, IdempotencyKey, Lot
 from core.outbox import Recipient, queue
 from core.policy import Policy
@@ -281,16 +281,14 @@ async def _award_one(
 ) -> AwardView:
     # a small award is paid at once: its rows are written in their final state (no updates)
     at_once = amount <= policy.award.approval_threshold
-    award = Award(batch=batch[:200], giver_id=giver.employee_id, recipient_id=recipient.employee_id,
-                  amount=amount, reason=reason[:500], hashtags=" ".join(tags)[:200],
-                  status="approved" if at_once else "pending", day=day_key(now, policy),
-                  created_at=now, joined_from=joined_from)
-    session.add(award)
-    await session.flush()
-    session.add(AllowanceUse(giver_id=giver.employee_id, month=month_key(now, policy),
-                             amount=amount, status="spent" if at_once else "held",
-                             award_id=award.id))
-    await session.flush()
+    award = await insert_new(session, Award(
+        batch=batch[:200], giver_id=giver.employee_id, recipient_id=recipient.employee_id,
+        amount=amount, reason=reason[:500], hashtags=" ".join(tags)[:200],
+        status="approved" if at_once else "pending", day=day_key(now, policy), created_at=now,
+        joined_from=joined_from, approval_id=None))
+    await insert_new(session, AllowanceUse(
+        giver_id=giver.employee_id, month=month_key(now, policy), amount=amount,
+        status="spent" if at_once else "held", award_id=award.id))
     if at_once:
         await pay(session, award, now, policy, settled=True)
     else:
