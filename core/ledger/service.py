@@ -23,6 +23,7 @@ from sqlalchemy import (
     Row,
     ScalarSelect,
     Table,
+    Update,
     and_,
     bindparam,
     event,
@@ -33,7 +34,13 @@ from sqlalchemy import (
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper, Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm import (
+    Mapper,
+    Session,
+    SessionTransaction,
+    class_mapper,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -115,6 +122,37 @@ async def insert_new(session: AsyncSession, obj: ModelT) -> ModelT:
     make_transient_to_detached(obj)
     session.add(obj)  # persistent, as if loaded: nothing left to insert
     return obj
+
+
+_SET_ROW: dict[tuple[type, tuple[str, ...]], Update] = {}
+
+
+async def update_loaded(
+    session: AsyncSession, changes: Sequence[tuple[ModelT, dict[str, Any]]],
+) -> None:
+    """Write new column values of loaded objects (one model, the same columns for each) to their
+    rows by primary key and into the objects as their committed state, as a flush would: one
+    statement (run once per row, like the flush's) built once per model and columns, without
+    the unit of work. For models without ``onupdate`` columns."""
+    if not changes:
+        return
+    model = type(changes[0][0])
+    keys = tuple(changes[0][1])
+    stmt = _SET_ROW.get((model, keys))
+    if stmt is None:
+        table = _table(model)
+        assert not any(c.onupdate is not None for c in table.columns), table.name
+        (pk,) = table.primary_key.columns
+        stmt = (update(table).where(pk == bindparam("pk_"))
+                .values({key: bindparam(key, type_=table.c[key].type) for key in keys}))
+        _SET_ROW[(model, keys)] = stmt
+    mapper = class_mapper(model)
+    pk_attr = mapper.get_property_by_column(mapper.primary_key[0]).key
+    await session.execute(stmt, [{"pk_": getattr(obj, pk_attr), **values}
+                                 for obj, values in changes])
+    for obj, values in changes:
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
 
 
 # System account ids per database (engine): seeded by the migration, referenced by entries so
@@ -368,14 +406,16 @@ async def debit(
     if available < amount:
         raise errors.InsufficientPoints(balance=available, need=amount)
     legs: list[Leg] = []
+    taken: list[tuple[Lot, dict[str, Any]]] = []
     left = amount
     for lot in lots:
         take = min(left, lot.remaining)
-        lot.remaining -= take
+        taken.append((lot, {"remaining": lot.remaining - take}))
         legs.append(_emp_leg(acc, -take, lot.id))
         left -= take
         if left == 0:
             break
+    await update_loaded(session, taken)
     legs.append(await _system_leg(session, to, amount))
     return await _post(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now,
                        legs=legs)

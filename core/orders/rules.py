@@ -56,9 +56,10 @@ async def check_limit(
                                   name=item.name)
 
 
+_MAYBE_HR = (select(Employee).where(Employee.active.is_(True), Employee.roles.like("%hr%"))
+             .order_by(Employee.employee_id))
+
+
 async def active_hr(session: AsyncSession) -> list[str]:
     """Active employees holding the ``hr`` role (roles is a ``|``-list, so LIKE only narrows)."""
-    rows = await session.scalars(
-        select(Employee).where(Employee.active.is_(True), Employee.roles.like("%hr%"))
-        .order_by(Employee.employee_id))
-    return [e.employee_id for e in rows if "hr" in e.role_set]
+    return [e.employee_id for e in await session.scalars(_MAYBE_HR) if "hr" in e.role_set]

@@ -242,19 +242,18 @@ async def _take(
                        key=flow.escrow_key(order_no), kind="redeem", actor=conf.employee_id,
                        reason=f"兑换 {item.name} × {conf.qty}", now=now, to="escrow", ref=order_no,
                        new_key=True, lots=lots)
-    if item.stock is not None:
-        if item.stock < conf.qty:
-            raise errors.OutOfStock(sku=item.sku, name=item.name, available=item.stock,
-                                    need=conf.qty)
-        item.stock -= conf.qty
-    item.sold += conf.qty
+    if item.stock is not None and item.stock < conf.qty:
+        raise errors.OutOfStock(sku=item.sku, name=item.name, available=item.stock, need=conf.qty)
+    await ledger.update_loaded(session, [(item, {
+        "stock": None if item.stock is None else item.stock - conf.qty,
+        "sold": item.sold + conf.qty})])
     # inserted in the status confirm() moves it to next, so that move updates nothing
     status = "pending_approval" if item.requires_approval else "placed"
-    order = Order(order_no=order_no, employee_id=conf.employee_id, sku=item.sku, qty=conf.qty,
-                  points=conf.points, status=status, month=month, created_at=now, updated_at=now)
-    session.add(order)
-    conf.status, conf.order_no = "used", order_no
-    await session.flush()
+    order = await ledger.insert_new(session, Order(
+        order_no=order_no, employee_id=conf.employee_id, sku=item.sku, qty=conf.qty,
+        points=conf.points, status=status, month=month, code=None, note=None, approval_id=None,
+        created_at=now, updated_at=now))
+    await ledger.update_loaded(session, [(conf, {"status": "used", "order_no": order_no})])
     if item.kind == "code":
         await flow.reserve_codes(session, order)
     return order
