@@ -305,9 +305,12 @@ async def _award_one(
                      approval_id=award.approval_id, joined_from=joined_from)
 
 
+_SET_USE = (update(AllowanceUse).where(AllowanceUse.award_id == bindparam("award"))
+            .values(status=bindparam("status")).execution_options(synchronize_session=False))
+
+
 async def _set_use(session: AsyncSession, award_id: int, status: str) -> None:
-    await session.execute(update(AllowanceUse).where(AllowanceUse.award_id == award_id)
-                          .values(status=status).execution_options(synchronize_session=False))
+    await session.execute(_SET_USE, {"award": award_id, "status": status})
 
 
 async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy, *,
