@@ -73,6 +73,10 @@ _AFTER_LOCK = {counted: select(Employee, _RECORD, *((_USED, _PAIR) if counted el
                for counted in (False, True)}
 _RECIPIENTS = select(Employee, _USED, _PAIR).where(_IDS)
 _ALLOWANCE_USED = select(_USED)
+_REPORTS = select(func.count()).select_from(Employee).where(
+    Employee.manager_id == bindparam("giver"), Employee.active.is_(True))
+_AWARD = select(Award).where(Award.id == bindparam("award")).execution_options(
+    populate_existing=True)
 # The balance reply: the employee's spendable lots, soonest expiry first, and the allowance
 # used this month. A row per lot, or one row without a lot; none for an unknown employee.
 _BALANCE_AND_USED = (
@@ -90,9 +94,7 @@ async def _limit(session: AsyncSession, giver: Employee, policy: Policy) -> tupl
     base = max(by_role) if by_role else policy.allowance.monthly
     if not policy.allowance.per_report:
         return base, 0
-    reports = int(await session.scalar(
-        select(func.count()).select_from(Employee)
-        .where(Employee.manager_id == giver.employee_id, Employee.active.is_(True))) or 0)
+    reports = int(await session.scalar(_REPORTS, {"giver": giver.employee_id}) or 0)
     return base + reports * policy.allowance.per_report, reports
 
 
@@ -354,8 +356,7 @@ async def finalize(
 ) -> None:
     """End of the award's approval chain: approved → credit once and spend the allowance;
     rejected → release the allowance. A second call for a decided award changes nothing."""
-    award = await session.scalar(select(Award).where(Award.id == award_id)
-                                 .execution_options(populate_existing=True))
+    award = await session.scalar(_AWARD, {"award": award_id})
     if award is None or award.status != "pending":
         return
     if approved:

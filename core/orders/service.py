@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, select, text
+from sqlalchemy import Integer, and_, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
@@ -292,13 +292,19 @@ async def _is_staff(session: AsyncSession, actor_id: str) -> bool:
     return actor is not None and actor.active and bool(await roles_of(session, actor) & STAFF)
 
 
+_LOCK_ORDER = (select(Order).where(Order.id == bindparam("id")).with_for_update()
+               .execution_options(populate_existing=True))
+_ORDER_BY_NO = select(Order).where(Order.order_no == bindparam("no"))
+_ORDERS_OF = (select(Order, CatalogItem).join(CatalogItem, CatalogItem.sku == Order.sku)
+              .where(Order.employee_id == bindparam("emp"))
+              .order_by(Order.created_at.desc(), Order.id.desc()).limit(bindparam("limit", type_=Integer)))
+
+
 async def _lock(session: AsyncSession, order_no: str) -> Order:
     """The order, re-read under its row lock, after its redeemer's account lock."""
     found = await get_order(session, order_no)
     await ledger.employee_account(session, found.employee_id, lock=True)
-    order = await session.scalar(
-        select(Order).where(Order.id == found.id).with_for_update()
-        .execution_options(populate_existing=True))
+    order = await session.scalar(_LOCK_ORDER, {"id": found.id})
     assert order is not None
     return order
 
@@ -392,7 +398,7 @@ async def get_order(session: AsyncSession, order_no: str) -> Order:
     """The order by number (case-insensitive, the leading ``O`` optional), or UnknownOrder."""
     token = order_no.strip()
     for candidate in dict.fromkeys((token, token.upper(), f"O{token.upper()}")):
-        order = await session.scalar(select(Order).where(Order.order_no == candidate))
+        order = await session.scalar(_ORDER_BY_NO, {"no": candidate})
         if order is not None:
             return order
     raise errors.UnknownOrder(order_no=token)
@@ -405,10 +411,7 @@ async def _view(session: AsyncSession, order_no: str) -> OrderView:
 
 async def orders_of(session: AsyncSession, *, employee_id: str, limit: int = 10) -> list[OrderView]:
     """The employee's orders, newest first."""
-    rows = await session.execute(
-        select(Order, CatalogItem).join(CatalogItem, CatalogItem.sku == Order.sku)
-        .where(Order.employee_id == employee_id)
-        .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
+    rows = await session.execute(_ORDERS_OF, {"emp": employee_id, "limit": limit})
     return [order_view(order, item) for order, item in rows.tuples()]
 
 
