@@ -20,7 +20,7 @@ from bot.runtime.router import Router
 from cards import builders
 from cards.texts import locale_of, t
 from core import ledger
-from core.awards.service import allowance_status
+from core.awards.service import balance_and_allowance
 from core.directory import service as directory
 from core.reports.service import leaderboard
 
@@ -35,8 +35,8 @@ EXAMPLES = {  # (zh, en) examples for commands whose only argument is a number o
 
 @router.on(Balance)
 async def balance(ctx: Ctx, cmd: Balance) -> None:
-    bal = await ledger.balance(ctx.session, employee_id=ctx.me, now=ctx.now)
-    allowance = await allowance_status(ctx.session, giver_id=ctx.me, now=ctx.now, policy=ctx.policy)
+    bal, allowance = await balance_and_allowance(ctx.session, employee_id=ctx.me, now=ctx.now,
+                                                 policy=ctx.policy)
     ctx.card(builders.balance(bal.balance, allowance.left, bal.next_expiry_amount,
                               bal.next_expiry_at, ctx.locale, tz=ctx.policy.timezone,
                               reports=allowance.reports, per_report=allowance.per_report))

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
@@ -28,19 +28,63 @@ from core.directory.service import (
 )
 from core.directory.service import get as get_employee
 from core.idempotency import remember
-from core.ledger.service import credit
-from core.models import AllowanceUse, Award, Employee, IdempotencyKey
+from core.ledger.service import Balance, balance_of, credit, insert_new, spendable
+from core.models import Account, AllowanceUse, Award, Employee, IdempotencyKey, Lot
 from core.outbox import Recipient, queue
 from core.policy import Policy
 from core.timeutil import day_key, month_key
 
 __all__ = [
-    "AllowanceStatus", "AwardResult", "AwardView", "allowance_status", "finalize", "give",
-    "give_locked", "lock_and_recall", "pay",
+    "AllowanceStatus", "AwardResult", "AwardView", "allowance_status", "balance_and_allowance",
+    "finalize", "give", "give_locked", "lock_and_recall", "pay",
 ]
 
 COUNTED = ("held", "spent")  # released allowance is free again
 LIVE_AWARDS = ("pending", "approved")  # rejected awards do not count towards the pair limit
+
+# The statements of the award path and of the allowance read are built once, with bind
+# parameters (giver, month, day, record, ids): building one per call cost more Python time than
+# running it, and a prebuilt statement's cache key is memoized (see core.ledger.service).
+# The giver's allowance used in the month.
+_USED = (select(func.coalesce(func.sum(AllowanceUse.amount), 0))
+         .where(AllowanceUse.giver_id == bindparam("giver"),
+                AllowanceUse.month == bindparam("month"), AllowanceUse.status.in_(COUNTED))
+         .scalar_subquery())
+# The giver's live awards on the day to the employee of the enclosing row.
+_PAIR = (select(func.count()).select_from(Award)
+         .where(Award.giver_id == bindparam("giver"), Award.day == bindparam("day"),
+                Award.status.in_(LIVE_AWARDS), Award.recipient_id == Employee.employee_id)
+         .scalar_subquery())
+_RECORD = (select(IdempotencyKey.result).where(IdempotencyKey.key == bindparam("record"))
+           .scalar_subquery())
+_IDS = Employee.employee_id.in_(bindparam("ids", expanding=True))
+_FACTS = fact_columns()
+# FOR NO KEY UPDATE: award rows referencing this employee take KEY SHARE locks on it (FK), so
+# a plain FOR UPDATE would deadlock two people giving to each other at the same moment.
+_LOCK_OPTIONS = {"populate_existing": True}
+# SQLite: the giver and the recipients, locked, with everything read in one statement
+_LOCK_READ = {counted: select(Employee, *_FACTS, _RECORD, *((_USED, _PAIR) if counted else ()))
+              .where(_IDS).with_for_update(key_share=True).execution_options(**_LOCK_OPTIONS)
+              for counted in (False, True)}
+# PostgreSQL: the giver locked, then the rest read after the lock
+_LOCK = (select(Employee, *_FACTS).where(Employee.employee_id == bindparam("giver"))
+         .with_for_update(key_share=True).execution_options(**_LOCK_OPTIONS))
+_AFTER_LOCK = {counted: select(Employee, _RECORD, *((_USED, _PAIR) if counted else ())).where(_IDS)
+               for counted in (False, True)}
+_RECIPIENTS = select(Employee, _USED, _PAIR).where(_IDS)
+_ALLOWANCE_USED = select(_USED)
+_REPORTS = select(func.count()).select_from(Employee).where(
+    Employee.manager_id == bindparam("giver"), Employee.active.is_(True))
+_AWARD = select(Award).where(Award.id == bindparam("award")).execution_options(
+    populate_existing=True)
+# The balance reply: the employee's spendable lots, soonest expiry first, and the allowance
+# used this month. A row per lot, or one row without a lot; none for an unknown employee.
+_BALANCE_AND_USED = (
+    select(Lot.remaining, Lot.expires_at, _USED).select_from(Employee)
+    .outerjoin(Account, Account.employee_id == Employee.employee_id)
+    .outerjoin(Lot, and_(Lot.account_id == Account.id, spendable(bindparam("now"))))
+    .where(Employee.employee_id == bindparam("giver"))
+    .order_by(Lot.expires_at, Lot.id))
 
 
 async def _limit(session: AsyncSession, giver: Employee, policy: Policy) -> tuple[int, int]:
@@ -50,9 +94,7 @@ async def _limit(session: AsyncSession, giver: Employee, policy: Policy) -> tupl
     base = max(by_role) if by_role else policy.allowance.monthly
     if not policy.allowance.per_report:
         return base, 0
-    reports = int(await session.scalar(
-        select(func.count()).select_from(Employee)
-        .where(Employee.manager_id == giver.employee_id, Employee.active.is_(True))) or 0)
+    reports = int(await session.scalar(_REPORTS, {"giver": giver.employee_id}) or 0)
     return base + reports * policy.allowance.per_report, reports
 
 
@@ -63,14 +105,23 @@ async def allowance_status(
     active direct report), used (held + spent) and left."""
     giver = await get_employee(session, giver_id)
     month = month_key(now, policy)
-    used = int(await session.scalar(select(_used(giver_id, month))) or 0)
+    used = int(await session.scalar(_ALLOWANCE_USED, {"giver": giver_id, "month": month}) or 0)
     return await _status(session, giver, month, used, policy)
 
 
-def _used(giver_id: str, month: str) -> ScalarSelect[int]:
-    return (select(func.coalesce(func.sum(AllowanceUse.amount), 0))
-            .where(AllowanceUse.giver_id == giver_id, AllowanceUse.month == month,
-                   AllowanceUse.status.in_(COUNTED)).scalar_subquery())
+async def balance_and_allowance(
+    session: AsyncSession, *, employee_id: str, now: datetime, policy: Policy,
+) -> tuple[Balance, AllowanceStatus]:
+    """``ledger.balance`` and ``allowance_status`` of one employee (the balance reply): the lots
+    and the allowance used come in one statement, where they were two. No writes."""
+    month = month_key(now, policy)
+    rows = (await session.execute(
+        _BALANCE_AND_USED, {"giver": employee_id, "month": month, "now": now})).all()
+    if not rows:
+        raise errors.UnknownEmployee(who=employee_id)
+    employee = await get_employee(session, employee_id)  # loaded with the sender: no statement
+    bal = balance_of(employee_id, [row for row in rows if row[0] is not None])
+    return bal, await _status(session, employee, month, int(rows[0][2] or 0), policy)
 
 
 async def _status(session: AsyncSession, giver: Employee, month: str, used: int,
@@ -94,20 +145,13 @@ async def _lock_giver(
     is a second statement, after the lock: a statement's snapshot is taken before it waits for a
     row lock, so it would miss a twin that held the lock and committed meanwhile."""
     one_statement = session.get_bind().dialect.name == "sqlite"
-    reads: list[Any] = [
-        select(IdempotencyKey.result).where(IdempotencyKey.key == record).scalar_subquery()]
-    ids = [giver_id]
+    params: dict[str, Any] = {"record": record, "ids": [giver_id]}
     if recipients is not None:
         recipient_ids, now, policy = recipients
-        reads += [_used(giver_id, month_key(now, policy)), _pair(giver_id, now, policy)]
-        ids += recipient_ids
-    # FOR NO KEY UPDATE: award rows referencing this employee take KEY SHARE locks on it (FK), so
-    # a plain FOR UPDATE would deadlock two people giving to each other at the same moment.
-    lock = (select(Employee, *fact_columns(), *(reads if one_statement else []))
-            .where(Employee.employee_id.in_(ids) if one_statement else
-                   Employee.employee_id == giver_id)
-            .with_for_update(key_share=True).execution_options(populate_existing=True))
-    locked = (await session.execute(lock)).all()
+        params.update(_count_params(giver_id, now, policy), ids=[giver_id, *recipient_ids])
+    counted = recipients is not None
+    locked = (await session.execute(_LOCK_READ[counted], params) if one_statement else
+              await session.execute(_LOCK, {"giver": giver_id})).all()
     giver_row = next((r for r in locked if r[0].employee_id == giver_id), None)
     if giver_row is None:
         raise errors.UnknownEmployee(who=giver_id)
@@ -116,7 +160,7 @@ async def _lock_giver(
     if not giver.active:
         raise errors.InactiveEmployee(who=giver.name)
     rows: list[Any] = [(r[0], *r[3:]) for r in locked] if one_statement else list(
-        (await session.execute(select(Employee, *reads).where(Employee.employee_id.in_(ids)))).all())
+        (await session.execute(_AFTER_LOCK[counted], params)).all())
     mine = next((r for r in rows if r[0].employee_id == giver_id), None)
     if mine is None:  # gone since the lock (PostgreSQL)
         raise errors.UnknownEmployee(who=giver_id)
@@ -128,12 +172,9 @@ async def _lock_giver(
     return giver, done, counts
 
 
-def _pair(giver_id: str, now: datetime, policy: Policy) -> ScalarSelect[int]:
-    """The giver's live awards today to the employee of the enclosing row."""
-    return (select(func.count()).select_from(Award)
-            .where(Award.giver_id == giver_id, Award.day == day_key(now, policy),
-                   Award.status.in_(LIVE_AWARDS), Award.recipient_id == Employee.employee_id)
-            .scalar_subquery())
+def _count_params(giver_id: str, now: datetime, policy: Policy) -> dict[str, str]:
+    """The values of ``_USED`` and ``_PAIR``: the giver, this local month and day."""
+    return {"giver": giver_id, "month": month_key(now, policy), "day": day_key(now, policy)}
 
 
 async def _recipients_and_counts(
@@ -143,8 +184,7 @@ async def _recipients_and_counts(
     from the giver today: one statement (a row per recipient with scalar subqueries) for what
     were a read per recipient and two counts."""
     rows = (await session.execute(
-        select(Employee, _used(giver_id, month_key(now, policy)), _pair(giver_id, now, policy))
-        .where(Employee.employee_id.in_(recipient_ids)))).tuples().all()
+        _RECIPIENTS, {**_count_params(giver_id, now, policy), "ids": recipient_ids})).tuples().all()
     found = {emp.employee_id: emp for emp, _used_, _n in rows}
     used = int(rows[0][1] or 0) if rows else 0
     return found, used, {emp.employee_id: int(n or 0) for emp, _used_, n in rows}
@@ -243,16 +283,14 @@ async def _award_one(
 ) -> AwardView:
     # a small award is paid at once: its rows are written in their final state (no updates)
     at_once = amount <= policy.award.approval_threshold
-    award = Award(batch=batch[:200], giver_id=giver.employee_id, recipient_id=recipient.employee_id,
-                  amount=amount, reason=reason[:500], hashtags=" ".join(tags)[:200],
-                  status="approved" if at_once else "pending", day=day_key(now, policy),
-                  created_at=now, joined_from=joined_from)
-    session.add(award)
-    await session.flush()
-    session.add(AllowanceUse(giver_id=giver.employee_id, month=month_key(now, policy),
-                             amount=amount, status="spent" if at_once else "held",
-                             award_id=award.id))
-    await session.flush()
+    award = await insert_new(session, Award(
+        batch=batch[:200], giver_id=giver.employee_id, recipient_id=recipient.employee_id,
+        amount=amount, reason=reason[:500], hashtags=" ".join(tags)[:200],
+        status="approved" if at_once else "pending", day=day_key(now, policy), created_at=now,
+        joined_from=joined_from, approval_id=None))
+    await insert_new(session, AllowanceUse(
+        giver_id=giver.employee_id, month=month_key(now, policy), amount=amount,
+        status="spent" if at_once else "held", award_id=award.id))
     if at_once:
         await pay(session, award, now, policy, settled=True)
     else:
@@ -269,9 +307,12 @@ async def _award_one(
                      approval_id=award.approval_id, joined_from=joined_from)
 
 
+_SET_USE = (update(AllowanceUse).where(AllowanceUse.award_id == bindparam("award"))
+            .values(status=bindparam("status")).execution_options(synchronize_session=False))
+
+
 async def _set_use(session: AsyncSession, award_id: int, status: str) -> None:
-    await session.execute(update(AllowanceUse).where(AllowanceUse.award_id == award_id)
-                          .values(status=status).execution_options(synchronize_session=False))
+    await session.execute(_SET_USE, {"award": award_id, "status": status})
 
 
 async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy, *,
@@ -315,8 +356,7 @@ async def finalize(
 ) -> None:
     """End of the award's approval chain: approved → credit once and spend the allowance;
     rejected → release the allowance. A second call for a decided award changes nothing."""
-    award = await session.scalar(select(Award).where(Award.id == award_id)
-                                 .execution_options(populate_existing=True))
+    award = await session.scalar(_AWARD, {"award": award_id})
     if award is None or award.status != "pending":
         return
     if approved:

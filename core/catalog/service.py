@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
@@ -25,6 +25,26 @@ def check_window(item: CatalogItem, now: datetime) -> None:
                                   available_until=item.available_until)
 
 
+# The statements read on every chat command are built once, with bind parameters (building one
+# cost more Python time than running it; a prebuilt statement's cache key is memoized).
+_LISTED = select(CatalogItem).where(
+    CatalogItem.active.is_(True),
+    or_(CatalogItem.available_from.is_(None), CatalogItem.available_from <= bindparam("now")),
+    or_(CatalogItem.available_until.is_(None), CatalogItem.available_until > bindparam("now")),
+)
+_LISTED_IN = _LISTED.where(func.lower(CatalogItem.category) == bindparam("category"))
+_BY_UPPER_SKU = (select(CatalogItem).where(func.upper(CatalogItem.sku) == bindparam("sku"))
+                 .order_by(CatalogItem.sku).limit(1))
+_LOCK_ITEM = (select(CatalogItem).where(CatalogItem.sku == bindparam("sku"))
+              .with_for_update(key_share=True).execution_options(populate_existing=True))
+_FREE_CODES = select(func.count()).select_from(CodeEntry).where(
+    CodeEntry.sku == bindparam("sku"), CodeEntry.order_no.is_(None))
+_FREE_CODES_BY_SKU = (
+    select(CodeEntry.sku, func.count())
+    .where(CodeEntry.sku.in_(bindparam("skus", expanding=True)), CodeEntry.order_no.is_(None))
+    .group_by(CodeEntry.sku))
+
+
 async def list_items(
     session: AsyncSession, *, category: str | None, now: datetime,
 ) -> list[CatalogItem]:
@@ -32,15 +52,10 @@ async def list_items(
 
     ``category`` matches case-insensitively; None lists every category.
     """
-    stmt = select(CatalogItem).where(
-        CatalogItem.active.is_(True),
-        or_(CatalogItem.available_from.is_(None), CatalogItem.available_from <= now),
-        or_(CatalogItem.available_until.is_(None), CatalogItem.available_until > now),
-    )
-    if category:
-        stmt = stmt.where(func.lower(CatalogItem.category) == category.strip().lower())
+    rows = await (session.scalars(_LISTED_IN, {"now": now, "category": category.strip().lower()})
+                  if category else session.scalars(_LISTED, {"now": now}))
     # Sorted here, not in SQL: collations order Chinese text differently per database.
-    return sorted(await session.scalars(stmt), key=lambda i: (i.category, i.points, i.sku))
+    return sorted(rows, key=lambda i: (i.category, i.points, i.sku))
 
 
 async def find_item(session: AsyncSession, sku: str) -> CatalogItem | None:
@@ -48,9 +63,7 @@ async def find_item(session: AsyncSession, sku: str) -> CatalogItem | None:
     token = sku.strip()
     item = await session.get(CatalogItem, token)
     if item is None and token:
-        item = await session.scalar(
-            select(CatalogItem).where(func.upper(CatalogItem.sku) == token.upper())
-            .order_by(CatalogItem.sku).limit(1))
+        item = await session.scalar(_BY_UPPER_SKU, {"sku": token.upper()})
     return item
 
 
@@ -79,15 +92,11 @@ async def lock_item(session: AsyncSession, sku: str) -> CatalogItem | None:
     but does not block other transactions inserting rows that reference the item (confirmations,
     orders, codes take a KEY SHARE lock on it), which FOR UPDATE would.
     """
-    return await session.scalar(
-        select(CatalogItem).where(CatalogItem.sku == sku)
-        .with_for_update(key_share=True).execution_options(populate_existing=True))
+    return await session.scalar(_LOCK_ITEM, {"sku": sku})
 
 
 async def unassigned_codes(session: AsyncSession, sku: str) -> int:
-    return int(await session.scalar(
-        select(func.count()).select_from(CodeEntry)
-        .where(CodeEntry.sku == sku, CodeEntry.order_no.is_(None))) or 0)
+    return int(await session.scalar(_FREE_CODES, {"sku": sku}) or 0)
 
 
 async def available(session: AsyncSession, item: CatalogItem) -> int | None:
@@ -102,10 +111,7 @@ async def availability(session: AsyncSession, items: list[CatalogItem]) -> dict[
     code_skus = [i.sku for i in items if i.kind == "code"]
     free: dict[str, int] = {}
     if code_skus:
-        rows = await session.execute(
-            select(CodeEntry.sku, func.count()).where(CodeEntry.sku.in_(code_skus),
-                                                      CodeEntry.order_no.is_(None))
-            .group_by(CodeEntry.sku))
+        rows = await session.execute(_FREE_CODES_BY_SKU, {"skus": code_skus})
         free = {sku: int(n) for sku, n in rows.tuples()}
     return {i.sku: free.get(i.sku, 0) if i.kind == "code" else i.stock for i in items}
 

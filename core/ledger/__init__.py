@@ -4,21 +4,24 @@ from core.ledger.service import (
     Balance,
     HistoryLine,
     balance,
+    balance_of,
     credit,
     debit,
     employee_account,
     expire_due,
     history,
     hold,
+    insert_new,
     refund,
     spendable,
     spendable_points,
     system_account,
     transfer,
+    update_loaded,
 )
 
 __all__ = [
-    "Balance", "HistoryLine", "balance", "credit", "debit", "employee_account", "expire_due",
-    "history", "hold", "refund", "spendable",
-    "spendable_points", "system_account", "transfer",
+    "Balance", "HistoryLine", "balance", "balance_of", "credit", "debit", "employee_account", "expire_due",
+    "history", "hold", "insert_new", "refund", "spendable",
+    "spendable_points", "system_account", "transfer", "update_loaded",
 ]

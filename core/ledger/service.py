@@ -8,24 +8,39 @@ of one employee serialize and balances never go negative.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Engine,
+    Insert,
+    Integer,
+    Row,
     ScalarSelect,
     Table,
+    Update,
     and_,
+    bindparam,
     event,
     func,
     insert,
     select,
     update,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm import (
+    Mapper,
+    Session,
+    SessionTransaction,
+    class_mapper,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -35,6 +50,7 @@ from core.models import Account, Employee, Entry, LedgerTransaction, Lot
 from core.policy import Policy
 from core.timeutil import default_expiry
 
+ModelT = TypeVar("ModelT")
 SYSTEM_ACCOUNTS = ("issuance", "escrow", "redeemed", "expired", "adjustment")
 MAX_AMOUNT = 1_000_000_000  # one posting; keeps every sum far inside a 32-bit column
 
@@ -49,6 +65,94 @@ class Leg:
 
 def _emp_leg(acc: Account, amount: int, lot_id: int | None) -> Leg:
     return Leg(acc.id, amount, lot_id, employee=True)
+
+
+def _table(model: type) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+# The hot statements are built once, with bind parameters, and executed with their values:
+# building a statement (coercing every clause, generating its cache key) cost more Python time
+# than running it; a prebuilt statement's cache key is memoized, so it goes straight to the
+# compiled form SQLAlchemy cached. Core tables where the ORM adds nothing (no objects loaded).
+_ACCOUNTS = _table(Account)
+_ENTRIES = _table(Entry)
+_FIND_TX = select(LedgerTransaction).where(LedgerTransaction.idempotency_key == bindparam("key"))
+_ACCOUNT = select(Account).where(Account.employee_id == bindparam("emp"))
+_ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
+# moves a running balance; on PostgreSQL the UPDATE also takes the row lock
+_ADD_BY_ID = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("acc"))
+              .values(balance=_ACCOUNTS.c.balance + bindparam("delta", type_=Integer)))
+_ADD_BY_EMPLOYEE = (update(_ACCOUNTS).where(_ACCOUNTS.c.employee_id == bindparam("emp"))
+                    .values(balance=_ACCOUNTS.c.balance + bindparam("delta", type_=Integer))
+                    .returning(_ACCOUNTS.c.id))
+# executed with a list of rows: SQLAlchemy sends them as one multi-row INSERT … RETURNING
+# ("insertmanyvalues"), compiled once; a statement with the rows in .values([...]) has no cache
+# key and was compiled on every posting
+_INSERT_ENTRIES = insert(_ENTRIES).returning(
+    _ENTRIES.c.id, _ENTRIES.c.account_id, _ENTRIES.c.amount, _ENTRIES.c.lot_id)
+
+
+# Per model: its table's INSERT of every column but the id, RETURNING the id, and the attributes
+# giving the columns' values (``insert_new``).
+_NEW_ROW: dict[type, tuple[Insert, list[tuple[str, str]]]] = {}
+
+
+def _new_row(model: type) -> tuple[Insert, list[tuple[str, str]]]:
+    if model not in _NEW_ROW:
+        table = _table(model)
+        mapper: Mapper[Any] = sa_inspect(model)
+        (pk,) = table.primary_key.columns
+        attrs = [(prop.key, prop.columns[0].key) for prop in mapper.column_attrs
+                 if prop.columns[0] is not pk]
+        _NEW_ROW[model] = insert(table).returning(pk), attrs
+    return _NEW_ROW[model]
+
+
+async def insert_new(session: AsyncSession, obj: ModelT) -> ModelT:
+    """Insert a new object whose every column but its autoincrement id is set (defaults are not
+    applied) and put it in the session as if loaded. One ``INSERT … RETURNING id``, as a flush
+    sent, by a statement built once per model: the flush's unit-of-work machinery cost several
+    times the statement. Pending changes of other objects are not flushed by it."""
+    stmt, attrs = _new_row(type(obj))
+    obj.id = (await session.execute(  # type: ignore[attr-defined]
+        stmt, {column: getattr(obj, attr) for attr, column in attrs})).scalar_one()
+    make_transient_to_detached(obj)
+    session.add(obj)  # persistent, as if loaded: nothing left to insert
+    return obj
+
+
+_SET_ROW: dict[tuple[type, tuple[str, ...]], Update] = {}
+
+
+async def update_loaded(
+    session: AsyncSession, changes: Sequence[tuple[ModelT, dict[str, Any]]],
+) -> None:
+    """Write new column values of loaded objects (one model, the same columns for each) to their
+    rows by primary key and into the objects as their committed state, as a flush would: one
+    statement (run once per row, like the flush's) built once per model and columns, without
+    the unit of work. For models without ``onupdate`` columns."""
+    if not changes:
+        return
+    model = type(changes[0][0])
+    keys = tuple(changes[0][1])
+    stmt = _SET_ROW.get((model, keys))
+    if stmt is None:
+        table = _table(model)
+        assert not any(c.onupdate is not None for c in table.columns), table.name
+        (pk,) = table.primary_key.columns
+        stmt = (update(table).where(pk == bindparam("pk_"))
+                .values({key: bindparam(key, type_=table.c[key].type) for key in keys}))
+        _SET_ROW[(model, keys)] = stmt
+    mapper = class_mapper(model)
+    pk_attr = mapper.get_property_by_column(mapper.primary_key[0]).key
+    await session.execute(stmt, [{"pk_": getattr(obj, pk_attr), **values}
+                                 for obj, values in changes])
+    for obj, values in changes:
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
 
 
 # System account ids per database (engine): seeded by the migration, referenced by entries so
@@ -124,10 +228,9 @@ def hold(session: AsyncSession, acc: Account) -> None:
 
 
 async def _employee_account(session: AsyncSession, employee_id: str, *, lock: bool) -> Account:
-    stmt = select(Account).where(Account.employee_id == employee_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    acc = await session.scalar(stmt)
+    stmt = _ACCOUNT_LOCKED if lock else _ACCOUNT
+    params = {"emp": employee_id}
+    acc = await session.scalar(stmt, params)
     if acc is None:
         if await session.get(Employee, employee_id) is None:
             raise errors.UnknownEmployee(who=employee_id)
@@ -136,25 +239,20 @@ async def _employee_account(session: AsyncSession, employee_id: str, *, lock: bo
         session.add(acc)
         await session.flush()
         if lock:
-            acc = (await session.scalars(stmt)).one()
+            acc = (await session.scalars(stmt, params)).one()
     return acc
 
 
 async def find_transaction(session: AsyncSession, key: str) -> LedgerTransaction | None:
-    return await session.scalar(
-        select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
-    )
+    return await session.scalar(_FIND_TX, {"key": key})
 
 
 async def _open(
     session: AsyncSession, *, key: str, kind: str, actor: str, reason: str, ref: str | None,
     now: datetime,
 ) -> LedgerTransaction:
-    tx = LedgerTransaction(idempotency_key=key, kind=kind, actor=actor, reason=reason[:500],
-                           ref=ref, created_at=now)
-    session.add(tx)
-    await session.flush()
-    return tx
+    return await insert_new(session, LedgerTransaction(
+        idempotency_key=key, kind=kind, actor=actor, reason=reason[:500], ref=ref, created_at=now))
 
 
 async def _add_legs(session: AsyncSession, tx: LedgerTransaction, legs: list[Leg]) -> None:
@@ -166,11 +264,7 @@ async def _add_legs(session: AsyncSession, tx: LedgerTransaction, legs: list[Leg
         if leg.employee:
             deltas[leg.account_id] = deltas.get(leg.account_id, 0) + leg.amount
     for account_id, delta in deltas.items():
-        await session.execute(
-            update(Account).where(Account.id == account_id)
-            .values(balance=Account.balance + delta)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_ADD_BY_ID, {"acc": account_id, "delta": delta})
         _sync_balance(session, account_id, delta)
     await session.flush()
 
@@ -181,12 +275,9 @@ async def _insert_entries(session: AsyncSession, tx: LedgerTransaction, legs: li
     read them without another query. Rows come back matched by their values, not their order:
     two legs with equal values are interchangeable."""
     await session.flush()  # tx and any new lot have their ids
-    table = Entry.__table__
-    assert isinstance(table, Table)
-    rows = (await session.execute(
-        insert(table).values([{"transaction_id": tx.id, "account_id": leg.account_id,
-                               "amount": leg.amount, "lot_id": leg.lot_id} for leg in legs])
-        .returning(table.c.id, table.c.account_id, table.c.amount, table.c.lot_id))).tuples().all()
+    rows = (await session.execute(_INSERT_ENTRIES, [
+        {"transaction_id": tx.id, "account_id": leg.account_id, "amount": leg.amount,
+         "lot_id": leg.lot_id} for leg in legs])).tuples().all()
     ids: dict[tuple[int, int, int | None], list[int]] = {}
     for row_id, account_id, amount, lot_id in rows:
         ids.setdefault((account_id, amount, lot_id), []).append(row_id)
@@ -246,13 +337,11 @@ async def _add_to_balance(session: AsyncSession, employee_id: str, amount: int) 
     """Add ``amount`` to the employee's running balance and return the account's id: one
     ``UPDATE … RETURNING`` that also takes the row lock (on PostgreSQL), where a locking
     ``SELECT`` and a later ``UPDATE`` were two. The account is created on first use."""
-    stmt = (update(Account).where(Account.employee_id == employee_id)
-            .values(balance=Account.balance + amount).returning(Account.id)
-            .execution_options(synchronize_session=False))
-    account_id = await session.scalar(stmt)
+    params = {"emp": employee_id, "delta": amount}
+    account_id = await session.scalar(_ADD_BY_EMPLOYEE, params)
     if account_id is None:  # no account yet (or UnknownEmployee)
         await employee_account(session, employee_id, lock=True)
-        account_id = await session.scalar(stmt)
+        account_id = await session.scalar(_ADD_BY_EMPLOYEE, params)
     assert account_id is not None
     _sync_balance(session, account_id, amount)
     return int(account_id)
@@ -262,32 +351,34 @@ async def _new_lot(
     session: AsyncSession, account_id: int, tx: LedgerTransaction, amount: int,
     expires_at: datetime, now: datetime,
 ) -> Lot:
-    lot = Lot(account_id=account_id, transaction_id=tx.id, amount=amount, remaining=amount,
-              expires_at=expires_at, created_at=now)
-    session.add(lot)
-    await session.flush()
-    return lot
+    return await insert_new(session, Lot(
+        account_id=account_id, transaction_id=tx.id, amount=amount, remaining=amount,
+        expires_at=expires_at, created_at=now))
 
 
-def spendable(now: datetime) -> ColumnElement[bool]:
+def spendable(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """The condition on ``Lot`` for points that can be spent now (unexpired, some left), for
-    callers reading lots together with other rows in one statement."""
+    callers reading lots together with other rows in one statement (``now`` may be a bind
+    parameter of a statement built once)."""
     return and_(Lot.remaining > 0, Lot.expires_at > now)
 
 
-def spendable_points(employee_id: str, now: datetime) -> ScalarSelect[int]:
-    """The employee's spendable points (``balance().balance``) as a scalar subquery."""
+def spendable_points(
+    employee_id: str | ColumnElement[str], now: datetime | BindParameter[datetime],
+) -> ScalarSelect[int]:
+    """The employee's spendable points (``balance().balance``) as a scalar subquery (either
+    argument may be a bind parameter or a column of the enclosing statement)."""
     return (select(func.coalesce(func.sum(Lot.remaining), 0))
             .join(Account, Account.id == Lot.account_id)
             .where(Account.employee_id == employee_id, spendable(now)).scalar_subquery())
 
 
+_SPENDABLE_LOTS = (select(Lot).where(Lot.account_id == bindparam("acc"), spendable(bindparam("now")))
+                   .order_by(Lot.expires_at, Lot.id))
+
+
 async def _spendable_lots(session: AsyncSession, acc: Account, now: datetime) -> list[Lot]:
-    rows = await session.scalars(
-        select(Lot).where(Lot.account_id == acc.id, spendable(now))
-        .order_by(Lot.expires_at, Lot.id)
-    )
-    return list(rows)
+    return list(await session.scalars(_SPENDABLE_LOTS, {"acc": acc.id, "now": now}))
 
 
 async def debit(
@@ -315,14 +406,16 @@ async def debit(
     if available < amount:
         raise errors.InsufficientPoints(balance=available, need=amount)
     legs: list[Leg] = []
+    taken: list[tuple[Lot, dict[str, Any]]] = []
     left = amount
     for lot in lots:
         take = min(left, lot.remaining)
-        lot.remaining -= take
+        taken.append((lot, {"remaining": lot.remaining - take}))
         legs.append(_emp_leg(acc, -take, lot.id))
         left -= take
         if left == 0:
             break
+    await update_loaded(session, taken)
     legs.append(await _system_leg(session, to, amount))
     return await _post(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now,
                        legs=legs)
@@ -390,33 +483,42 @@ async def _known(session: AsyncSession, employee_id: str) -> None:
         raise errors.UnknownEmployee(who=employee_id)
 
 
+_BALANCE = (select(Lot.remaining, Lot.expires_at).join(Account, Account.id == Lot.account_id)
+            .where(Account.employee_id == bindparam("emp"), spendable(bindparam("now")))
+            .order_by(Lot.expires_at, Lot.id))
+
+
+def balance_of(employee_id: str, rows: Sequence[Row[Any]]) -> Balance:
+    """The ``Balance`` from the employee's spendable lots as (remaining, expires_at, …) rows,
+    soonest expiry first, for callers that read the lots with other columns."""
+    total = sum(row[0] for row in rows)
+    nxt = rows[0][1] if rows else None
+    nxt_amount = sum(row[0] for row in rows if row[1] == nxt) if nxt else 0
+    return Balance(employee_id, total, nxt_amount, nxt)
+
+
 async def balance(session: AsyncSession, *, employee_id: str, now: datetime) -> Balance:
     """Spendable points (unexpired lots) and the soonest expiry: one read, no writes (an employee
     without an account yet has none), so it runs in a read-only unit of work."""
-    rows = (await session.execute(
-        select(Lot.remaining, Lot.expires_at).join(Account, Account.id == Lot.account_id)
-        .where(Account.employee_id == employee_id, Lot.remaining > 0, Lot.expires_at > now)
-        .order_by(Lot.expires_at, Lot.id))).all()
+    rows = (await session.execute(_BALANCE, {"emp": employee_id, "now": now})).all()
     if not rows:
         await _known(session, employee_id)
-    total = sum(remaining for remaining, _ in rows)
-    nxt = rows[0][1] if rows else None
-    nxt_amount = sum(remaining for remaining, at in rows if at == nxt) if nxt else 0
-    return Balance(employee_id, total, nxt_amount, nxt)
+    return balance_of(employee_id, rows)
+
+
+_HISTORY = (select(LedgerTransaction.created_at, func.sum(Entry.amount), LedgerTransaction.kind,
+                   LedgerTransaction.reason, LedgerTransaction.ref)
+            .join(Entry, Entry.transaction_id == LedgerTransaction.id)
+            .join(Account, Account.id == Entry.account_id)
+            .where(Account.employee_id == bindparam("emp"))
+            .group_by(LedgerTransaction.id)
+            .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc())
+            .limit(bindparam("limit", type_=Integer)))
 
 
 async def history(session: AsyncSession, *, employee_id: str, limit: int = 10) -> list[HistoryLine]:
     """Net change per transaction for the employee, newest first (one read, no writes)."""
-    rows = (await session.execute(
-        select(LedgerTransaction.created_at, func.sum(Entry.amount), LedgerTransaction.kind,
-               LedgerTransaction.reason, LedgerTransaction.ref)
-        .join(Entry, Entry.transaction_id == LedgerTransaction.id)
-        .join(Account, Account.id == Entry.account_id)
-        .where(Account.employee_id == employee_id)
-        .group_by(LedgerTransaction.id)
-        .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc())
-        .limit(limit)
-    )).all()
+    rows = (await session.execute(_HISTORY, {"emp": employee_id, "limit": limit})).all()
     if not rows:
         await _known(session, employee_id)
     return [HistoryLine(at, int(amount), kind, reason, ref) for at, amount, kind, reason, ref in rows]

@@ -29,11 +29,16 @@ async def set_status(
     session: AsyncSession, order: Order, status: str, *, actor: str, note: str | None,
     now: datetime,
 ) -> None:
-    order.status = status
-    order.updated_at = now
-    session.add(OrderEvent(order_no=order.order_no, status=status, actor=actor,
-                           note=None if note is None else note[:500], created_at=now))
-    await session.flush()
+    # assigned only when they change: an equal value written nothing either, but still sent the
+    # order through the flush (an order is inserted in the state and at the time it moves to)
+    if order.status != status:
+        order.status = status
+    if order.updated_at != now:
+        order.updated_at = now
+    await session.flush()  # the order's row first: its event refers to it
+    await ledger.insert_new(session, OrderEvent(
+        order_no=order.order_no, status=status, actor=actor,
+        note=None if note is None else note[:500], created_at=now))
 
 
 async def tell(

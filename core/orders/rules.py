@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
@@ -34,12 +34,15 @@ async def check_stock(session: AsyncSession, item: CatalogItem, qty: int) -> Non
         raise errors.OutOfStock(sku=item.sku, name=item.name, available=left, need=qty)
 
 
+_USED = select(func.coalesce(func.sum(Order.qty), 0)).where(  # built once (core.ledger.service)
+    Order.employee_id == bindparam("emp"), Order.sku == bindparam("sku"),
+    Order.month == bindparam("month"), Order.status.not_in(DEAD_STATES))
+
+
 async def used_this_month(session: AsyncSession, *, employee_id: str, sku: str, month: str) -> int:
     """Units of ``sku`` in the employee's live orders of the local ``month``."""
     return int(await session.scalar(
-        select(func.coalesce(func.sum(Order.qty), 0)).where(
-            Order.employee_id == employee_id, Order.sku == sku, Order.month == month,
-            Order.status.not_in(DEAD_STATES))) or 0)
+        _USED, {"emp": employee_id, "sku": sku, "month": month}) or 0)
 
 
 async def check_limit(
@@ -53,9 +56,10 @@ async def check_limit(
                                   name=item.name)
 
 
+_MAYBE_HR = (select(Employee).where(Employee.active.is_(True), Employee.roles.like("%hr%"))
+             .order_by(Employee.employee_id))
+
+
 async def active_hr(session: AsyncSession) -> list[str]:
     """Active employees holding the ``hr`` role (roles is a ``|``-list, so LIKE only narrows)."""
-    rows = await session.scalars(
-        select(Employee).where(Employee.active.is_(True), Employee.roles.like("%hr%"))
-        .order_by(Employee.employee_id))
-    return [e.employee_id for e in rows if "hr" in e.role_set]
+    return [e.employee_id for e in await session.scalars(_MAYBE_HR) if "hr" in e.role_set]

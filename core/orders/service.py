@@ -10,8 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Integer, and_, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
@@ -22,6 +21,7 @@ from core.audit.service import record as audit
 from core.catalog.service import find_item, lock_item
 from core.directory.service import roles_of
 from core.models import Account, CatalogItem, Confirmation, Employee, Lot, Order
+from core.models.base import UTCDateTime
 from core.orders import flow, rules
 from core.orders.views import (
     OPEN_STATES,
@@ -42,6 +42,29 @@ __all__ = [
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 STAFF = frozenset({"hr", "admin"})
 OPERATORS = frozenset({"cli", "api"})  # trusted operators, as in core.hr
+
+
+# The redemption path's statements are built once, with bind parameters (see core.ledger.service).
+_REDEMPTION_READS = (
+    select(Employee, CatalogItem, ledger.spendable_points(bindparam("emp"), bindparam("now")))
+    .select_from(Employee).outerjoin(CatalogItem, CatalogItem.sku == bindparam("sku"))
+    .where(Employee.employee_id == bindparam("emp")))
+# Written out: SQLAlchemy caches no dialect INSERT … ON CONFLICT construct (it was compiled on
+# every redemption); this text is valid on SQLite (3.35+) and PostgreSQL alike and is cached.
+_INSERT_CONFIRMATION = text(
+    "INSERT INTO confirmations (code, employee_id, sku, qty, points, status, expires_at) "
+    "VALUES (:code, :employee_id, :sku, :qty, :points, 'open', :expires_at) "
+    "ON CONFLICT (code) DO NOTHING RETURNING code",
+).bindparams(bindparam("expires_at", type_=UTCDateTime()))
+_CONFIRM_READS = (
+    select(Employee, Confirmation, CatalogItem, Account, Lot).select_from(Employee)
+    .outerjoin(Confirmation, Confirmation.code == bindparam("code"))
+    .outerjoin(CatalogItem, CatalogItem.sku == Confirmation.sku)
+    .outerjoin(Account, Account.employee_id == Employee.employee_id)
+    .outerjoin(Lot, and_(Lot.account_id == Account.id, ledger.spendable(bindparam("now"))))
+    .where(Employee.employee_id == bindparam("emp"))
+    .order_by(Lot.expires_at, Lot.id)
+    .execution_options(populate_existing=True))
 
 
 async def start_redemption(
@@ -76,9 +99,7 @@ async def _redemption_reads(
     statement (they were three); an SKU typed in another case is looked up again after."""
     token = sku.strip()
     row = (await session.execute(
-        select(Employee, CatalogItem, ledger.spendable_points(employee_id, now))
-        .select_from(Employee).outerjoin(CatalogItem, CatalogItem.sku == token)
-        .where(Employee.employee_id == employee_id))).first()
+        _REDEMPTION_READS, {"emp": employee_id, "sku": token, "now": now})).first()
     if row is None:
         raise errors.UnknownEmployee(who=employee_id)
     emp, have = row[0], row[2]
@@ -94,17 +115,13 @@ async def _insert_confirmation(
     """An open confirmation under a fresh random code: ``INSERT … ON CONFLICT DO NOTHING
     RETURNING``, again under another code on a clash (one statement where a lookup of the code
     and the insert were two). The object returned is not in the session."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for attempt in range(12):
         code = "".join(secrets.choice(_ALPHABET) for _ in range(4 + attempt // 3))
         conf = Confirmation(code=code, employee_id=employee_id, sku=item.sku, qty=qty,
                             points=item.points * qty, status="open", expires_at=expires_at)
-        stmt = (insert(Confirmation)
-                .values(code=code, employee_id=employee_id, sku=item.sku, qty=qty,
-                        points=conf.points, status="open", expires_at=expires_at)
-                .on_conflict_do_nothing(index_elements=["code"]).returning(Confirmation.code))
-        if await session.scalar(stmt) is not None:
+        if await session.scalar(_INSERT_CONFIRMATION, {
+                "code": code, "employee_id": employee_id, "sku": item.sku, "qty": qty,
+                "points": conf.points, "expires_at": expires_at}) is not None:
             return conf
     raise AssertionError("no free confirmation code")
 
@@ -179,14 +196,7 @@ async def _confirm_reads(
     yet, which is then created (and locked)."""
     token = code.strip().upper()
     rows = (await session.execute(
-        select(Employee, Confirmation, CatalogItem, Account, Lot).select_from(Employee)
-        .outerjoin(Confirmation, Confirmation.code == token)
-        .outerjoin(CatalogItem, CatalogItem.sku == Confirmation.sku)
-        .outerjoin(Account, Account.employee_id == Employee.employee_id)
-        .outerjoin(Lot, and_(Lot.account_id == Account.id, ledger.spendable(now)))
-        .where(Employee.employee_id == employee_id)
-        .order_by(Lot.expires_at, Lot.id)
-        .execution_options(populate_existing=True))).tuples().all()
+        _CONFIRM_READS, {"emp": employee_id, "code": token, "now": now})).tuples().all()
     if not rows:
         raise errors.UnknownEmployee(who=employee_id)
     emp, conf, item, acc, _lot = rows[0]
@@ -232,19 +242,18 @@ async def _take(
                        key=flow.escrow_key(order_no), kind="redeem", actor=conf.employee_id,
                        reason=f"兑换 {item.name} × {conf.qty}", now=now, to="escrow", ref=order_no,
                        new_key=True, lots=lots)
-    if item.stock is not None:
-        if item.stock < conf.qty:
-            raise errors.OutOfStock(sku=item.sku, name=item.name, available=item.stock,
-                                    need=conf.qty)
-        item.stock -= conf.qty
-    item.sold += conf.qty
+    if item.stock is not None and item.stock < conf.qty:
+        raise errors.OutOfStock(sku=item.sku, name=item.name, available=item.stock, need=conf.qty)
+    await ledger.update_loaded(session, [(item, {
+        "stock": None if item.stock is None else item.stock - conf.qty,
+        "sold": item.sold + conf.qty})])
     # inserted in the status confirm() moves it to next, so that move updates nothing
     status = "pending_approval" if item.requires_approval else "placed"
-    order = Order(order_no=order_no, employee_id=conf.employee_id, sku=item.sku, qty=conf.qty,
-                  points=conf.points, status=status, month=month, created_at=now, updated_at=now)
-    session.add(order)
-    conf.status, conf.order_no = "used", order_no
-    await session.flush()
+    order = await ledger.insert_new(session, Order(
+        order_no=order_no, employee_id=conf.employee_id, sku=item.sku, qty=conf.qty,
+        points=conf.points, status=status, month=month, code=None, note=None, approval_id=None,
+        created_at=now, updated_at=now))
+    await ledger.update_loaded(session, [(conf, {"status": "used", "order_no": order_no})])
     if item.kind == "code":
         await flow.reserve_codes(session, order)
     return order
@@ -283,13 +292,19 @@ async def _is_staff(session: AsyncSession, actor_id: str) -> bool:
     return actor is not None and actor.active and bool(await roles_of(session, actor) & STAFF)
 
 
+_LOCK_ORDER = (select(Order).where(Order.id == bindparam("id")).with_for_update()
+               .execution_options(populate_existing=True))
+_ORDER_BY_NO = select(Order).where(Order.order_no == bindparam("no"))
+_ORDERS_OF = (select(Order, CatalogItem).join(CatalogItem, CatalogItem.sku == Order.sku)
+              .where(Order.employee_id == bindparam("emp"))
+              .order_by(Order.created_at.desc(), Order.id.desc()).limit(bindparam("limit", type_=Integer)))
+
+
 async def _lock(session: AsyncSession, order_no: str) -> Order:
     """The order, re-read under its row lock, after its redeemer's account lock."""
     found = await get_order(session, order_no)
     await ledger.employee_account(session, found.employee_id, lock=True)
-    order = await session.scalar(
-        select(Order).where(Order.id == found.id).with_for_update()
-        .execution_options(populate_existing=True))
+    order = await session.scalar(_LOCK_ORDER, {"id": found.id})
     assert order is not None
     return order
 
@@ -383,7 +398,7 @@ async def get_order(session: AsyncSession, order_no: str) -> Order:
     """The order by number (case-insensitive, the leading ``O`` optional), or UnknownOrder."""
     token = order_no.strip()
     for candidate in dict.fromkeys((token, token.upper(), f"O{token.upper()}")):
-        order = await session.scalar(select(Order).where(Order.order_no == candidate))
+        order = await session.scalar(_ORDER_BY_NO, {"no": candidate})
         if order is not None:
             return order
     raise errors.UnknownOrder(order_no=token)
@@ -396,10 +411,7 @@ async def _view(session: AsyncSession, order_no: str) -> OrderView:
 
 async def orders_of(session: AsyncSession, *, employee_id: str, limit: int = 10) -> list[OrderView]:
     """The employee's orders, newest first."""
-    rows = await session.execute(
-        select(Order, CatalogItem).join(CatalogItem, CatalogItem.sku == Order.sku)
-        .where(Order.employee_id == employee_id)
-        .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit))
+    rows = await session.execute(_ORDERS_OF, {"emp": employee_id, "limit": limit})
     return [order_view(order, item) for order, item in rows.tuples()]
 
 

@@ -120,6 +120,30 @@ async def test_allowance_default_manager_and_lapses_next_month(
     assert (fresh.month, fresh.used, fresh.left) == ("2026-04", 0, 100)
 
 
+async def test_balance_and_allowance_match_their_separate_reads(
+    db: Database, policy: Policy, now: datetime
+) -> None:
+    """The balance reply's one read gives what ``ledger.balance`` and ``allowance_status`` give:
+    with lots and allowance used, with neither, and UnknownEmployee for nobody."""
+    await org(db)
+    await give(db, policy, now, "E1", ["E2"], 30)
+    await give(db, policy, now, "M1", ["E2"], 20)
+    for who in ("E1", "E2", "M1", "LONE"):
+        async with db.uow() as s:
+            both = await awards.balance_and_allowance(s, employee_id=who, now=now, policy=policy)
+            bal = await ledger.balance(s, employee_id=who, now=now)
+            allowance = await awards.allowance_status(s, giver_id=who, now=now, policy=policy)
+        assert both == (bal, allowance), who
+    assert both[0].balance == 0 and both[1].used == 0  # LONE: no account, nothing given
+    async with db.uow() as s:
+        e2 = await awards.balance_and_allowance(s, employee_id="E2", now=now, policy=policy)
+        e1 = await awards.balance_and_allowance(s, employee_id="E1", now=now, policy=policy)
+        with pytest.raises(errors.UnknownEmployee):
+            await awards.balance_and_allowance(s, employee_id="NOBODY", now=now, policy=policy)
+    assert e2[0].balance == 50 and e2[0].next_expiry_amount == 50
+    assert (e1[1].used, e1[1].left) == (30, 70)
+
+
 async def test_small_award_is_credited_at_once_and_recipient_told(
     db: Database, policy: Policy, now: datetime
 ) -> None:
