@@ -16,23 +16,14 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
 
 from core.models import IdempotencyKey
-from core.upsert import insert_do_nothing
+from core.upsert import do_nothing
 
 # Built once (per dialect) and executed with parameters: see core.upsert
 _KEYS = cast(Table, IdempotencyKey.__table__)
-_CLAIM: dict[str, Executable] = {}
 _RECALL_MANY = select(_KEYS.c.key, _KEYS.c.result).where(
     _KEYS.c.key.in_(bindparam("keys", expanding=True)))
-
-
-def _claim_stmt(dialect: str) -> Executable:
-    stmt = _CLAIM.get(dialect)
-    if stmt is None:
-        stmt = _CLAIM[dialect] = insert_do_nothing(_KEYS, dialect, ["key"]).returning(_KEYS.c.key)
-    return stmt
 
 
 async def recall(session: AsyncSession, key: str) -> dict[str, Any] | None:
@@ -64,7 +55,8 @@ async def claim_many(session: AsyncSession, results: dict[str, dict[str, Any]], 
     rows = [{"key": key, "created_at": now,
              "result": json.dumps(result, ensure_ascii=False, default=str)}
             for key, result in results.items()]
-    return set((await session.scalars(_claim_stmt(session.get_bind().dialect.name), rows)).all())
+    return set((await session.scalars(do_nothing(
+        _KEYS, session.get_bind().dialect.name, ("key",), (_KEYS.c.key,)), rows)).all())
 
 
 async def recall_many(session: AsyncSession, keys: list[str]) -> dict[str, dict[str, Any]]:

@@ -7,17 +7,19 @@ echo log) — a few hundred µs of CPU on the event path, several times per even
 here give the clause a cache key made of its conflict target, as SQLAlchemy 2.1 does, so the
 statement is compiled once per engine and then found in the cache ("[cached since …]").
 
-Build such a statement once (e.g. per dialect, at first use) and execute it with a list of
-parameter dicts: SQLAlchemy's "insertmanyvalues" sends them as one multi-row statement, with
-``RETURNING`` where asked. A ``.values(rows)`` statement is a new statement per row count.
+``do_nothing`` builds such a statement once per table, dialect, target and RETURNING columns
+and hands out that one object: execute it with a list of parameter dicts, which SQLAlchemy's
+"insertmanyvalues" sends as one multi-row statement (a ``.values(rows)`` statement would be a
+new statement per row count).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Column, Table
 from sqlalchemy.dialects.postgresql import dml as postgresql_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 from sqlalchemy.sql.dml import Insert
@@ -62,3 +64,11 @@ def insert_do_nothing(table: Table, dialect: str, index_elements: Iterable[Any])
         lite._post_values_clause = _SqliteDoNothing(index_elements=elements)
         stmt = lite
     return stmt
+
+
+@cache
+def do_nothing(table: Table, dialect: str, target: tuple[str, ...],
+               returning: tuple[Column[Any], ...]) -> Insert:
+    """``insert_do_nothing(table, dialect, target).returning(*returning)``, built once for each
+    combination and then reused (its cache key is memoized with it)."""
+    return insert_do_nothing(table, dialect, target).returning(*returning)

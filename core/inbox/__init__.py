@@ -14,12 +14,11 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
 
 from core.db import Database
 from core.models import InboxEvent
 from core.retention.replay import ReplayedRequest, ReplayGuard, first_use, record
-from core.upsert import insert_do_nothing
+from core.upsert import do_nothing
 
 STATES = ("pending", "done", "failed")
 
@@ -69,21 +68,10 @@ class Arrival:
 # and executed with parameters: building one per call (argument coercion, cache key) cost more
 # CPU than running it. The table, not the mapped class: no ORM bulk machinery on these paths.
 _INBOX = cast(Table, InboxEvent.__table__)
-_ACCEPT: dict[str, Executable] = {}
 _MARK = (update(_INBOX).where(_INBOX.c.id == bindparam("row_id"))
          .values(state=bindparam("new_state")))
 _MARK_DONE = (update(_INBOX).where(_INBOX.c.id.in_(bindparam("row_ids", expanding=True)))
               .values(state="done"))
-
-
-def _accept_stmt(dialect: str) -> Executable:
-    """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, key``, cacheable (core.upsert);
-    the rows go as parameters, sent as one multi-row statement."""
-    stmt = _ACCEPT.get(dialect)
-    if stmt is None:
-        stmt = _ACCEPT[dialect] = (insert_do_nothing(_INBOX, dialect, ["key"])
-                                   .returning(_INBOX.c.id, _INBOX.c.key))
-    return stmt
 
 
 async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[int | None]:
@@ -99,7 +87,9 @@ async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[in
         {"key": a.key, "payload": a.payload, "state": "pending", "attempts": 0,
          "lease_until": a.lease_until, "created_at": a.now}
         for i, a in enumerate(arrivals) if first[a.key] == i]
-    result = await session.execute(_accept_stmt(session.get_bind().dialect.name), rows)
+    # cacheable ON CONFLICT (core.upsert): the rows go as parameters, one multi-row statement
+    result = await session.execute(do_nothing(
+        _INBOX, session.get_bind().dialect.name, ("key",), (_INBOX.c.id, _INBOX.c.key)), rows)
     ids = dict((key, row_id) for row_id, key in result.tuples())
     return [ids.get(a.key) if first[a.key] == i else None for i, a in enumerate(arrivals)]
 

@@ -108,7 +108,15 @@ def _new_row(model: type) -> tuple[Insert, list[tuple[str, str]]]:
         attrs = [(prop.key, prop.columns[0].key) for prop in mapper.column_attrs
                  if prop.columns[0] is not pk]
         _NEW_ROW[model] = insert(table).returning(pk), attrs
+        _DEFAULTED[model] = [prop.key for prop in mapper.column_attrs
+                             if prop.columns[0].default is not None
+                             or prop.columns[0].server_default is not None]
     return _NEW_ROW[model]
+
+
+# Per model: attributes whose column has a default. insert_new applies none, so one left unset
+# would be written as NULL where a flush wrote the default: refused instead.
+_DEFAULTED: dict[type, list[str]] = {}
 
 
 async def insert_new(session: AsyncSession, obj: ModelT) -> ModelT:
@@ -117,6 +125,8 @@ async def insert_new(session: AsyncSession, obj: ModelT) -> ModelT:
     sent, by a statement built once per model: the flush's unit-of-work machinery cost several
     times the statement. Pending changes of other objects are not flushed by it."""
     stmt, attrs = _new_row(type(obj))
+    unset = [attr for attr in _DEFAULTED[type(obj)] if getattr(obj, attr) is None]
+    assert not unset, f"insert_new applies no defaults: set {unset} of {type(obj).__name__}"
     obj.id = (await session.execute(  # type: ignore[attr-defined]
         stmt, {column: getattr(obj, attr) for attr, column in attrs})).scalar_one()
     make_transient_to_detached(obj)

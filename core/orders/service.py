@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Integer, and_, bindparam, select, text
+from sqlalchemy import Integer, Table, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
@@ -21,7 +22,6 @@ from core.audit.service import record as audit
 from core.catalog.service import find_item, lock_item
 from core.directory.service import roles_of
 from core.models import Account, CatalogItem, Confirmation, Employee, Lot, Order
-from core.models.base import UTCDateTime
 from core.orders import flow, rules
 from core.orders.views import (
     OPEN_STATES,
@@ -32,6 +32,7 @@ from core.orders.views import (
 )
 from core.policy import Policy
 from core.timeutil import month_key
+from core.upsert import do_nothing
 
 __all__ = [
     "ConfirmationView", "OrderView", "approval_finished", "cancel", "cancel_confirmation",
@@ -49,13 +50,7 @@ _REDEMPTION_READS = (
     select(Employee, CatalogItem, ledger.spendable_points(bindparam("emp"), bindparam("now")))
     .select_from(Employee).outerjoin(CatalogItem, CatalogItem.sku == bindparam("sku"))
     .where(Employee.employee_id == bindparam("emp")))
-# Written out: SQLAlchemy caches no dialect INSERT … ON CONFLICT construct (it was compiled on
-# every redemption); this text is valid on SQLite (3.35+) and PostgreSQL alike and is cached.
-_INSERT_CONFIRMATION = text(
-    "INSERT INTO confirmations (code, employee_id, sku, qty, points, status, expires_at) "
-    "VALUES (:code, :employee_id, :sku, :qty, :points, 'open', :expires_at) "
-    "ON CONFLICT (code) DO NOTHING RETURNING code",
-).bindparams(bindparam("expires_at", type_=UTCDateTime()))
+_CONFIRMATIONS = cast(Table, Confirmation.__table__)
 _CONFIRM_READS = (
     select(Employee, Confirmation, CatalogItem, Account, Lot).select_from(Employee)
     .outerjoin(Confirmation, Confirmation.code == bindparam("code"))
@@ -119,9 +114,12 @@ async def _insert_confirmation(
         code = "".join(secrets.choice(_ALPHABET) for _ in range(4 + attempt // 3))
         conf = Confirmation(code=code, employee_id=employee_id, sku=item.sku, qty=qty,
                             points=item.points * qty, status="open", expires_at=expires_at)
-        if await session.scalar(_INSERT_CONFIRMATION, {
-                "code": code, "employee_id": employee_id, "sku": item.sku, "qty": qty,
-                "points": conf.points, "expires_at": expires_at}) is not None:
+        # cacheable ON CONFLICT (core.upsert); a clash tries another code
+        insert = do_nothing(_CONFIRMATIONS, session.get_bind().dialect.name, ("code",),
+                            (_CONFIRMATIONS.c.code,))
+        values = {"code": code, "employee_id": employee_id, "sku": item.sku, "qty": qty,
+                  "points": conf.points, "status": "open", "expires_at": expires_at}
+        if await session.scalar(insert, values) is not None:
             return conf
     raise AssertionError("no free confirmation code")
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.models import IdempotencyKey, utcnow
-from core.upsert import insert_do_nothing
+from core.upsert import do_nothing, insert_do_nothing
 
 _KEYS = cast(Table, IdempotencyKey.__table__)
 
@@ -56,3 +56,10 @@ def test_the_conflict_target_and_the_dialect_are_part_of_the_cache_key() -> None
     assert key("sqlite", ["key"]) != key("sqlite", ["result"])
     assert key("postgresql", ["key"]) != key("postgresql", ["result"])
     assert key("sqlite", ["key"]) != key("postgresql", ["key"])
+
+
+def test_do_nothing_hands_out_one_statement_per_combination() -> None:
+    one = do_nothing(_KEYS, "sqlite", ("key",), (_KEYS.c.key,))
+    assert do_nothing(_KEYS, "sqlite", ("key",), (_KEYS.c.key,)) is one
+    assert do_nothing(_KEYS, "postgresql", ("key",), (_KEYS.c.key,)) is not one
+    assert do_nothing(_KEYS, "sqlite", ("key",), (_KEYS.c.result,)) is not one
