@@ -27,6 +27,7 @@ R = TypeVar("R")
 # PostgreSQL SQLSTATEs worth one more try: serialization failure, deadlock, unique violation (a
 # concurrent twin inserted the same idempotency key; the retry then finds and returns it).
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+_SQLITE_READERS = 32  # reader connections kept open (each is a thread, idle when not reading)
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
@@ -188,7 +189,11 @@ class Database:
         if self.is_sqlite:
             _setup_sqlite(self.engine, reader=False)
             if ":memory:" not in url and "mode=memory" not in url:
-                self.reader = create_async_engine(url, **kwargs)
+                # Every chat event reads here, as many at once as events in flight. The default
+                # pool (5 kept, 10 more opened and closed again) made each read past the fifth
+                # open a connection, start its thread and run its PRAGMAs, then close it all.
+                self.reader = create_async_engine(url, **kwargs, pool_size=_SQLITE_READERS,
+                                                  max_overflow=_SQLITE_READERS)
                 _setup_sqlite(self.reader, reader=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)

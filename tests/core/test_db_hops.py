@@ -4,6 +4,7 @@ transaction is not rolled back again by the pool, and a failed unit of work is r
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -123,3 +124,25 @@ async def test_a_failed_unit_of_work_is_rolled_back(sqlite_db: tuple[Database, P
         select(func.count()).select_from(IdempotencyKey).where(IdempotencyKey.key == "hops:1"))) == 0
     # the connection is fine for the next unit of work
     await db.run(lambda s: s.execute(text("SELECT 1")))
+
+
+async def test_concurrent_reads_reuse_their_connections(sqlite_db: tuple[Database, Path]) -> None:
+    """Reads in flight at once each hold a reader connection; the next wave finds them all open
+    again instead of connecting (a thread and its PRAGMAs each) and closing once more."""
+    db, _ = sqlite_db
+    connects: list[object] = []
+    event.listen(db.reader.sync_engine, "connect", lambda conn, _rec: connects.append(conn))
+
+    async def held(s: AsyncSession) -> int:
+        value = await s.scalar(select(1))
+        await asyncio.sleep(0.05)  # keep the connection checked out while the others start
+        return int(value or 0)
+
+    async def wave() -> list[int]:
+        return list(await asyncio.gather(*(db.read(held) for _ in range(20))))
+
+    assert await wave() == [1] * 20
+    first = len(connects)
+    assert first == 20  # every read in flight had a connection of its own
+    assert await wave() == [1] * 20
+    assert len(connects) == first
