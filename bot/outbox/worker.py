@@ -41,6 +41,13 @@ class Transport(Protocol):
     def send(self, d: Delivery, contacts: Contacts) -> Awaitable[DeliveredCard | None]: ...
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BASE_DELAY * 2 ** max(0, attempts - 1))
 
@@ -54,9 +61,19 @@ class OutboxWorker:
         self._slots = {lane: asyncio.Semaphore(concurrency) for lane in Lane}
         self._stop = asyncio.Event()
         self._wake = {lane: asyncio.Event() for lane in Lane}
+        self._loop_of_run: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        """Rows were just committed: look now instead of at the next poll."""
+        """Rows were just committed: look now instead of at the next poll. Thread-safe: on
+        SQLite the commit that calls it happens on a database thread (core.db's lanes), and an
+        asyncio.Event may only be set from its own loop."""
+        loop = self._loop_of_run
+        if loop is None or _running_loop() is loop:
+            self._set_wake()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self._set_wake)
+
+    def _set_wake(self) -> None:
         for ev in self._wake.values():
             ev.set()
 
@@ -139,6 +156,7 @@ class OutboxWorker:
         return False
 
     async def run(self) -> None:
+        self._loop_of_run = asyncio.get_running_loop()
         await asyncio.gather(self._loop(Lane.REPLY, self.reply_idle), self._loop(Lane.PUSH, self.idle))
 
     async def _loop(self, lane: Lane, idle: float) -> None:

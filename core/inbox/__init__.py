@@ -39,15 +39,17 @@ async def accept(db: Database, key: str, payload: dict[str, object], *, now: dat
     A signed request's replay ``guard`` is written in the same transaction, so a failure records
     neither and the platform's identical retry is not refused. ReplayedRequest if it was
     recorded before; a redelivered event under a fresh guard records the guard alone."""
+    async def store(session: AsyncSession) -> int:
+        if guard is not None:
+            await record(session, guard)
+        row = InboxEvent(key=key, payload=payload, state="pending", attempts=0,
+                         lease_until=lease_until, created_at=now)
+        session.add(row)
+        await session.flush()
+        return row.id
+
     try:
-        async with db.uow() as session:
-            if guard is not None:
-                await record(session, guard)
-            row = InboxEvent(key=key, payload=payload, state="pending", attempts=0,
-                             lease_until=lease_until, created_at=now)
-            session.add(row)
-            await session.flush()
-            return row.id
+        return await db.run(store, attempts=1)
     except IntegrityError:
         # which key was taken? Offering the guard alone tells (and records it if it was free)
         if guard is not None and not await first_use(db, guard.key, expires_at=guard.expires_at):
@@ -98,7 +100,7 @@ async def claim_due(db: Database, *, now: datetime, lease_until: datetime,
                     limit: int = 20) -> list[Claimed]:
     """Pending rows whose lease ran out (their process died, or a retry is due), each leased
     to the caller by a conditional update so two replicas never take the same row."""
-    async with db.uow() as session:
+    async def claim(session: AsyncSession) -> list[Claimed]:
         rows = (await session.execute(
             select(InboxEvent.id, InboxEvent.payload, InboxEvent.attempts)
             .where(InboxEvent.state == "pending", InboxEvent.lease_until <= now)
@@ -113,10 +115,11 @@ async def claim_due(db: Database, *, now: datetime, lease_until: datetime,
                 claimed.append(Claimed(row_id, payload, attempts))
         return claimed
 
+    return await db.run(claim)
+
 
 async def finish(db: Database, row_id: int, *, state: str = "done") -> None:
-    async with db.uow() as session:
-        await mark(session, row_id, state=state)
+    await db.run(lambda session: mark(session, row_id, state=state))
 
 
 async def mark(session: AsyncSession, row_id: int, *, state: str = "done") -> None:
@@ -134,10 +137,9 @@ async def mark_done(session: AsyncSession, row_ids: list[int]) -> None:
 
 async def retry_at(db: Database, row_id: int, *, attempts: int, when: datetime) -> None:
     """Count a failed attempt; the row becomes due again at ``when``."""
-    async with db.uow() as session:
-        await session.execute(update(InboxEvent).where(InboxEvent.id == row_id)
-                              .values(attempts=attempts, lease_until=when)
-                              .execution_options(synchronize_session=False))
+    await db.run(lambda session: session.execute(
+        update(InboxEvent).where(InboxEvent.id == row_id)
+        .values(attempts=attempts, lease_until=when).execution_options(synchronize_session=False)))
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiosqlite
 import pytest
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -66,15 +68,14 @@ def _locked(path: Path) -> bool:
 async def test_a_write_unit_of_work_is_two_thread_calls_and_holds_the_lock(
         sqlite_db: tuple[Database, Path], thread_calls: list[str]) -> None:
     db, path = sqlite_db
-    await db.run(lambda s: s.scalar(select(1)))  # warm: the pool's first connect
+    async with db.uow() as s:  # warm: the pool's first connect
+        await s.scalar(select(1))
     thread_calls.clear()
     seen: list[bool] = []
 
-    async def work(s: AsyncSession) -> None:
+    async with db.uow() as s:  # on the serving loop (run() would use the writer lane)
         await s.scalar(select(func.count()).select_from(IdempotencyKey))
         seen.append(_locked(path))
-
-    await db.run(work)
     assert thread_calls == ["BEGIN IMMEDIATE + SELECT count(*)", "commit"]
     assert seen == [True]  # BEGIN IMMEDIATE ran with the first statement
     assert not _locked(path)
@@ -83,15 +84,14 @@ async def test_a_write_unit_of_work_is_two_thread_calls_and_holds_the_lock(
 async def test_a_read_takes_no_lock_and_ends_its_snapshot(
         sqlite_db: tuple[Database, Path], thread_calls: list[str]) -> None:
     db, path = sqlite_db
-    await db.read(lambda s: s.scalar(select(1)))
+    async with db.reading() as s:
+        await s.scalar(select(1))
     thread_calls.clear()
     seen: list[bool] = []
 
-    async def work(s: AsyncSession) -> None:
+    async with db.reading() as s:  # on the serving loop (read() would use the reading lane)
         await s.scalar(select(1))
         seen.append(_locked(path))
-
-    await db.read(work)
     assert thread_calls == ["BEGIN + SELECT 1", "commit"]
     assert seen == [False]
 
@@ -117,8 +117,12 @@ async def test_a_failed_unit_of_work_is_rolled_back(sqlite_db: tuple[Database, P
         raise RuntimeError("after the write")
 
     with pytest.raises(RuntimeError):
-        await db.run(fails)
+        async with db.uow() as s:  # on the serving loop: the rollback is a call of its own
+            await fails(s)
     assert thread_calls[-1] == "rollback"
+    assert not _locked(path)
+    with pytest.raises(RuntimeError):
+        await db.run(fails)  # on the writer lane
     assert not _locked(path)
     assert await db.read(lambda s: s.scalar(
         select(func.count()).select_from(IdempotencyKey).where(IdempotencyKey.key == "hops:1"))) == 0
@@ -133,16 +137,71 @@ async def test_concurrent_reads_reuse_their_connections(sqlite_db: tuple[Databas
     connects: list[object] = []
     event.listen(db.reader.sync_engine, "connect", lambda conn, _rec: connects.append(conn))
 
-    async def held(s: AsyncSession) -> int:
-        value = await s.scalar(select(1))
-        await asyncio.sleep(0.05)  # keep the connection checked out while the others start
-        return int(value or 0)
+    async def held() -> int:
+        async with db.reading() as s:  # on the serving loop: each read its own connection
+            value = await s.scalar(select(1))
+            await asyncio.sleep(0.05)  # keep the connection checked out while the others start
+            return int(value or 0)
 
     async def wave() -> list[int]:
-        return list(await asyncio.gather(*(db.read(held) for _ in range(20))))
+        return list(await asyncio.gather(*(held() for _ in range(20))))
 
     assert await wave() == [1] * 20
     first = len(connects)
     assert first == 20  # every read in flight had a connection of its own
     assert await wave() == [1] * 20
     assert len(connects) == first
+
+
+async def test_run_and_read_make_no_hop_per_statement_and_leave_the_loop_free(
+        sqlite_db: tuple[Database, Path], thread_calls: list[str]) -> None:
+    """``run`` and ``read`` send the whole unit of work to a database thread of its own (a lane),
+    which calls sqlite3 directly: not one call to a connection's thread for its statements,
+    BEGIN or COMMIT; and the serving loop is not the one that waits."""
+    db, path = sqlite_db
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+
+    async def write(s: AsyncSession) -> int:
+        threads.append(threading.get_ident())
+        await s.execute(text("INSERT INTO idempotency_keys (key, result, created_at) "
+                             "VALUES ('lane:1', '{}', '2026-01-01')"))
+        return int(await s.scalar(select(func.count()).select_from(IdempotencyKey)
+                                  .where(IdempotencyKey.key == "lane:1")) or 0)
+
+    async def read(s: AsyncSession) -> int:
+        threads.append(threading.get_ident())
+        return int(await s.scalar(select(func.count()).select_from(IdempotencyKey)) or 0)
+
+    await db.run(lambda s: s.scalar(select(1)))  # warm: each lane's first connect
+    await db.read(lambda s: s.scalar(select(1)))
+    thread_calls.clear()
+    assert await db.run(write) == 1
+    assert await db.read(read) >= 1
+    assert thread_calls == []
+    assert loop_thread not in threads and len(set(threads)) == 2  # a writing and a reading lane
+
+    # a unit of work waiting for SQLite's lock waits on its lane; the serving loop runs on
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    waiting = asyncio.ensure_future(db.run(write))
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # blocked on the lock, while this loop went round
+    other.execute("ROLLBACK")
+    other.close()
+    with pytest.raises(IntegrityError):  # lane:1 exists: the same unit of work, now run
+        await waiting
+
+
+async def test_the_lanes_stop_with_dispose_and_start_again(db_file: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{db_file}")
+    await db.run(lambda s: s.scalar(select(1)))
+    await db.read(lambda s: s.scalar(select(1)))
+    names = {t.name for t in threading.enumerate()}
+    assert {"jifen-db-write", "jifen-db-read"} <= names
+    await db.dispose()
+    assert not {"jifen-db-write", "jifen-db-read"} & {t.name for t in threading.enumerate()}
+    assert await db.run(lambda s: s.scalar(select(2))) == 2  # used after dispose: anew
+    await db.dispose()
+    assert not {"jifen-db-write", "jifen-db-read"} & {t.name for t in threading.enumerate()}
