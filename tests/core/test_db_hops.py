@@ -202,6 +202,6 @@ async def test_the_lanes_stop_with_dispose_and_start_again(db_file: Path) -> Non
     assert {"jifen-db-write", "jifen-db-read"} <= names
     await db.dispose()
     assert not {"jifen-db-write", "jifen-db-read"} & {t.name for t in threading.enumerate()}
-    assert await db.run(lambda s: s.scalar(select(2))) == 2  # used after dispose: anew
+    assert await db.run(lambda s: s.scalar(text("SELECT 2"))) == 2  # used after dispose: anew
     await db.dispose()
     assert not {"jifen-db-write", "jifen-db-read"} & {t.name for t in threading.enumerate()}
