@@ -21,11 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, cast, exists, func, insert, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Account, Employee, Lot, OutboxMessage, ReminderMark, UTCDateTime
 from core.policy import Policy
+from core.upsert import insert_do_nothing
+
+_OUTBOX: Any = OutboxMessage.__table__  # the table: rows go in as parameter lists
 
 KIND = "expiry_reminder"
 _BATCH = 2000
@@ -82,13 +84,8 @@ def _days_left(expires_at: datetime, now: datetime) -> int:
 
 async def _queue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk-insert outbox rows; a dedupe key already queued is skipped, not an error."""
-    dialect = session.get_bind().dialect.name
-    stmt: Any = insert(OutboxMessage)
-    if dialect == "sqlite":
-        stmt = sqlite.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(OutboxMessage).on_conflict_do_nothing(
-            index_elements=["dedupe_key"])
+    # cacheable ON CONFLICT (core.upsert): compiled once, not once per batch
+    stmt = insert_do_nothing(_OUTBOX, session.get_bind().dialect.name, ("dedupe_key",))
     for i in range(0, len(rows), _BATCH):
         await session.execute(stmt, list(rows[i:i + _BATCH]))
 
