@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -162,6 +163,14 @@ class _Lane:
         self.loop = asyncio.new_event_loop()
         self.lock = asyncio.Lock()  # the write lock of the units of work on this lane
         self.busy = 0  # units of work sent here and not finished
+        # Hand-over both ways in batches: each wake-up of the other thread (a self-pipe write,
+        # the GIL changing hands) is paid once for everything queued meanwhile, not per unit of
+        # work (asyncio.run_coroutine_threadsafe pays it per call, twice).
+        self._mutex = threading.Lock()
+        self._sent: list[tuple[Coroutine[Any, Any, Any], asyncio.Future[Any]]] = []
+        self._done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any],
+                                                                asyncio.Task[Any]]]] = {}
+        self._tasks: dict[asyncio.Future[Any], asyncio.Task[Any]] = {}  # used on the lane only
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -174,11 +183,63 @@ class _Lane:
             self.loop.close()
 
     async def call(self, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        with self._mutex:
+            self._sent.append((fn(), future))
+            first = len(self._sent) == 1
+        if first:
+            self.loop.call_soon_threadsafe(self._start)
         self.busy += 1
         try:
-            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(fn(), self.loop))
+            return await future
+        except asyncio.CancelledError:
+            # the caller gave up: a unit of work that has not begun (waiting for the lane's
+            # lock, or not yet taken up) never runs; one running finishes (no await on a lane
+            # suspends mid-transaction)
+            if not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(self._cancel, future)
+            raise
         finally:
             self.busy -= 1
+
+    def _cancel(self, future: asyncio.Future[Any]) -> None:  # on the lane
+        task = self._tasks.pop(future, None)
+        if task is not None:
+            task.cancel()
+
+    def _start(self) -> None:  # on the lane
+        with self._mutex:
+            sent, self._sent = self._sent, []
+        for coro, future in sent:
+            if future.cancelled():  # its caller gave up before it began: it never runs
+                coro.close()
+                continue
+            task = self.loop.create_task(coro)
+            self._tasks[future] = task
+            task.add_done_callback(functools.partial(self._finished, future))
+
+    def _finished(self, future: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:  # lane
+        self._tasks.pop(future, None)
+        loop = future.get_loop()
+        with self._mutex:
+            done = self._done.setdefault(loop, [])
+            done.append((future, task))
+            first = len(done) == 1
+        if first and not loop.is_closed():
+            loop.call_soon_threadsafe(self._deliver, loop)
+
+    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:  # on the caller's loop
+        with self._mutex:
+            done = self._done.pop(loop, [])
+        for future, task in done:
+            if future.done():
+                continue
+            if task.cancelled():
+                future.cancel()
+            elif (exc := task.exception()) is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(task.result())
 
     async def close(self, grace: float = 10.0) -> None:
         """Stop once the units of work sent here have finished (at most ``grace`` seconds)."""

@@ -205,3 +205,48 @@ async def test_the_lanes_stop_with_dispose_and_start_again(db_file: Path) -> Non
     assert await db.run(lambda s: s.scalar(text("SELECT 2"))) == 2  # used after dispose: anew
     await db.dispose()
     assert not {"jifen-db-write", "jifen-db-read"} & {t.name for t in threading.enumerate()}
+
+
+async def test_units_of_work_handed_over_together_each_answer_their_own_caller(
+        sqlite_db: tuple[Database, Path]) -> None:
+    db, _ = sqlite_db
+
+    async def echo(n: int) -> int:
+        async def work(s: AsyncSession) -> int:
+            value = int(await s.scalar(text(f"SELECT {n}")) or 0)
+            if value % 7 == 0:
+                raise ValueError(value)
+            return value
+        return await db.run(work) if n % 2 else await db.read(work)
+
+    results = await asyncio.gather(*(echo(n) for n in range(1, 60)), return_exceptions=True)
+    for n, result in zip(range(1, 60), results, strict=True):
+        if n % 7 == 0:
+            assert isinstance(result, ValueError) and result.args == (n,)
+        else:
+            assert result == n
+
+
+async def test_a_unit_of_work_whose_caller_gave_up_before_it_began_never_runs(
+        sqlite_db: tuple[Database, Path]) -> None:
+    db, path = sqlite_db
+    await db.run(lambda s: s.scalar(select(1)))  # the writing lane is up
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the lane's next write waits in SQLite's busy handler
+    blocked = asyncio.ensure_future(db.run(lambda s: s.execute(text(
+        "INSERT INTO idempotency_keys (key, result, created_at) VALUES ('gave-up:1', '{}', "
+        "'2026-01-01')"))))
+    await asyncio.sleep(0.05)
+    given_up = asyncio.ensure_future(db.run(lambda s: s.execute(text(
+        "INSERT INTO idempotency_keys (key, result, created_at) VALUES ('gave-up:2', '{}', "
+        "'2026-01-01')"))))
+    await asyncio.sleep(0.01)
+    given_up.cancel()
+    other.execute("ROLLBACK")
+    other.close()
+    await blocked
+    with pytest.raises(asyncio.CancelledError):
+        await given_up
+    keys = await db.read(lambda s: s.scalars(select(IdempotencyKey.key).where(
+        IdempotencyKey.key.like("gave-up:%"))))
+    assert list(keys) == ["gave-up:1"]
