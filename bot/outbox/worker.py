@@ -65,7 +65,7 @@ class OutboxWorker:
 
     def wake(self) -> None:
         """Rows were just committed: look now instead of at the next poll. Thread-safe: on
-        SQLite the commit that calls it happens on a database thread (core.db's lanes), and an
+        SQLite the commit that calls it happens on a database thread (core.sqlite's lanes), and an
         asyncio.Event may only be set from its own loop."""
         loop = self._loop_of_run
         if loop is None or _running_loop() is loop:
