@@ -97,10 +97,9 @@ class Database:
     @asynccontextmanager
     async def uow(self) -> AsyncIterator[AsyncSession]:
         if self._write_lock is not None:
-            lane: Lane | None = current_lane()
             # each loop its own lock (an asyncio.Lock belongs to one loop); between the serving
             # loop's few direct uow() users and the writer lane, SQLite's busy_timeout decides
-            lock = self._write_lock if lane is None else lane.lock
+            lock = self._write_lock if (lane := current_lane()) is None else lane.lock
             async with lock, self.sessions() as session, session.begin():
                 yield session
         else:

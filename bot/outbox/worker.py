@@ -41,13 +41,6 @@ class Transport(Protocol):
     def send(self, d: Delivery, contacts: Contacts) -> Awaitable[DeliveredCard | None]: ...
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BASE_DELAY * 2 ** max(0, attempts - 1))
 
@@ -68,7 +61,7 @@ class OutboxWorker:
         SQLite the commit that calls it happens on a database thread (core.sqlite's lanes), and an
         asyncio.Event may only be set from its own loop."""
         loop = self._loop_of_run
-        if loop is None or _running_loop() is loop:
+        if loop is None:  # not running: nobody waits on the events
             self._set_wake()
         elif not loop.is_closed():
             loop.call_soon_threadsafe(self._set_wake)

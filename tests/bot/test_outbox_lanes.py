@@ -4,7 +4,9 @@ kept (excess waits), DingTalk batchSend grouping, nothing dropped — against th
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -162,3 +164,44 @@ async def test_metrics_show_depth_and_age_per_lane(db: Database) -> None:
     text = "\n".join(await collect(db))
     assert 'jifen_outbox_depth{lane="reply"} 1' in text
     assert 'jifen_outbox_messages{status="failed"} 0' in text
+
+
+
+class _Told:
+    """The real Deliverer; ``sent`` is set once it has handed a message to the platform."""
+
+    def __init__(self, inner: Deliverer) -> None:
+        self.inner, self.sent = inner, asyncio.Event()
+
+    def rate_key(self, d: Any, contacts: Any) -> str | None:
+        return self.inner.rate_key(d, contacts)
+
+    async def send(self, d: Any, contacts: Any) -> Any:
+        card = await self.inner.send(d, contacts)
+        self.sent.set()
+        return card
+
+
+async def test_a_wake_from_another_thread_reaches_the_workers_loop(db: Database,
+                                                                   policy: Policy) -> None:
+    """On SQLite a commit happens on a database thread, and its wake must wake the worker's
+    loop: with polls an hour apart and nothing else running, only the wake can make it look."""
+    async with FakeWeComAPI() as api:
+        client = WeComClient(corp_id=CORP_ID, secret=SECRET, agent_id=str(AGENT_ID),
+                             api_base=api.base_url, retry=RetryPolicy(attempts=1, base_delay=0))
+        told = _Told(Deliverer(db, policy, wecom=client))
+        worker = OutboxWorker(db, told, limiter=RateLimiter(), idle=3600, reply_idle=3600)
+        task = asyncio.create_task(worker.run())
+        try:
+            for _ in range(20):  # until both lanes have looked once and wait for a wake
+                await asyncio.sleep(0.01)
+            await _reply(db, "asker", "余额")
+            # from another thread, as a database thread's commit does, while this loop sleeps:
+            # a wake that only set the event from there would leave it asleep until the bound
+            threading.Timer(0.05, worker.wake).start()
+            await asyncio.wait_for(told.sent.wait(), timeout=5)
+            assert [r.json["touser"] for r in api.calls("message/send")] == ["asker"]  # type: ignore[index]
+        finally:
+            worker.stop()
+            await asyncio.wait_for(task, timeout=10)
+            await client.close()
