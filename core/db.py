@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
@@ -50,6 +51,12 @@ def _keep_loaded(session: Session, instance: object) -> None:
 def _release(session: Session, tx: SessionTransaction) -> None:
     if tx.parent is None:
         session.info.pop(_KEPT, None)
+
+
+async def _close_kept(lane: Lane) -> None:  # on the lane
+    if lane.connection is not None:
+        conn, lane.connection = lane.connection, None
+        await conn.close()
 
 
 class Database:
@@ -100,11 +107,39 @@ class Database:
             # each loop its own lock (an asyncio.Lock belongs to one loop); between the serving
             # loop's few direct uow() users and the writer lane, SQLite's busy_timeout decides
             lock = self._write_lock if (lane := current_lane()) is None else lane.lock
-            async with lock, self.sessions() as session, session.begin():
+            async with lock, self._session_of(self.engine, self.sessions) as session, session.begin():
                 yield session
         else:
             async with self.sessions() as session, session.begin():
                 yield session
+
+    @asynccontextmanager
+    async def _session_of(self, engine: AsyncEngine,
+                       maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+        """A session of ``maker``; on a lane, bound to the lane's own connection while no other
+        unit of work there holds it. A unit of work on a lane runs to its end without letting
+        another start (its SQLite calls return in place), so one connection serves nearly all;
+        one that waits on something else (the pool serves the one that starts meanwhile) keeps
+        it until it ends. Measured: a pool checkout and return cost ~70 µs of a ~330 µs unit of
+        work with one statement."""
+        lane = current_lane()
+        if lane is None or lane.connection_in_use:
+            async with maker() as session:
+                yield session
+            return
+        lane.connection_in_use = True
+        try:
+            conn = lane.connection
+            if conn is None or conn.closed or conn.invalidated:
+                if conn is not None:
+                    await conn.close()
+                conn = lane.connection = await engine.connect()
+            # the session begins and commits the connection's transaction itself (none is open
+            # between units of work) and leaves the connection open when it closes
+            async with maker(bind=conn) as session:
+                yield session
+        finally:
+            lane.connection_in_use = False
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
@@ -114,7 +149,7 @@ class Database:
             async with self.uow() as session:
                 yield session
             return
-        async with self.read_sessions() as session, session.begin():
+        async with self._session_of(self.reader, self.read_sessions) as session, session.begin():
             yield session
 
     async def read(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -154,6 +189,8 @@ class Database:
         lanes = [lane for lane in (self._writer, self._reader) if lane is not None]
         self._writer = self._reader = None  # used again after this, they start anew
         for lane in lanes:
+            if lane.connection is not None:
+                await lane.call(lambda lane=lane: _close_kept(lane))  # type: ignore[misc]
             await lane.close()
         if self.reader is not self.engine:
             await self.reader.dispose()

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
 READERS = 32  # reader connections kept open (each is a thread, idle when not reading)
@@ -130,6 +130,10 @@ class Lane:
         self.loop = asyncio.new_event_loop()
         self.lock = asyncio.Lock()  # the write lock of the units of work on this lane
         self.busy = 0  # units of work sent here and not finished
+        # The connection the units of work here use while it is free (core.db): checking one
+        # out of the pool and returning it cost about as much as the ORM session itself.
+        self.connection: AsyncConnection | None = None
+        self.connection_in_use = False
         # Hand-over both ways in batches: each wake-up of the other thread (a self-pipe write,
         # the GIL changing hands) is paid once for everything queued meanwhile, not per unit of
         # work (asyncio.run_coroutine_threadsafe pays it per call, twice).

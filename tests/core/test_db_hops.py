@@ -8,7 +8,7 @@ import asyncio
 import shutil
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiosqlite
@@ -103,6 +103,8 @@ async def test_a_unit_of_work_without_statements_calls_no_thread(
     async def nothing(_s: AsyncSession) -> None:
         return None
 
+    await db.run(nothing)  # the first opens the lane's connection
+    thread_calls.clear()
     await db.run(nothing)
     assert thread_calls == []
 
@@ -250,3 +252,56 @@ async def test_a_unit_of_work_whose_caller_gave_up_before_it_began_never_runs(
     keys = await db.read(lambda s: s.scalars(select(IdempotencyKey.key).where(
         IdempotencyKey.key.like("gave-up:%"))))
     assert list(keys) == ["gave-up:1"]
+
+
+async def test_units_of_work_on_a_lane_keep_one_connection_and_share_none(
+        sqlite_db: tuple[Database, Path]) -> None:
+    """A lane's units of work use its own open connection, not a pool checkout each; one that
+    waits on something else than SQLite keeps it, and a unit of work that starts meanwhile
+    gets a connection of its own, so no two transactions ever share one."""
+    db, _ = sqlite_db
+    checkouts: list[object] = []
+    for engine in (db.engine, db.reader):
+        event.listen(engine.sync_engine, "checkout", lambda conn, _rec, _proxy: checkouts.append(conn))
+    await db.run(lambda s: s.scalar(select(1)))
+    await db.read(lambda s: s.scalar(select(1)))
+    assert len(checkouts) == 2  # each lane's connection, opened on first use
+    for n in range(20):
+        assert await db.run(_selects(n)) == n
+        assert await db.read(_selects(n)) == n
+    with pytest.raises(ValueError):
+        await db.run(_fails)
+    assert len(checkouts) == 2
+
+    started, gate = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    async def waits(s: AsyncSession) -> int:
+        seen["waits"] = (await s.connection()).sync_connection
+        started.set()
+        await asyncio.to_thread(gate.wait, 10)  # awaits something else than SQLite
+        return int(await s.scalar(select(1)) or 0)
+
+    async def quick(s: AsyncSession) -> int:
+        seen["quick"] = (await s.connection()).sync_connection
+        return int(await s.scalar(text("SELECT 2")) or 0)
+
+    slow = asyncio.ensure_future(db.read(waits))
+    assert await asyncio.to_thread(started.wait, 10)
+    assert await db.read(quick) == 2  # ran while the other read still held the lane's connection
+    gate.set()
+    assert await slow == 1
+    assert seen["waits"] is not seen["quick"]
+    assert len(checkouts) == 3
+
+
+def _selects(n: int) -> Callable[[AsyncSession], Awaitable[int]]:
+    async def work(s: AsyncSession) -> int:
+        return int(await s.scalar(text(f"SELECT {n}")) or 0)
+    return work
+
+
+async def _fails(s: AsyncSession) -> None:
+    await s.execute(text("INSERT INTO idempotency_keys (key, result, created_at) "
+                         "VALUES ('lane:x', '{}', '2026-01-01')"))
+    raise ValueError("rolled back")
