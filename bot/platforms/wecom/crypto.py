@@ -20,8 +20,8 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from xml.etree.ElementTree import Element, ParseError, fromstring
 
-import xmltodict
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
 REPLAY_WINDOW_S = 300
@@ -58,17 +58,44 @@ def reject_entities(xml: str | bytes) -> None:
 
 
 def parse_xml(xml: str | bytes) -> dict[str, Any]:
-    """Parse a WeCom ``<xml>…</xml>`` document into a flat dict, refusing entities."""
-    reject_entities(xml)
+    """Parse a WeCom ``<xml>…</xml>`` document into a dict of its children, refusing entities:
+    a text element gives its stripped text (None when empty), an element with children or
+    attributes a dict, a repeated element a list (the shapes xmltodict gives, which wechatpy
+    uses; ElementTree's C parser builds them in about a third of the time)."""
     try:
-        # disable_entities is a second line of defence behind reject_entities (platforms.md §3.11).
-        doc = xmltodict.parse(xml, disable_entities=True)
-    except Exception as exc:  # expat errors, ValueError from xmltodict
+        # WeCom sends UTF-8. Decoded here, so the entity check below sees the text the parser
+        # parses: in bytes of another encoding (UTF-16) a DOCTYPE would pass it unseen, and
+        # ElementTree expands internal entities.
+        text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
+    except UnicodeDecodeError:
+        raise MalformedError("XML is not UTF-8") from None
+    reject_entities(text)
+    try:
+        root = fromstring(text)
+    except (ParseError, ValueError) as exc:
         raise MalformedError(f"bad XML: {type(exc).__name__}") from None
-    root = doc.get("xml") if isinstance(doc, dict) else None
-    if not isinstance(root, dict):
+    doc = _value(root)
+    if root.tag != "xml" or not isinstance(doc, dict):
         raise MalformedError("XML root is not <xml> with children")
-    return root
+    return doc
+
+
+def _value(el: Element) -> Any:
+    text = "".join([el.text or "", *(child.tail or "" for child in el)]).strip()
+    if not len(el) and not el.attrib:
+        return text or None
+    out: dict[str, Any] = {f"@{k}": v for k, v in el.attrib.items()}
+    for child in el:
+        value = _value(child)
+        if child.tag not in out:
+            out[child.tag] = value
+        elif isinstance(out[child.tag], list):
+            out[child.tag].append(value)
+        else:
+            out[child.tag] = [out[child.tag], value]
+    if text:
+        out["#text"] = text
+    return out
 
 
 class WeComCrypto:

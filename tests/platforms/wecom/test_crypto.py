@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+from xml.etree.ElementTree import Element, tostring
 
 import pytest
+import xmltodict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.platforms.wecom.crypto import (
@@ -149,6 +153,42 @@ def test_entity_in_decrypted_inner_xml_refused() -> None:
     q = req.query
     with pytest.raises(MalformedError, match="DOCTYPE"):
         crypto().decrypt(req.body, q["msg_signature"], q["timestamp"], q["nonce"])
+
+
+def test_an_entity_in_another_encoding_is_refused_too() -> None:
+    """In UTF-16 bytes the DOCTYPE does not show as ASCII; the body is read as UTF-8 (what
+    WeCom sends) before the check, so it is refused instead of expanded by the parser."""
+    with pytest.raises(MalformedError):
+        parse_xml(ENTITY_XML.replace("<?xml version=\"1.0\"?>", "").encode("utf-16"))
+    with pytest.raises(MalformedError, match="DOCTYPE"):
+        parse_xml(ENTITY_XML.encode())
+
+
+_TAGS = st.sampled_from(["A", "B", "Content", "MsgId"])
+_TEXT = st.text(st.sampled_from(list(" \t\nab1积分<&>\"'")), max_size=6)
+
+
+@st.composite
+def _elements(draw: st.DrawFn, depth: int = 0) -> Element:
+    el = Element(draw(_TAGS), {k: draw(_TEXT) for k in draw(st.lists(st.sampled_from("xy"),
+                                                                     max_size=1, unique=True))})
+    el.text = draw(st.none() | _TEXT)
+    if depth < 2:
+        for child in draw(st.lists(_elements(depth + 1), max_size=3)):
+            child.tail = draw(st.none() | _TEXT)
+            el.append(child)
+    return el
+
+
+@settings(max_examples=150, deadline=None)
+@given(children=st.lists(_elements(), min_size=1, max_size=4))
+def test_parse_xml_gives_what_xmltodict_gives(children: list[Element]) -> None:
+    """The shapes wechatpy's parser (xmltodict) gives: stripped text or None, dicts for
+    children and attributes, lists for repeated tags."""
+    root = Element("xml")
+    root.extend(children)
+    doc = tostring(root, encoding="unicode")
+    assert parse_xml(doc) == xmltodict.parse(doc, disable_entities=True)["xml"]
 
 
 def test_bad_aes_key_rejected_at_construction() -> None:
