@@ -12,10 +12,19 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import SQLCoreOperations
 
-from core import errors
+from core import columns, errors
 from core.approvals.finalizers import Outcome, register
 from core.approvals.service import open_request
 from core.awards.rules import check_reason
@@ -45,15 +54,23 @@ LIVE_AWARDS = ("pending", "approved")  # rejected awards do not count towards th
 # The statements of the award path and of the allowance read are built once, with bind
 # parameters (giver, month, day, record, ids): building one per call cost more Python time than
 # running it, and a prebuilt statement's cache key is memoized (see core.ledger.service).
+
+
+def _one_of(column: SQLCoreOperations[str], values: tuple[str, ...]) -> ColumnElement[bool]:
+    """``column IN (…)`` with a parameter per value: a list of plain values becomes one
+    "expanding" parameter, whose placeholders are written into the SQL on every execution."""
+    return column.in_([literal(v) for v in values])
+
+
 # The giver's allowance used in the month.
 _USED = (select(func.coalesce(func.sum(AllowanceUse.amount), 0))
          .where(AllowanceUse.giver_id == bindparam("giver"),
-                AllowanceUse.month == bindparam("month"), AllowanceUse.status.in_(COUNTED))
+                AllowanceUse.month == bindparam("month"), _one_of(AllowanceUse.status, COUNTED))
          .scalar_subquery())
 # The giver's live awards on the day to the employee of the enclosing row.
 _PAIR = (select(func.count()).select_from(Award)
          .where(Award.giver_id == bindparam("giver"), Award.day == bindparam("day"),
-                Award.status.in_(LIVE_AWARDS), Award.recipient_id == Employee.employee_id)
+                _one_of(Award.status, LIVE_AWARDS), Award.recipient_id == Employee.employee_id)
          .scalar_subquery())
 _RECORD = (select(IdempotencyKey.result).where(IdempotencyKey.key == bindparam("record"))
            .scalar_subquery())
@@ -94,7 +111,7 @@ async def _limit(session: AsyncSession, giver: Employee, policy: Policy) -> tupl
     base = max(by_role) if by_role else policy.allowance.monthly
     if not policy.allowance.per_report:
         return base, 0
-    reports = int(await session.scalar(_REPORTS, {"giver": giver.employee_id}) or 0)
+    reports = int(await columns.scalar(session, _REPORTS, {"giver": giver.employee_id}) or 0)
     return base + reports * policy.allowance.per_report, reports
 
 
@@ -105,7 +122,8 @@ async def allowance_status(
     active direct report), used (held + spent) and left."""
     giver = await get_employee(session, giver_id)
     month = month_key(now, policy)
-    used = int(await session.scalar(_ALLOWANCE_USED, {"giver": giver_id, "month": month}) or 0)
+    used = int(await columns.scalar(session, _ALLOWANCE_USED,
+                                    {"giver": giver_id, "month": month}) or 0)
     return await _status(session, giver, month, used, policy)
 
 
@@ -115,8 +133,8 @@ async def balance_and_allowance(
     """``ledger.balance`` and ``allowance_status`` of one employee (the balance reply): the lots
     and the allowance used come in one statement, where they were two. No writes."""
     month = month_key(now, policy)
-    rows = (await session.execute(
-        _BALANCE_AND_USED, {"giver": employee_id, "month": month, "now": now})).all()
+    rows = await columns.rows(session, _BALANCE_AND_USED,
+                              {"giver": employee_id, "month": month, "now": now})
     if not rows:
         raise errors.UnknownEmployee(who=employee_id)
     employee = await get_employee(session, employee_id)  # loaded with the sender: no statement

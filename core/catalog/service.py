@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import errors
+from core import columns, errors
 from core.models import CatalogItem, CodeEntry
 
 
@@ -96,7 +96,7 @@ async def lock_item(session: AsyncSession, sku: str) -> CatalogItem | None:
 
 
 async def unassigned_codes(session: AsyncSession, sku: str) -> int:
-    return int(await session.scalar(_FREE_CODES, {"sku": sku}) or 0)
+    return int(await columns.scalar(session, _FREE_CODES, {"sku": sku}) or 0)
 
 
 async def available(session: AsyncSession, item: CatalogItem) -> int | None:
@@ -111,8 +111,8 @@ async def availability(session: AsyncSession, items: list[CatalogItem]) -> dict[
     code_skus = [i.sku for i in items if i.kind == "code"]
     free: dict[str, int] = {}
     if code_skus:
-        rows = await session.execute(_FREE_CODES_BY_SKU, {"skus": code_skus})
-        free = {sku: int(n) for sku, n in rows.tuples()}
+        rows = await columns.rows(session, _FREE_CODES_BY_SKU, {"skus": code_skus})
+        free = {sku: int(n) for sku, n in rows}
     return {i.sku: free.get(i.sku, 0) if i.kind == "code" else i.stock for i in items}
 
 

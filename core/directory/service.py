@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, aliased
 from sqlalchemy.sql.expression import BindParameter, Exists
 
-from core import errors
+from core import columns, errors
 from core.errors import Candidate
 from core.models import Employee
 
@@ -105,7 +105,8 @@ _BY_PLATFORM_ID = {
 async def has_reports(session: AsyncSession, employee_id: str) -> bool:
     cache = _reports_cache(session)
     if employee_id not in cache:
-        cache[employee_id] = bool(await session.scalar(_HAS_REPORTS, {"employee_id": employee_id}))
+        cache[employee_id] = bool(await columns.scalar(session, _HAS_REPORTS,
+                                                       {"employee_id": employee_id}))
     return cache[employee_id]
 
 
@@ -179,8 +180,8 @@ async def department_if_shared(session: AsyncSession, employee: Employee) -> str
     card then says 王伟（研发部） where 王伟 alone would not tell who."""
     cache = _namesake_cache(session)
     if employee.employee_id not in cache:
-        cache[employee.employee_id] = bool(await session.scalar(
-            _HAS_NAMESAKE, {"employee_id": employee.employee_id, "name": employee.name}))
+        cache[employee.employee_id] = bool(await columns.scalar(
+            session, _HAS_NAMESAKE, {"employee_id": employee.employee_id, "name": employee.name}))
     return employee.department if cache[employee.employee_id] else None
 
 

@@ -44,7 +44,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from core import errors
+from core import columns, errors
 from core.ledger.expiry import expire_batch
 from core.models import Account, Employee, Entry, LedgerTransaction, Lot
 from core.policy import Policy
@@ -528,7 +528,7 @@ _HISTORY = (select(LedgerTransaction.created_at, func.sum(Entry.amount), LedgerT
 
 async def history(session: AsyncSession, *, employee_id: str, limit: int = 10) -> list[HistoryLine]:
     """Net change per transaction for the employee, newest first (one read, no writes)."""
-    rows = (await session.execute(_HISTORY, {"emp": employee_id, "limit": limit})).all()
+    rows = await columns.rows(session, _HISTORY, {"emp": employee_id, "limit": limit})
     if not rows:
         await _known(session, employee_id)
     return [HistoryLine(at, int(amount), kind, reason, ref) for at, amount, kind, reason, ref in rows]

