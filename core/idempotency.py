@@ -24,11 +24,16 @@ from core.upsert import do_nothing
 _KEYS = cast(Table, IdempotencyKey.__table__)
 _RECALL_MANY = select(_KEYS.c.key, _KEYS.c.result).where(
     _KEYS.c.key.in_(bindparam("keys", expanding=True)))
+_RECALL = select(_KEYS.c.result).where(_KEYS.c.key == bindparam("key"))
 
 
 async def recall(session: AsyncSession, key: str) -> dict[str, Any] | None:
-    row = await session.get(IdempotencyKey, key)
-    return None if row is None else dict(json.loads(row.result))
+    if session.new:  # a record ``remember``ed in this unit of work is found like a stored one
+        await session.flush()
+    # the stored JSON, not an ORM object: nothing here needs one, and loading it cost more
+    # than the statement
+    result = await session.scalar(_RECALL, {"key": key})
+    return None if result is None else dict(json.loads(result))
 
 
 async def remember(session: AsyncSession, key: str, result: dict[str, Any], *, now: datetime) -> None:
