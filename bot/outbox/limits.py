@@ -39,6 +39,7 @@ class RateLimiter:
         self._clock = clock
         self._sent: dict[str, dict[int, float]] = {}  # key → {outbox row id: sent at}
         self._anonymous = itertools.count(-1, -1)  # ids for sends not tied to a row
+        self._swept = clock()
 
     def _windows(self, key: str) -> tuple[Window, ...]:
         return self.limits.get(key.split(":", 1)[0], ())
@@ -51,6 +52,25 @@ class RateLimiter:
         """The longest window: how far back sends matter."""
         return max((s for windows in self.limits.values() for _, s in windows), default=0.0)
 
+    @property
+    def tracked(self) -> int:
+        """Keys with sends held in memory."""
+        return len(self._sent)
+
+    def _sweep(self, now: float) -> None:
+        """Forget sends older than the longest window, and keys left with none, once per
+        horizon: a broadcast to every member leaves a key per member, which only a later send to
+        the same member pruned."""
+        if now - self._swept < self.horizon:
+            return
+        self._swept = now
+        for key in list(self._sent):
+            sent = self._sent[key]
+            for old in [i for i, t in sent.items() if now - t >= self.horizon]:
+                del sent[old]
+            if not sent:
+                del self._sent[key]
+
     def known(self, key: str, row_id: int, sent_at: float) -> None:
         """A send the database records (settled by any replica); counted once per row."""
         self._sent.setdefault(key, {}).setdefault(row_id, sent_at)
@@ -62,6 +82,7 @@ class RateLimiter:
         if not windows:
             return 0.0
         now = self._clock()
+        self._sweep(now)
         longest = max(seconds for _, seconds in windows)
         sent = self._sent.setdefault(key, {})
         for old in [i for i, t in sent.items() if now - t >= longest]:

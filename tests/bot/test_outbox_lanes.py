@@ -138,6 +138,21 @@ def test_limiter_never_lets_more_than_the_limit_through_any_window(gaps: list[fl
         assert sum(1 for x in taken[i:] if x - t < 60.0) <= 12
 
 
+def test_limiter_forgets_members_whose_sends_are_older_than_every_window() -> None:
+    now = [0.0]
+    limiter = RateLimiter({"wecom": ((1, 60.0),)}, clock=lambda: now[0])
+    for i in range(1000):  # a broadcast: one send to each of 1,000 members
+        assert limiter.acquire(f"wecom:u{i}", row_id=i) == 0
+    limiter.known("wecom:u1", 5000, 30.0)  # a later send to u1, settled by another replica
+    now[0] = 59.0
+    assert limiter.acquire("wecom:late", row_id=2000) == 0
+    assert limiter.tracked == 1001  # nothing is out of the window yet
+    now[0] = 61.0
+    assert limiter.acquire("wecom:later", row_id=2001) == 0
+    assert limiter.tracked == 3  # u1 (its send at 30 s), late, later
+    assert limiter.acquire("wecom:u1") > 0  # what is kept still counts
+
+
 async def test_same_push_to_many_goes_in_batch_send_calls_of_20(db: Database, policy: Policy,
                                                                  dt: FakeDingTalk) -> None:
     users = await _employees(db, 45, platform="dingtalk")
