@@ -149,7 +149,11 @@ class Database:
             async with self.uow() as session:
                 yield session
             return
-        async with self._session_of(self.reader, self.read_sessions) as session, session.begin():
+        # No session.begin(): the transaction starts with the first statement (on SQLite a
+        # snapshot) and the session's close ends it with a rollback. Nothing is committed, and
+        # the ORM's commit of a transaction that wrote nothing cost ~55 µs more (measured on a
+        # lane, one-statement reads 300–375 → 250–325 µs).
+        async with self._session_of(self.reader, self.read_sessions) as session:
             yield session
 
     async def read(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -92,7 +92,7 @@ async def test_a_read_takes_no_lock_and_ends_its_snapshot(
     async with db.reading() as s:  # on the serving loop (read() would use the reading lane)
         await s.scalar(select(1))
         seen.append(_locked(path))
-    assert thread_calls == ["BEGIN + SELECT 1", "commit"]
+    assert thread_calls == ["BEGIN + SELECT 1", "rollback"]  # the snapshot ends; nothing to commit
     assert seen == [False]
 
 
