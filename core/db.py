@@ -114,8 +114,8 @@ class Database:
                 yield session
 
     @asynccontextmanager
-    async def _session_of(self, engine: AsyncEngine,
-                       maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async def _session_of(self, engine: AsyncEngine, maker: async_sessionmaker[AsyncSession],
+                          ) -> AsyncIterator[AsyncSession]:
         """A session of ``maker``; on a lane, bound to the lane's own connection while no other
         unit of work there holds it. A unit of work on a lane runs to its end without letting
         another start (its SQLite calls return in place), so one connection serves nearly all;

@@ -65,10 +65,7 @@ class RateLimiter:
             return
         self._swept = now
         for key in list(self._sent):
-            sent = self._sent[key]
-            for old in [i for i, t in sent.items() if now - t >= self.horizon]:
-                del sent[old]
-            if not sent:
+            if not _prune(self._sent[key], now, self.horizon):
                 del self._sent[key]
 
     def known(self, key: str, row_id: int, sent_at: float) -> None:
@@ -85,8 +82,7 @@ class RateLimiter:
         self._sweep(now)
         longest = max(seconds for _, seconds in windows)
         sent = self._sent.setdefault(key, {})
-        for old in [i for i, t in sent.items() if now - t >= longest]:
-            del sent[old]
+        _prune(sent, now, longest)
         times = sorted(sent.values())
         wait = 0.0
         for limit, seconds in windows:
@@ -97,3 +93,10 @@ class RateLimiter:
             return wait
         sent[next(self._anonymous) if row_id is None else row_id] = now
         return 0.0
+
+
+def _prune(sent: dict[int, float], now: float, seconds: float) -> int:
+    """Drop the sends at least ``seconds`` old; how many are left."""
+    for old in [i for i, t in sent.items() if now - t >= seconds]:
+        del sent[old]
+    return len(sent)

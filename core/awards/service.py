@@ -51,10 +51,6 @@ __all__ = [
 COUNTED = ("held", "spent")  # released allowance is free again
 LIVE_AWARDS = ("pending", "approved")  # rejected awards do not count towards the pair limit
 
-# The statements of the award path and of the allowance read are built once, with bind
-# parameters (giver, month, day, record, ids): building one per call cost more Python time than
-# running it, and a prebuilt statement's cache key is memoized (see core.ledger.service).
-
 
 def _one_of(column: SQLCoreOperations[str], values: tuple[str, ...]) -> ColumnElement[bool]:
     """``column IN (…)`` with a parameter per value: a list of plain values becomes one
@@ -62,6 +58,9 @@ def _one_of(column: SQLCoreOperations[str], values: tuple[str, ...]) -> ColumnEl
     return column.in_([literal(v) for v in values])
 
 
+# The statements of the award path and of the allowance read are built once, with bind
+# parameters (giver, month, day, record, ids): building one per call cost more Python time than
+# running it, and a prebuilt statement's cache key is memoized (see core.ledger.service).
 # The giver's allowance used in the month.
 _USED = (select(func.coalesce(func.sum(AllowanceUse.amount), 0))
          .where(AllowanceUse.giver_id == bindparam("giver"),
