@@ -85,7 +85,7 @@ def _dingtalk(app: web.Application, settings: Settings, dispatcher: Dispatcher,
     app.on_cleanup.append(lambda _app: client.close())
     if settings.dingtalk_mode == "http":
         dingtalk.setup_routes(app, app_secret=dingtalk.app_secret(settings), feed=events.accept,
-                              first_use=dingtalk.database_first_use(dispatcher.db))
+                              admit=dingtalk.database_admit(dispatcher.db))
         # card clicks arrive only over Stream (callbackType STREAM): HTTP mode uses markdown cards
         # whose buttons are printed as text commands
         return DingTalkSender(client, card_template_id=None)

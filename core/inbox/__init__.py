@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.models import InboxEvent
-from core.retention.replay import ReplayedRequest, ReplayGuard, first_use, record
+from core.retention.replay import ReplayedRequest, ReplayGuard, admit, record
 from core.upsert import do_nothing
 
 STATES = ("pending", "done", "failed")
@@ -37,8 +37,10 @@ async def accept(db: Database, key: str, payload: dict[str, object], *, now: dat
     retry the unique violation).
 
     A signed request's replay ``guard`` is written in the same transaction, so a failure records
-    neither and the platform's identical retry is not refused. ReplayedRequest if it was
-    recorded before; a redelivered event under a fresh guard records the guard alone."""
+    neither and the platform's identical retry is not refused; a retry of a stored request (the
+    same guard and event: its answer was lost) is None like any redelivery. ReplayedRequest if
+    the guard was recorded before for another request; a redelivered event under a fresh guard
+    records the guard alone."""
     async def store(session: AsyncSession) -> int:
         if guard is not None:
             await record(session, guard)
@@ -52,7 +54,7 @@ async def accept(db: Database, key: str, payload: dict[str, object], *, now: dat
         return await db.run(store, attempts=1)
     except IntegrityError:
         # which key was taken? Offering the guard alone tells (and records it if it was free)
-        if guard is not None and not await first_use(db, guard.key, expires_at=guard.expires_at):
+        if guard is not None and not await admit(db, guard):
             raise ReplayedRequest(guard.key) from None
         return None
 

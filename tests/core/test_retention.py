@@ -13,7 +13,7 @@ from core.db import Database
 from core.ledger.verify import verify
 from core.models import IdempotencyKey, OutboxMessage, SeenRequest
 from core.policy import Policy
-from core.retention import first_use, prune
+from core.retention import ReplayGuard, admit, prune
 from core.retention.prune import names_open_approval
 from tests.cli_helpers import jifen
 from tests.core.test_awards import decide, give, org
@@ -113,18 +113,24 @@ async def test_a_replay_guard_is_taken_once_on_every_replica(db: Database, db_ur
     other = Database(db_url)  # a second replica
     try:
         later = now + timedelta(hours=2)
+        first, forged = ReplayGuard("k", later, "body-1"), ReplayGuard("k", later, "body-2")
         if db.is_sqlite:
-            results = [await first_use(db, "k", expires_at=later),
-                       await first_use(other, "k", expires_at=later)]
+            results = [await admit(db, first), await admit(other, forged)]
         else:
-            results = list(await asyncio.gather(first_use(db, "k", expires_at=later),
-                                                first_use(other, "k", expires_at=later)))
+            results = list(await asyncio.gather(admit(db, first), admit(other, forged)))
         assert sorted(results) == [False, True]
-        assert await first_use(db, "k2", expires_at=now - timedelta(seconds=1)) is True
+        taken = first if results[0] else forged
+        # the identical request again (its answer was lost) is admitted on every replica ...
+        assert await admit(other, taken) is True
+        assert await admit(db, taken) is True
+        # ... and a request whose digest is unknown never is
+        assert await admit(db, ReplayGuard("k", later)) is False
+        assert await admit(db, ReplayGuard("k2", now - timedelta(seconds=1))) is True
         res = await prune(db, now=now, days=DAYS)
         assert res.seen == 1  # the expired one; "k" is still inside its window
         async with db.uow() as s:
-            assert list(await s.scalars(select(SeenRequest.key))) == ["k"]
+            assert list(await s.execute(select(SeenRequest.key, SeenRequest.request))) == [
+                ("k", taken.request)]
     finally:
         await other.dispose()
 

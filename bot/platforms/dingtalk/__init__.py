@@ -9,14 +9,14 @@ Wiring (composition root)::
         stream = dingtalk.stream_from_settings(settings, feed=dispatcher.feed)  # start()/stop()
     else:
         dingtalk.setup_routes(app, app_secret=<client secret>, feed=dispatcher.feed,
-                              first_use=dingtalk.database_first_use(db))
+                              admit=dingtalk.database_admit(db))
 """
 
 from __future__ import annotations
 
 from bot.platforms.dingtalk.client import BatchSendResult, DingTalkClient
 from bot.platforms.dingtalk.errors import DingTalkError, RetryPolicy
-from bot.platforms.dingtalk.http import CALLBACK_PATH, Feed, database_first_use, setup_routes
+from bot.platforms.dingtalk.http import CALLBACK_PATH, Feed, database_admit, setup_routes
 from bot.platforms.dingtalk.parse import parse_bot_message, parse_card_callback, parse_payload
 from bot.platforms.dingtalk.sender import DingTalkSender, delivery_error
 from bot.platforms.dingtalk.stream import Backoff, ContactFeed, DingTalkStream, StreamTimeouts
@@ -25,7 +25,7 @@ from config.settings import Settings
 __all__ = [
     "CALLBACK_PATH", "Backoff", "BatchSendResult", "DingTalkClient", "DingTalkError",
     "DingTalkSender", "DingTalkStream", "Feed", "RetryPolicy", "StreamTimeouts",
-    "client_from_settings", "database_first_use", "delivery_error", "parse_bot_message", "parse_card_callback",
+    "client_from_settings", "database_admit", "delivery_error", "parse_bot_message", "parse_card_callback",
     "parse_payload", "sender_from_settings", "setup_routes", "stream_from_settings",
 ]
 

@@ -9,11 +9,15 @@ answer is 503. Replies leave through the sessionWebhook or the OpenAPI, never in
 
 Replay: the signature covers only the timestamp, not the body (§2.8), so a captured
 ``timestamp``/``sign`` pair would carry any body for the hour it stays fresh. Each pair is
-therefore accepted once: its digest goes into the database (``seen_requests``, primary key), which
-every replica shares; the retention job deletes it once the pair is stale anyway. The digest is
-written in the inbox's own transaction (``feed(event, guard=…)``): the pair is recorded if and
-only if the event is stored, so a database failure (503) leaves nothing behind and DingTalk's
-identical retry gets through. A body with no event for us records the pair alone.
+therefore accepted for one request only: its digest goes into the database (``seen_requests``,
+primary key), which every replica shares, with a digest of what the request asked for (its
+event's key, or the body when it has no event for us); the retention job deletes it once the
+pair is stale anyway. The same pair with anything else is refused (403); the identical request
+again — DingTalk retrying because our 200 was lost on the way — is answered 200 and changes
+nothing (its event is stored under its own key already). The digest is written in the inbox's
+own transaction (``feed(event, guard=…)``): the pair is recorded if and only if the event is
+stored, so a database failure (503) leaves nothing behind and DingTalk's identical retry gets
+through. A body with no event for us records the pair alone.
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from aiohttp import web
 from bot.platforms.base import TaskSet, read_limited
 from bot.platforms.dingtalk.parse import parse_payload
 from bot.platforms.dingtalk.signature import MAX_SKEW_MS, verify_callback
-from bot.runtime.events import Event
+from bot.runtime.events import Event, event_key
 from core.db import Database
-from core.retention import ReplayedRequest, ReplayGuard, first_use
+from core.retention import ReplayedRequest, ReplayGuard, admit
 
 log = logging.getLogger("jifen.dingtalk")
 
@@ -45,8 +49,9 @@ class Feed(Protocol):
     def __call__(self, event: Event, *, guard: ReplayGuard | None = None) -> Awaitable[object]: ...
 
 
-FirstUse = Callable[[str, datetime], Awaitable[bool]]
-"""``(key, expires_at) → True`` the first time a key is offered on any replica, else False."""
+Admit = Callable[[ReplayGuard], Awaitable[bool]]
+"""``guard → True`` the first time its key is offered on any replica (and for the identical
+request again), else False."""
 CALLBACK_PATH = "/dingtalk/callback"
 MAX_BODY = 1024 * 1024  # SPEC §6: request bodies above 1 MiB are refused
 SHUTDOWN_GRACE_S = 5.0
@@ -54,11 +59,11 @@ TASKS_KEY = web.AppKey("dingtalk_http_tasks", TaskSet)
 
 
 class DingTalkCallback:
-    def __init__(self, *, app_secret: str, feed: Feed, first_use: FirstUse, tasks: TaskSet,
+    def __init__(self, *, app_secret: str, feed: Feed, admit: Admit, tasks: TaskSet,
                  max_body: int = MAX_BODY, robot_names: tuple[str, ...] = ()) -> None:
         self._secret = app_secret
         self._feed = feed
-        self._first_use = first_use
+        self._admit = admit
         self._tasks = tasks
         self._max_body = max_body
         self._robot_names = robot_names
@@ -80,7 +85,7 @@ class DingTalkCallback:
             # parser's stack (the probe sent 200,000 levels); TypeError: a shape we did not foresee
             log.warning("dingtalk: malformed callback body refused (%s)", type(exc).__name__)
             return web.Response(status=400)
-        guard = _guard(timestamp, signature)
+        guard = _guard(timestamp, signature, event_key(event).encode() if event else body)
         if event is None:  # nothing to store: the pair alone is recorded
             return await self._claim(guard) or web.json_response({})
         try:
@@ -96,7 +101,7 @@ class DingTalkCallback:
     async def _claim(self, guard: ReplayGuard) -> web.Response | None:
         """None if this pair is new (now recorded); else the refusal to answer."""
         try:
-            if await self._first_use(guard.key, guard.expires_at):
+            if await self._admit(guard):
                 return None
         except Exception:  # noqa: BLE001 - the database is down: let DingTalk try again
             log.exception("dingtalk: replay check failed")
@@ -105,26 +110,27 @@ class DingTalkCallback:
         return web.Response(status=403)
 
 
-def _guard(timestamp: str, signature: str) -> ReplayGuard:
+def _guard(timestamp: str, signature: str, request: bytes) -> ReplayGuard:
     key = hashlib.sha256(f"{timestamp}\n{signature}".encode()).hexdigest()
-    return ReplayGuard(key, datetime.fromtimestamp((int(timestamp) + MAX_SKEW_MS) / 1000, UTC))
+    return ReplayGuard(key, datetime.fromtimestamp((int(timestamp) + MAX_SKEW_MS) / 1000, UTC),
+                       hashlib.sha256(request).hexdigest())
 
 
-def database_first_use(db: Database) -> FirstUse:
+def database_admit(db: Database) -> Admit:
     """The replay guard every replica shares: a row per accepted pair (core.retention)."""
-    async def check(key: str, expires_at: datetime) -> bool:
-        return await first_use(db, key, expires_at=expires_at)
+    async def check(guard: ReplayGuard) -> bool:
+        return await admit(db, guard)
 
     return check
 
 
-def setup_routes(app: web.Application, *, app_secret: str, feed: Feed, first_use: FirstUse,
+def setup_routes(app: web.Application, *, app_secret: str, feed: Feed, admit: Admit,
                  path: str = CALLBACK_PATH, robot_names: tuple[str, ...] = ()) -> DingTalkCallback:
     """Mount the callback; app shutdown waits up to 5 s for in-flight work, then cancels it."""
     if TASKS_KEY not in app:
         app[TASKS_KEY] = TaskSet(log, "dingtalk")
         app.on_shutdown.append(_drain_tasks)  # before on_cleanup disposes the database
-    callback = DingTalkCallback(app_secret=app_secret, feed=feed, first_use=first_use,
+    callback = DingTalkCallback(app_secret=app_secret, feed=feed, admit=admit,
                                 tasks=app[TASKS_KEY], robot_names=robot_names)
     app.router.add_post(path, callback.receive)
     return callback

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from bot.app import build
 from bot.inbox import InboxProcessor
 from bot.platforms.dingtalk.client import DingTalkClient, trusted_webhook
-from bot.platforms.dingtalk.http import CALLBACK_PATH, database_first_use, setup_routes
+from bot.platforms.dingtalk.http import CALLBACK_PATH, database_admit, setup_routes
 from bot.platforms.dingtalk.parse import MalformedPayload, parse_payload
 from bot.platforms.dingtalk.sender import DingTalkSender
 from bot.runtime.events import Event, IncomingText
@@ -74,7 +74,7 @@ class Feed:
 
 async def replica(aiohttp_client: ClientFactory, db: Database, feed: Feed) -> Client:
     app = web.Application()
-    setup_routes(app, app_secret=CLIENT_SECRET, feed=feed, first_use=database_first_use(db))
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=feed, admit=database_admit(db))
     return await aiohttp_client(app)
 
 
@@ -166,6 +166,27 @@ async def test_a_store_that_fails_records_no_pair_so_the_identical_retry_gets_in
     assert await post(client, bot_message(msg_id="m-forged"), pair) == 403  # now it is spent
     await feed.inbox.idle()
     assert texts(feed) == ["m-atomic"]
+
+
+async def test_the_identical_retry_of_an_answered_request_is_200_and_changes_nothing(
+        aiohttp_client: ClientFactory, client: Client, feed: Feed, other_db: Database) -> None:
+    """Our 200 lost on the way: DingTalk sends the identical request (same pair, same body)
+    again, possibly to another replica. It is answered 200 — never a 403 DingTalk would count
+    as a failure — and the event is not handed on a second time."""
+    other = client if other_db.is_sqlite else await replica(aiohttp_client, other_db, Feed(other_db))
+    pair, body = signed(), bot_message(text="余额", msg_id="m-lost")
+    assert await post(client, body, pair) == 200
+    assert await post(client, body, pair) == 200
+    assert await post(other, body, pair) == 200
+    # the pair still carries nothing else: another event, or no event at all
+    assert await post(client, bot_message(msg_id="m-forged"), pair) == 403
+    assert await post(client, {"hello": "world"}, pair) == 403
+    empty = signed()
+    assert await post(client, {"hello": "world"}, empty) == 200
+    assert await post(client, {"hello": "world"}, empty) == 200
+    assert await post(client, bot_message(msg_id="m-late"), empty) == 403
+    await feed.inbox.idle()
+    assert texts(feed) == ["m-lost"]
 
 
 async def test_a_redelivery_under_a_fresh_pair_is_acked_once_and_spends_the_pair(

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.platforms.dingtalk.http import (
     CALLBACK_PATH,
-    database_first_use,
+    database_admit,
     setup_routes,
 )
 from bot.platforms.dingtalk.signature import sign, signed_webhook_url, verify_callback
@@ -93,7 +93,7 @@ def feed() -> RecordingFeed:
 @pytest.fixture
 async def client(aiohttp_client: ClientFactory, feed: RecordingFeed, db: Database) -> Client:
     app = web.Application()
-    setup_routes(app, app_secret=CLIENT_SECRET, feed=feed, first_use=database_first_use(db))
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=feed, admit=database_admit(db))
     return await aiohttp_client(app)
 
 
@@ -184,7 +184,7 @@ async def test_ack_waits_until_the_event_is_stored(aiohttp_client: ClientFactory
         stored.append(event)
 
     app = web.Application()
-    setup_routes(app, app_secret=CLIENT_SECRET, feed=slow, first_use=database_first_use(db))
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=slow, admit=database_admit(db))
     client = await aiohttp_client(app)
     request = asyncio.ensure_future(post(client, bot_message(), headers()))
     await asyncio.sleep(0.05)
@@ -199,6 +199,6 @@ async def test_event_that_cannot_be_stored_is_503(aiohttp_client: ClientFactory,
         raise ConnectionRefusedError("database down")
 
     app = web.Application()
-    setup_routes(app, app_secret=CLIENT_SECRET, feed=broken, first_use=database_first_use(db))
+    setup_routes(app, app_secret=CLIENT_SECRET, feed=broken, admit=database_admit(db))
     client = await aiohttp_client(app)
     assert await post(client, bot_message(), headers()) == 503
