@@ -75,14 +75,14 @@ async def board(ctx: Ctx, cmd: Leaderboard) -> None:
 @router.on(Unknown)
 async def unknown(ctx: Ctx, cmd: Unknown) -> None:
     # an emoji or a word we do not know tells nothing about the language: use the employee's
-    ctx.say(t(locale_of(ctx.employee.locale), "unknown_command"))
+    ctx.say(t(locale_of(ctx.sender.locale), "unknown_command"))
 
 
 @router.on(TooLong)
 async def too_long(ctx: Ctx, cmd: TooLong) -> None:
     # refused whole, with the limit, in the language of its command word; without one, Chinese
     # text is answered in Chinese and anything else in the employee's language
-    lang = cmd.lang if cmd.keyword or cmd.lang == "zh" else locale_of(ctx.employee.locale)
+    lang = cmd.lang if cmd.keyword or cmd.lang == "zh" else locale_of(ctx.sender.locale)
     ctx.say(t(lang, "message_too_long", max=f"{MAX_MESSAGE:,}", length=f"{cmd.length:,}"))
 
 

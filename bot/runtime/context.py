@@ -12,7 +12,7 @@ from cards.builders import message
 from cards.model import Card
 from cards.texts import Locale, t
 from config.settings import Settings
-from core.models import Employee
+from core.directory.service import Sender
 from core.policy import Policy
 
 
@@ -20,8 +20,7 @@ from core.policy import Policy
 class Ctx:
     session: AsyncSession
     event: Event
-    employee: Employee
-    roles: set[str]
+    sender: Sender
     lang: Locale
     policy: Policy
     settings: Settings
@@ -31,7 +30,7 @@ class Ctx:
 
     @property
     def me(self) -> str:
-        return self.employee.employee_id
+        return self.sender.employee_id
 
     @property
     def locale(self) -> Locale:
@@ -47,4 +46,4 @@ class Ctx:
         self.replies.append(card)
 
     def is_hr(self) -> bool:
-        return bool({"hr", "admin"} & self.roles)
+        return bool({"hr", "admin"} & self.sender.roles)

@@ -57,7 +57,7 @@ from core import idempotency, inbox
 from core.db import Database, GroupCommit
 from core.directory import service as directory
 from core.errors import CoreError
-from core.models import Employee, utcnow
+from core.models import utcnow
 from core.policy import Policy
 
 log = logging.getLogger("jifen.dispatch")
@@ -98,10 +98,8 @@ def action_command(action: str, lang: Locale) -> Command:
     return Unknown(lang=lang)
 
 
-async def identify(session: AsyncSession, source: Source) -> Employee | None:
-    if source.platform == "playground":
-        return await session.get(Employee, source.user_id)
-    return await directory.by_platform_id(session, platform=source.platform, user_id=source.user_id)
+async def identify(session: AsyncSession, source: Source) -> directory.Sender | None:
+    return await directory.sender(session, platform=source.platform, user_id=source.user_id)
 
 
 def _lang(event: Event) -> Locale:
@@ -216,22 +214,22 @@ class Dispatcher:
         stored = await idempotency.recall(s, event_key(event)) if recall else None
         if stored is not None:
             return _Answer([card_from_dict(c) for c in stored["cards"]], stored=True)
-        employee = await identify(s, event.source)
-        if employee is None or not employee.active:
+        sender = await identify(s, event.source)
+        if sender is None or not sender.active:
             return _Answer([message(t("zh", "not_enrolled"), [t("en", "not_enrolled")])])
-        ctx = await self._context(s, event, employee, typed)
+        ctx = self._context(s, event, sender, typed)
         await self._route(ctx, typed)
         return _Answer(ctx.replies, ctx.card_update)
 
-    async def _context(self, s: AsyncSession, event: Event, employee: Employee,
-                       typed: Command | None) -> Ctx:
+    def _context(self, s: AsyncSession, event: Event, sender: directory.Sender,
+                 typed: Command | None) -> Ctx:
         # the reply follows the language the user typed; a click, a bare "?" or "+1" has none
-        lang = locale_of(employee.locale)
+        lang = locale_of(sender.locale)
         text = normalize(event.text) if isinstance(event, IncomingText) else ""
         if typed is not None and text not in ("?", "") and not text.startswith("+1"):
             lang = typed.lang
-        return Ctx(session=s, event=event, employee=employee, roles=await directory.roles_of(s, employee),
-                   lang=lang, policy=self.policy, settings=self.settings, now=self.clock())
+        return Ctx(session=s, event=event, sender=sender, lang=lang, policy=self.policy,
+                   settings=self.settings, now=self.clock())
 
     async def _route(self, ctx: Ctx, typed: Command | None) -> None:
         ev = ctx.event

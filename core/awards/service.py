@@ -33,7 +33,7 @@ from core.directory.service import (
     department_if_shared,
     fact_columns,
     remember_facts,
-    roles_of,
+    roles_from,
 )
 from core.directory.service import get as get_employee
 from core.idempotency import remember
@@ -96,21 +96,23 @@ _AWARD = select(Award).where(Award.id == bindparam("award")).execution_options(
 # The balance reply: the employee's spendable lots, soonest expiry first, and the allowance
 # used this month. A row per lot, or one row without a lot; none for an unknown employee.
 _BALANCE_AND_USED = (
-    select(Lot.remaining, Lot.expires_at, _USED).select_from(Employee)
+    select(Lot.remaining, Lot.expires_at, _USED, Employee.roles).select_from(Employee)
     .outerjoin(Account, Account.employee_id == Employee.employee_id)
     .outerjoin(Lot, and_(Lot.account_id == Account.id, spendable(bindparam("now"))))
     .where(Employee.employee_id == bindparam("giver"))
     .order_by(Lot.expires_at, Lot.id))
 
 
-async def _limit(session: AsyncSession, giver: Employee, policy: Policy) -> tuple[int, int]:
-    """(limit, active direct reports): the role's allowance plus ``per_report`` per report."""
-    roles = await roles_of(session, giver)
+async def _limit(session: AsyncSession, giver_id: str, declared: str,
+                 policy: Policy) -> tuple[int, int]:
+    """(limit, active direct reports): the role's allowance plus ``per_report`` per report;
+    ``declared`` is the giver's ``Employee.roles`` value."""
+    roles = await roles_from(session, giver_id, declared)
     by_role = [n for role, n in policy.allowance.by_role.items() if role in roles]
     base = max(by_role) if by_role else policy.allowance.monthly
     if not policy.allowance.per_report:
         return base, 0
-    reports = int(await columns.scalar(session, _REPORTS, {"giver": giver.employee_id}) or 0)
+    reports = int(await columns.scalar(session, _REPORTS, {"giver": giver_id}) or 0)
     return base + reports * policy.allowance.per_report, reports
 
 
@@ -123,7 +125,7 @@ async def allowance_status(
     month = month_key(now, policy)
     used = int(await columns.scalar(session, _ALLOWANCE_USED,
                                     {"giver": giver_id, "month": month}) or 0)
-    return await _status(session, giver, month, used, policy)
+    return await _status(session, giver.employee_id, giver.roles, month, used, policy)
 
 
 async def balance_and_allowance(
@@ -136,14 +138,14 @@ async def balance_and_allowance(
                               {"giver": employee_id, "month": month, "now": now})
     if not rows:
         raise errors.UnknownEmployee(who=employee_id)
-    employee = await get_employee(session, employee_id)  # loaded with the sender: no statement
     bal = balance_of(employee_id, [row for row in rows if row[0] is not None])
-    return bal, await _status(session, employee, month, int(rows[0][2] or 0), policy)
+    used, declared = int(rows[0][2] or 0), rows[0][3]
+    return bal, await _status(session, employee_id, declared, month, used, policy)
 
 
-async def _status(session: AsyncSession, giver: Employee, month: str, used: int,
+async def _status(session: AsyncSession, giver_id: str, declared: str, month: str, used: int,
                   policy: Policy) -> AllowanceStatus:
-    limit, reports = await _limit(session, giver, policy)
+    limit, reports = await _limit(session, giver_id, declared, policy)
     return AllowanceStatus(month=month, limit=limit, used=used, left=max(limit - used, 0),
                            reports=reports, per_report=policy.allowance.per_report)
 
@@ -283,7 +285,8 @@ async def give_locked(
     ``counts``: the recipients and counts, read with the giver (``_lock_giver``)."""
     recipients, tags, used = await _validate(session, giver, recipient_ids, amount, reason, now,
                                              policy, counts)
-    allowance = await _status(session, giver, month_key(now, policy), used, policy)
+    allowance = await _status(session, giver.employee_id, giver.roles, month_key(now, policy),
+                              used, policy)
     need = amount * len(recipients)
     if need > allowance.left:
         raise errors.InsufficientAllowance(left=allowance.left, need=need)

@@ -31,4 +31,9 @@ class Employee(Base):
 
     @property
     def role_set(self) -> set[str]:
-        return {r for r in self.roles.split("|") if r} | {"employee"}
+        return declared_roles(self.roles)
+
+
+def declared_roles(roles: str) -> set[str]:
+    """The roles of an ``Employee.roles`` value ("|"-separated) plus ``employee``, everyone's."""
+    return {r for r in roles.split("|") if r} | {"employee"}
