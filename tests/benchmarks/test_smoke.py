@@ -19,6 +19,7 @@ from benchmarks import (
     b6_admin,
     b7_outbox,
     b8_mall,
+    counts,
 )
 
 PG = ["--postgres", os.environ["JIFEN_TEST_POSTGRES_URL"]] if os.environ.get(
@@ -72,3 +73,32 @@ def test_b7_outbox(capsys: pytest.CaptureFixture[str]) -> None:
 def test_b8_mall(capsys: pytest.CaptureFixture[str]) -> None:
     b8_mall.cli(["--items", "10", "--requests", "3", *PG])
     assert "catalog, all items" in capsys.readouterr().out
+
+
+def _counted(out: str) -> dict[tuple[str, str], list[float]]:
+    """{(database, kind): [calls, bytecodes, statements]} from the counts' printout."""
+    found, database = {}, ""
+    for line in out.splitlines():
+        if line.endswith(")") and ": per event" in line:
+            database = line.split(":")[0]
+        elif "Python calls" in line:
+            kind, calls, _, _, opcodes, _, statements = line.split()[:7]
+            found[(database, kind)] = [float(v.replace(",", "")) for v in (calls, opcodes, statements)]
+    return found
+
+
+def test_counts_are_the_same_on_every_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """The counts' point: two runs of the same code count the same, whatever the machine does
+    meanwhile (a redemption's random confirmation code may clash and take another: a few
+    bytecodes, hence the tolerance)."""
+    runs = []
+    for _ in range(2):
+        counts.main(["--n", "3", "--employees", "8", *PG])
+        runs.append(_counted(capsys.readouterr().out))
+    first, second = runs
+    kinds = {"balance", "give", "catalog", "history", "redeem"}
+    assert {kind for _, kind in first} == kinds and first.keys() == second.keys()
+    for key, (calls, opcodes, statements) in first.items():
+        again = second[key]
+        assert statements == again[2] and calls > 0, key
+        assert abs(calls - again[0]) <= calls * 0.002 and abs(opcodes - again[1]) <= opcodes * 0.002, key
