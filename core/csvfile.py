@@ -9,11 +9,9 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from core import errors
+from core.errors import bad_cell
 
-
-def bad_cell(line: int, column: str, problem: str) -> errors.CoreError:
-    return errors.InvalidInput(line=line, message=f"{column}: {problem}")
+__all__ = ["bad_cell", "csv_records", "date_cell"]
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -28,12 +26,7 @@ def date_cell(line: int, column: str, value: str) -> date | None:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        raise bad_cell(line, column, f"{show_value(value)} is not a date (YYYY-MM-DD)") from None
-
-
-def show_value(value: str) -> str:
-    flat = " ".join(value.split())
-    return repr(flat if len(flat) <= 40 else flat[:40] + "…")
+        raise bad_cell(line, column, "not_a_date", value=value) from None
 
 
 def csv_records(text: str, *, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
@@ -53,15 +46,15 @@ def csv_records(text: str, *, required: Sequence[str]) -> list[tuple[int, dict[s
                 header = _header(cells, required)
             elif any(c.strip() for c in cells):
                 if len(cells) > len(header):
-                    raise errors.InvalidInput(
-                        line=start, message=f"row has {len(cells)} cells, header has {len(header)}")
+                    raise bad_cell(start, None, "too_many_cells", cells=len(cells),
+                                   header=len(header))
                 padded = cells + [""] * (len(header) - len(cells))
                 records.append((start, {h: c.strip() for h, c in zip(header, padded, strict=True)}))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise errors.InvalidInput(line=reader.line_num, message=f"malformed CSV: {exc}") from exc
+        raise bad_cell(reader.line_num, None, "malformed_csv", detail=str(exc)) from exc
     if header is None:
-        raise errors.InvalidInput(line=1, message="empty file: the header row is missing")
+        raise bad_cell(1, None, "no_header")
     return records
 
 
@@ -69,8 +62,8 @@ def _header(cells: list[str], required: Sequence[str]) -> list[str]:
     header = [c.strip().lower() for c in cells]
     for column in required:
         if column not in header:
-            raise bad_cell(1, "header", f"required column {column} is missing")
+            raise bad_cell(1, "header", "missing_column", name=column)
     dupes = sorted({h for h in header if h and header.count(h) > 1})
     if dupes:
-        raise bad_cell(1, "header", f"column {dupes[0]} appears twice")
+        raise bad_cell(1, "header", "column_twice", name=dupes[0])
     return header

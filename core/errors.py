@@ -242,12 +242,88 @@ class Forbidden(CoreError):
     order_no: str | None = None
 
 
+# What can be wrong with one cell (or the header) of an imported file, in English: the
+# ``message`` of the refusal, which the CLI and the logs show. Every kind has a sentence in each
+# language of the string table too (cards.texts.problem_text), so a console or API reader in
+# Chinese reads it in Chinese. ``{value!r}`` is the cell as written (flattened, cut at 40).
+PROBLEMS: dict[str, str] = {
+    "required": "is required",
+    "not_a_date": "{value!r} is not a date (YYYY-MM-DD)",
+    "not_a_birthday": "{value!r} is not MM-DD or YYYY-MM-DD",
+    "not_positive": "{value!r} is not a positive whole number",
+    "too_long": "longer than {max} characters",
+    "has_spaces": "{value!r} contains spaces",
+    "not_valid": "{value!r} is not a valid {column}",
+    "not_one_of": "{value!r} is not one of {choices}",
+    "unknown_role": "unknown role {value!r} (one of {choices})",
+    "value_used_on": "{value!r} already used on line {first}",
+    "used_on": "already used on line {first}",
+    "not_future": "must be in the future",
+    "not_active": "{value!r} is not an active employee",
+    "not_an_active_employee": "not an active employee",
+    "unknown_employee": "unknown employee",
+    "inactive_employee": "inactive employee",
+    "own_manager": "an employee cannot be their own manager",
+    "unknown_manager": "unknown employee {value!r}",
+    "belongs_to": "{value!r} already belongs to {owner}",
+    "missing_column": "required column {name} is missing",
+    "column_twice": "column {name} appears twice",
+    "too_many_cells": "row has {cells} cells, header has {header}",
+    "malformed_csv": "malformed CSV: {detail}",
+    "no_header": "empty file: the header row is missing",
+    "no_rows": "no rows: refusing to deactivate everyone",
+}
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """One problem of an imported file: its column (None for the row or file as a whole), its
+    kind (a key of ``PROBLEMS``) and what fills the sentence."""
+
+    column: str | None
+    kind: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def english(self) -> str:
+        text = PROBLEMS[self.kind].format(column=self.column, **dict(self.params))
+        return f"{self.column}: {text}" if self.column else text
+
+
+def cell_value(value: str) -> str:
+    """A cell as a problem shows it: whitespace runs flattened, cut at 40 characters."""
+    flat = " ".join(value.split())
+    return flat if len(flat) <= 40 else flat[:40] + "…"
+
+
+def problem(column: str | None, kind: str, **params: Any) -> CellProblem:
+    if "value" in params:
+        params["value"] = cell_value(str(params["value"]))
+    return CellProblem(column, kind, tuple(params.items()))
+
+
 @dataclass(eq=False, kw_only=True)
 class InvalidInput(CoreError):
+    """Input refused as a whole: ``message`` in English; an imported file's refusal carries its
+    ``line`` and typed ``problem`` (or, naming several rows, ``problems``), which the string
+    table renders in the reader's language."""
+
     code: ClassVar[str] = "invalid_input"
     message: str
     field: str | None = None
     line: int | None = None
+    problem: CellProblem | None = None
+    problems: tuple[InvalidInput, ...] = ()
+
+    @property
+    def params(self) -> dict[str, Any]:  # the sentence's fields; the typed detail is apart
+        return {k: v for k, v in super().params.items() if k not in ("problem", "problems")}
+
+
+def bad_cell(line: int, column: str | None, kind: str, **params: Any) -> InvalidInput:
+    """The refusal of an imported file's cell (or header, or row) on ``line``."""
+    found = problem(column, kind, **params)
+    return InvalidInput(line=line, message=found.english, problem=found)
 
 
 @dataclass(eq=False, kw_only=True)

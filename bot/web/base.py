@@ -14,10 +14,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
-from cards.texts import Locale, error_text, t
+from cards.texts import Locale, error_text, problem_text, t
 from config.settings import Settings
 from core.db import Database
-from core.errors import CoreError
+from core.errors import CellProblem, CoreError
 from core.models import Employee, utcnow
 from core.policy import Policy
 from core.signin.service import Signed, csrf_token, secret_key
@@ -124,8 +124,15 @@ def page_context(request: web.Request) -> dict[str, Any]:
     def static(name: str) -> str:
         return str(request.app.router["static"].url_for(filename=name))
 
+    def refusal(exc: CoreError) -> str:
+        return error_text(lang, exc)
+
+    def cell_problem(found: CellProblem) -> str:
+        return problem_text(lang, found)
+
     return {"_": _, "lang": lang, "user": signed_of(request), "csrf": csrf_of(request),
-            "path": request.path, "static": static, "when": when}
+            "path": request.path, "static": static, "when": when, "refusal": refusal,
+            "cell_problem": cell_problem}
 
 
 def remember_lang(request: web.Request, response: web.StreamResponse) -> None:

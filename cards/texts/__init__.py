@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from cards.texts import cards, chat, errors, web
-from core.errors import BadOrderState, CoreError
+from cards.texts import cards, chat, errors, problems, web
+from core.errors import BadOrderState, CellProblem, CoreError, InvalidInput
 
 Locale = Literal["zh", "en"]
 LOCALES: tuple[Locale, ...] = ("zh", "en")
@@ -63,11 +63,34 @@ def error_text(locale: Locale, exc: CoreError) -> str:
     for name, value in params.items():  # a list of names reads as one ("A、B" / "A, B")
         if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             params[name] = t(locale, "list_sep").join(value) or "-"
+    if isinstance(exc, InvalidInput) and (exc.problem is not None or exc.problems):
+        return input_text(locale, exc)
     code = exc.code
     if isinstance(exc, BadOrderState):  # the state in words, and what it stops ("不能取消")
         params["status"] = t(locale, f"status_{exc.status}") if has(f"status_{exc.status}") else ""
         code = f"{code}_{exc.action}" if has(f"{code}_{exc.action}") else code
     return t(locale, code, **params) if has(code) else t(locale, "internal_error")
+
+
+def problem_text(locale: Locale, problem: CellProblem) -> str:
+    """``points: 'abc' is not a positive whole number`` / ``points：「abc」不是正整数``."""
+    if locale == "en":
+        return problem.english
+    text = problems.ZH[problem.kind].format(column=problem.column, **dict(problem.params))
+    column = problems.COLUMNS_ZH.get(problem.column or "", problem.column)
+    return f"{column}：{text}" if column else text
+
+
+def input_text(locale: Locale, exc: InvalidInput) -> str:
+    """An imported file's refusal: its line and problem, or every bad row it names."""
+    def one(row: InvalidInput) -> str:
+        said = problem_text(locale, row.problem) if row.problem else row.message
+        return t(locale, "file_line", line=row.line, text=said) if row.line else said
+
+    if len(exc.problems) > 1:
+        listed = t(locale, "file_lines_sep").join(one(row) for row in exc.problems)
+        return t(locale, "file_rows", rows=len({row.line for row in exc.problems}), listed=listed)
+    return one(exc)
 
 
 def reply_hint(locale: Locale, commands: list[str]) -> str | None:

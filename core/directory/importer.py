@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
 from core.audit.service import record as audit
-from core.csvfile import bad_cell, csv_records, date_cell, show_value
+from core.csvfile import bad_cell, csv_records, date_cell
 from core.directory.service import mask_email, mask_mobile
 from core.models import Account, Employee
 
@@ -75,7 +75,7 @@ class DirectoryImportReport:
 def _text(line: int, cells: dict[str, str], column: str) -> str | None:
     value = cells.get(column, "")
     if len(value) > _LIMITS[column]:
-        raise bad_cell(line, column, f"longer than {_LIMITS[column]} characters")
+        raise bad_cell(line, column, "too_long", max=_LIMITS[column])
     return value or None
 
 
@@ -88,7 +88,7 @@ def _birthday(line: int, value: str) -> str | None:
             raise ValueError
         date(int(m[1] or 2000), int(m[2]), int(m[3]))  # 2000 is a leap year: 02-29 is valid
     except ValueError:
-        raise bad_cell(line, "birthday", f"{show_value(value)} is not MM-DD or YYYY-MM-DD") from None
+        raise bad_cell(line, "birthday", "not_a_birthday", value=value) from None
     return f"{m[2]}-{m[3]}"
 
 
@@ -97,7 +97,7 @@ def _roles(line: int, value: str) -> tuple[str, ...]:
     for raw in value.split("|"):
         role = raw.strip().lower()
         if role and role not in ROLES:
-            raise bad_cell(line, "roles", f"unknown role {show_value(role)} (one of {'|'.join(ROLES)})")
+            raise bad_cell(line, "roles", "unknown_role", value=role, choices="|".join(ROLES))
         if role and role not in roles:
             roles.append(role)
     return tuple(roles)
@@ -105,19 +105,19 @@ def _roles(line: int, value: str) -> tuple[str, ...]:
 
 def _checked(line: int, column: str, value: str | None, pattern: re.Pattern[str]) -> str | None:
     if value is not None and not pattern.fullmatch(value):
-        raise bad_cell(line, column, f"{show_value(value)} is not a valid {column}")
+        raise bad_cell(line, column, "not_valid", value=value)
     return value
 
 
 def _identity(line: int, cells: dict[str, str]) -> tuple[str, str]:
     employee_id = _text(line, cells, "employee_id")
     if employee_id is None:
-        raise bad_cell(line, "employee_id", "is required")
+        raise bad_cell(line, "employee_id", "required")
     if any(ch.isspace() for ch in employee_id):
-        raise bad_cell(line, "employee_id", f"{show_value(employee_id)} contains spaces")
+        raise bad_cell(line, "employee_id", "has_spaces", value=employee_id)
     name = _text(line, cells, "name")
     if name is None:
-        raise bad_cell(line, "name", "is required")
+        raise bad_cell(line, "name", "required")
     return employee_id, name
 
 
@@ -125,7 +125,7 @@ def _row(line: int, cells: dict[str, str], columns: frozenset[str]) -> EmployeeR
     employee_id, name = _identity(line, cells)
     locale = cells.get("locale", "").lower() or "zh"
     if locale not in LOCALES:
-        raise bad_cell(line, "locale", f"{show_value(locale)} is not one of {'|'.join(LOCALES)}")
+        raise bad_cell(line, "locale", "not_one_of", value=locale, choices="|".join(LOCALES))
     return EmployeeRow(
         employee_id=employee_id, name=name, department=_text(line, cells, "department"),
         manager_id=_text(line, cells, "manager_id"), roles=_roles(line, cells.get("roles", "")),
@@ -143,12 +143,6 @@ def _row(line: int, cells: dict[str, str], columns: frozenset[str]) -> EmployeeR
 class BadRows(errors.InvalidInput):
     """Every bad row of one import (``problems``, by line); ``message`` lists them all, so a
     caller that shows one sentence still names every row."""
-
-    problems: tuple[errors.InvalidInput, ...] = ()
-
-    @property
-    def params(self) -> dict[str, Any]:  # the sentence's fields; the rows are in ``message``
-        return {k: v for k, v in super().params.items() if k != "problems"}
 
 
 @dataclass(eq=False, kw_only=True)
@@ -169,7 +163,7 @@ def bad_rows(problems: Sequence[errors.CoreError]) -> BadRows:
     first = found[0]
     if len(found) == 1:
         return BadRows(message=first.message, field=first.field, line=first.line,
-                       problems=tuple(found))
+                       problem=first.problem, problems=tuple(found))
     listed = "; ".join(f"line {p.line}: {p.message}" if p.line else p.message for p in found)
     rows = len({p.line for p in found})
     return BadRows(message=f"{rows} rows have problems: {listed}", problems=tuple(found))
@@ -186,6 +180,7 @@ def read_directory_csv(text: str) -> tuple[list[EmployeeRow], list[errors.Invali
             rows.append(_row(line, cells, present))
         except errors.InvalidInput as exc:
             problems.append(RowProblem(message=exc.message, field=exc.field, line=exc.line,
+                                       problem=exc.problem,
                                        employee_id=cells.get("employee_id") or None))
     problems += unique_problems(rows)
     return rows, problems
@@ -209,8 +204,8 @@ def unique_problems(rows: Iterable[EmployeeRow]) -> list[errors.InvalidInput]:
             if value is None:
                 continue
             if value in seen[column]:
-                problems.append(_bad(row.line, column,
-                                     f"{show_value(value)} already used on line {seen[column][value]}"))
+                problems.append(bad_cell(row.line, column, "value_used_on", value=value,
+                                         first=seen[column][value]))
             else:
                 seen[column][value] = row.line
     return problems
@@ -220,12 +215,6 @@ def check_unique(rows: Iterable[EmployeeRow]) -> None:
     """Refuse an employee id or platform user id that appears twice in one import."""
     if problems := unique_problems(rows):
         raise bad_rows(problems)
-
-
-def _bad(line: int, column: str, problem: str) -> errors.InvalidInput:
-    exc = bad_cell(line, column, problem)
-    assert isinstance(exc, errors.InvalidInput)
-    return exc
 
 
 def values_of(row: EmployeeRow) -> dict[str, Any]:
@@ -289,10 +278,10 @@ async def _manager_problems(
     problems: list[errors.InvalidInput] = []
     for row in rows:
         if row.manager_id == row.employee_id:
-            problems.append(_bad(row.line, "manager_id", "an employee cannot be their own manager"))
+            problems.append(bad_cell(row.line, "manager_id", "own_manager"))
         elif row.manager_id and row.manager_id not in in_file and row.manager_id not in known:
-            problems.append(_bad(row.line, "manager_id",
-                                 f"unknown employee {show_value(row.manager_id)}"))
+            problems.append(bad_cell(row.line, "manager_id", "unknown_manager",
+                                     value=row.manager_id))
     return problems
 
 
@@ -313,8 +302,8 @@ async def _platform_id_problems(
                 row = claims[value]
                 other = by_id.get(holder)
                 if holder != row.employee_id and (other is None or column not in other.columns):
-                    problems.append(_bad(row.line, column, f"{show_value(value)} already belongs "
-                                         f"to {holder_name} ({holder})"))
+                    problems.append(bad_cell(row.line, column, "belongs_to", value=value,
+                                             owner=f"{holder_name} ({holder})"))
     return problems
 
 
@@ -341,7 +330,7 @@ async def import_employees(
     if found:
         raise bad_rows(found)
     if deactivate_missing and not rows:
-        raise errors.InvalidInput(line=1, message="no rows: refusing to deactivate everyone")
+        raise bad_cell(1, None, "no_rows")
     existing = await _existing(session, [row.employee_id for row in rows])
     report = DirectoryImportReport(dry_run=dry_run)
     for row in rows:

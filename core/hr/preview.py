@@ -33,14 +33,14 @@ class PreviewRow:
     reason: str
     balance: int
     new_balance: int
-    problem: str
+    problem: errors.CellProblem | None
     already: bool
 
 
 @dataclass(frozen=True)
 class GrantsPreview:
     rows: list[PreviewRow]
-    problem: str  # a whole-file problem (header, malformed CSV), else ""
+    problem: errors.InvalidInput | None  # a whole-file problem (header, malformed CSV)
 
     @property
     def bad(self) -> list[PreviewRow]:
@@ -55,10 +55,6 @@ class GrantsPreview:
         return [r for r in self.rows if not r.problem and not r.already]
 
 
-def _message(exc: errors.CoreError) -> str:
-    return str(exc.params.get("message") or exc.code)
-
-
 async def preview_grants(
     session: AsyncSession, *, actor_id: str, text: str, now: datetime, policy: Policy,
 ) -> GrantsPreview:
@@ -68,7 +64,7 @@ async def preview_grants(
         records = csv_records(text, required=REQUIRED)
     except errors.InvalidInput as exc:
         await authorize_hr(session, actor_id, "grant")
-        return GrantsPreview([], f"line {exc.params.get('line', 1)}: {_message(exc)}")
+        return GrantsPreview([], exc)
     digest = file_digest(text)
     parsed: list[GrantRow] = []
     failed: dict[int, PreviewRow] = {}
@@ -76,41 +72,44 @@ async def preview_grants(
         try:
             parsed.append(_grant_row(line, cells, digest))
         except errors.InvalidInput as exc:
-            failed[line] = await _unparsed(session, line, cells, _message(exc))
+            failed[line] = await _unparsed(session, line, cells, exc.problem)
     held = _file_problems(parsed, now, policy)
     judged = {r.line: r for r in await preview_rows(
         session, actor_id=actor_id, rows=parsed, now=now, problems=held)}
     reasons = {row.line: row.reason for row in parsed}
     return GrantsPreview([failed[line] if line in failed else
-                          _from_rows(judged[line], reasons[line], held.get(line, ""))
-                          for line, _ in records], "")
+                          _from_rows(judged[line], reasons[line], held.get(line))
+                          for line, _ in records], None)
 
 
-def _file_problems(rows: list[GrantRow], now: datetime, policy: Policy) -> dict[int, str]:
+def _file_problems(rows: list[GrantRow], now: datetime,
+                   policy: Policy) -> dict[int, errors.CellProblem]:
     """Problems only a file has: a key used twice, an expiry already past (by line)."""
     seen: dict[str, int] = {}
-    held: dict[int, str] = {}
+    held: dict[int, errors.CellProblem] = {}
     for row in rows:
         if row.key in seen:
-            held[row.line] = f"key: already used on line {seen[row.key]}"
+            held[row.line] = errors.problem("key", "used_on", first=seen[row.key])
         seen.setdefault(row.key, row.line)
         until = expiry_instant(row.expires_at, policy)
         if until is not None and until <= now:
-            held.setdefault(row.line, "expires_at: must be in the future")
+            held.setdefault(row.line, errors.problem("expires_at", "not_future"))
     return held
 
 
-def _from_rows(row: RowsPreviewRow, reason: str, held: str) -> PreviewRow:
+def _from_rows(row: RowsPreviewRow, reason: str, held: errors.CellProblem | None) -> PreviewRow:
     """The console's row from the rows preview's: one problem, the file's key problem first,
     then the employee's, then the expiry."""
     inactive = row.balance is None
-    problem = ("employee_id: not an active employee" if inactive and not held.startswith("key:")
-               else held)
+    key_problem = held is not None and held.column == "key"
+    problem = (errors.problem("employee_id", "not_an_active_employee")
+               if inactive and not key_problem else held)
     return PreviewRow(row.line, row.employee_id, row.name or "", row.points, reason,
                       row.balance or 0, row.new_balance or 0, problem, row.duplicate)
 
 
-async def _unparsed(session: AsyncSession, line: int, cells: dict[str, str], problem: str) -> PreviewRow:
+async def _unparsed(session: AsyncSession, line: int, cells: dict[str, str],
+                    problem: errors.CellProblem | None) -> PreviewRow:
     employee_id = cells.get("employee_id", "")
     emp = await session.get(Employee, employee_id) if employee_id else None
     return PreviewRow(line, employee_id, emp.name if emp is not None else "", 0,

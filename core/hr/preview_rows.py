@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
 from core.access import authorize_hr
+from core.errors import CellProblem, problem
 from core.hr.service import GrantRow
 from core.models import Employee, LedgerTransaction
 
@@ -24,7 +25,7 @@ class PreviewRow:
     balance: int | None
     new_balance: int | None
     duplicate: bool  # granted before with this key: confirming grants nothing for this row
-    problems: list[str]
+    problems: list[CellProblem]
 
 
 async def _known_keys(session: AsyncSession, keys: list[str]) -> set[str]:
@@ -37,7 +38,7 @@ async def _known_keys(session: AsyncSession, keys: list[str]) -> set[str]:
 
 async def preview_grants(
     session: AsyncSession, *, actor_id: str, rows: Sequence[GrantRow], now: datetime,
-    problems: Mapping[int, str] | None = None,
+    problems: Mapping[int, CellProblem] | None = None,
 ) -> list[PreviewRow]:
     """Every row with its employee, balance now and after the grants above it, and its problems
     (unknown or inactive employee, then any the caller found by line in ``problems``); a row with
@@ -53,7 +54,7 @@ async def preview_grants(
     for row in rows:
         emp = people.get(row.employee_id)
         found = ([] if emp is not None and emp.active else
-                 ["unknown employee" if emp is None else "inactive employee"])
+                 [problem(None, "unknown_employee" if emp is None else "inactive_employee")])
         found += [extra[row.line]] if row.line in extra else []
         duplicate = f"grant:{row.key}" in done
         balance = new = None

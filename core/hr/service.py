@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import errors, ledger, outbox
 from core.access import authorize_hr
 from core.audit.service import record as audit
-from core.csvfile import bad_cell, csv_records, date_cell, show_value
+from core.csvfile import bad_cell, csv_records, date_cell
 from core.directory import service as directory
 from core.ledger.service import find_transaction
 from core.models import Account, Employee, LedgerTransaction
@@ -143,15 +143,15 @@ async def _tell(
 
 def _grant_row(line: int, cells: dict[str, str], digest: str) -> GrantRow:
     if not cells["employee_id"]:
-        raise bad_cell(line, "employee_id", "is required")
+        raise bad_cell(line, "employee_id", "required")
     points = cells["points"]
     if not _POINTS.fullmatch(points) or int(points) <= 0:
-        raise bad_cell(line, "points", f"{show_value(points)} is not a positive whole number")
+        raise bad_cell(line, "points", "not_positive", value=points)
     if not cells["reason"]:
-        raise bad_cell(line, "reason", "is required")
+        raise bad_cell(line, "reason", "required")
     key = cells.get("key", "") or f"file:{digest}:{line}"
     if len(key) > _MAX_KEY:
-        raise bad_cell(line, "key", f"longer than {_MAX_KEY} characters")
+        raise bad_cell(line, "key", "too_long", max=_MAX_KEY)
     return GrantRow(line, cells["employee_id"], int(points), cells["reason"], key,
                     date_cell(line, "expires_at", cells.get("expires_at", "")))
 
@@ -175,8 +175,7 @@ def parse_grants_csv(text: str) -> list[GrantRow]:
     seen: dict[str, int] = {}
     for row in rows:
         if row.key in seen:
-            raise bad_cell(row.line, "key", f"{show_value(row.key)} already used on line "
-                           f"{seen[row.key]}")
+            raise bad_cell(row.line, "key", "value_used_on", value=row.key, first=seen[row.key])
         seen[row.key] = row.line
     return rows
 
@@ -193,8 +192,7 @@ async def grant_rows(
         Employee.employee_id.in_(ids), Employee.active.is_(True)))) if ids else set()
     for row in rows:
         if row.employee_id not in active:
-            raise bad_cell(row.line, "employee_id",
-                           f"{show_value(row.employee_id)} is not an active employee")
+            raise bad_cell(row.line, "employee_id", "not_active", value=row.employee_id)
     return [await grant(session, actor_id=actor_id, employee_id=row.employee_id,
                         amount=row.points, reason=row.reason, key=row.key, now=now,
                         policy=policy, expires_at=row.expires_at) for row in rows]

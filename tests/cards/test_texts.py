@@ -7,7 +7,10 @@ import re
 import pytest
 
 from cards.texts import AREAS, LOCALES, TEXTS, error_text, locale_of, t
+from cards.texts.problems import ZH as PROBLEMS_ZH
 from core import errors
+from core.directory.importer import parse_directory_csv
+from core.hr.service import parse_grants_csv
 
 
 def _placeholders(text: str) -> set[str]:
@@ -86,3 +89,45 @@ def test_typed_input_refusals_read_whole_in_each_language(
     exc: errors.CoreError, zh: str, en: str,
 ) -> None:
     assert (error_text("zh", exc), error_text("en", exc)) == (zh, en)
+
+
+def test_every_kind_of_file_problem_reads_in_chinese_without_english_words() -> None:
+    allowed = {"CSV", "YYYY", "MM", "DD"}
+    assert PROBLEMS_ZH.keys() == errors.PROBLEMS.keys()
+    for kind, en in errors.PROBLEMS.items():
+        zh = PROBLEMS_ZH[kind]
+        # the same values fill both (the English shows the cell with quotes: {value!r})
+        assert set(re.findall(r"{(\w+)", zh)) <= set(re.findall(r"{(\w+)", en)) | {"column"}, kind
+        assert set(re.findall(r"[A-Za-z]{2,}", re.sub(r"{\w+}", "", zh))) <= allowed, zh
+
+
+@pytest.mark.parametrize(("text", "zh", "en"), [
+    ("employee_id,points,reason\nE1,abc,好\n",
+     "第 2 行：points：「abc」不是正整数", "line 2: points: 'abc' is not a positive whole number"),
+    ("employee_id,points\nE1,1\n",
+     "第 1 行：表头：缺少必需的列 reason", "line 1: header: required column reason is missing"),
+    ("employee_id,points,reason,key\nE1,1,a,k\nE2,1,b,k\n",
+     "第 3 行：key：「k」已在第 2 行用过", "line 3: key: 'k' already used on line 2"),
+    ("employee_id,points,reason,expires_at\nE1,1,a,2026-02-30\n",
+     "第 2 行：expires_at：「2026-02-30」不是日期（YYYY-MM-DD）",
+     "line 2: expires_at: '2026-02-30' is not a date (YYYY-MM-DD)"),
+    ("employee_id,points,reason\nE1,1,a,extra\n",
+     "第 2 行：这一行有 4 格，表头只有 3 格", "line 2: row has 4 cells, header has 3"),
+])
+def test_a_bad_grants_file_is_refused_in_the_readers_language(text: str, zh: str, en: str) -> None:
+    with pytest.raises(errors.InvalidInput) as refused:
+        parse_grants_csv(text)
+    assert (error_text("zh", refused.value), error_text("en", refused.value)) == (zh, en)
+    assert refused.value.message == en.split(": ", 1)[1]  # the CLI's sentence is unchanged
+
+
+def test_a_directory_file_names_every_bad_row_in_the_readers_language() -> None:
+    csv = "employee_id,name,roles,locale\nE1,,,\nE2,乙,boss,\nE3,丙,,fr\n"
+    with pytest.raises(errors.InvalidInput) as refused:
+        parse_directory_csv(csv)
+    assert error_text("zh", refused.value) == (
+        "3 行有问题：第 2 行：name：必须填写；第 3 行：roles：没有「boss」这个角色（可选：employee|"
+        "manager|hr|admin）；第 4 行：locale：「fr」不在可选值之中（zh|en）")
+    assert error_text("en", refused.value) == refused.value.message == (
+        "3 rows have problems: line 2: name: is required; line 3: roles: unknown role 'boss' "
+        "(one of employee|manager|hr|admin); line 4: locale: 'fr' is not one of zh|en")

@@ -211,7 +211,7 @@ async def test_csv_preview_reports_each_row_once_and_moves_balances_only_for_goo
             "E2,-1,d,k4\nE2,7,e,k5\n")
     async with db.uow() as s:
         got = await preview_csv(s, actor_id="HR1", text=text, now=now, policy=policy)
-    assert [(r.line, r.balance, r.new_balance, r.problem.split(":")[0]) for r in got.rows] == [
+    assert [(r.line, r.balance, r.new_balance, r.problem.column if r.problem else "") for r in got.rows] == [
         (2, 0, 10, ""), (3, 10, 10, "key"), (4, 0, 0, "employee_id"), (5, 0, 0, "points"),
         (6, 0, 7, "")]
     assert [r.line for r in got.new_rows] == [2, 6] and not got.ok

@@ -92,6 +92,7 @@ def test_grants_csv_preview_fix_confirm_and_upload_again(page: Any, live: Live, 
     page.get_by_role("button", name="上传预览").click()
     expect(page.locator("#preview tr.bad")).to_have_count(2)
     expect(page.locator("#fix")).to_contain_text("2 行有问题")
+    expect(page.locator("#preview")).to_contain_text("points：「abc」不是正整数")
     expect(page.locator("#confirm")).to_have_count(0)
     page.screenshot(path=str(live.shots / "grant-preview.png"), full_page=True)
     assert count() == before  # the preview changed nothing

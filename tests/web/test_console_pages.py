@@ -5,6 +5,7 @@ broadcast preview, and the dashboard agreeing with the monthly report."""
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_plus
 
 from sqlalchemy import event, func, select
 
@@ -93,6 +94,9 @@ async def test_grants_preview_changes_nothing_and_a_file_grants_once(console: Co
                                             data={"csrf": csrf, "text": bad})).text()
     assert page.count('class="bad"') == 2 and 'id="confirm"' not in page
     assert "E404" in page and await _transactions(console) == before
+    # each row's problem in the console's language, the cell as written
+    assert "points：「-3」不是正整数" in page and "employee_id：不是在职员工" in page
+    assert "positive whole number" not in page
     good = "employee_id,points,reason\nE003,10,好样的\nE004,20,加油\n"
     page = await (await console.client.post("/admin/grants/preview",
                                             data={"csrf": csrf, "text": good})).text()
@@ -107,6 +111,7 @@ async def test_grants_preview_changes_nothing_and_a_file_grants_once(console: Co
     broken = await console.client.post("/admin/grants/confirm", data={"csrf": csrf, "text": bad},
                                        allow_redirects=False)
     assert "problem=" in broken.headers["Location"] and await _transactions(console) == before + 2
+    assert "第 4 行：points：「-3」不是正整数" in unquote_plus(broken.headers["Location"])
 
 
 async def test_catalog_item_with_codes_never_shows_them(console: Console) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cards.texts import Locale, error_text
-from core.errors import CoreError
+from core.errors import CoreError, InvalidInput
 
 NOT_FOUND = {"unknown_employee", "unknown_item", "unknown_order", "unknown_approval",
              "unknown_confirmation"}
@@ -35,6 +35,7 @@ def status_of(exc: CoreError) -> int:
 
 def core_error(exc: CoreError, lang: Locale) -> ApiError:
     message = error_text(lang, exc)
-    if "line" in exc.params:  # a file row: say which line, as the CLI does
+    typed = isinstance(exc, InvalidInput) and (exc.problem is not None or exc.problems)
+    if "line" in exc.params and not typed:  # a file row: say which line, as the CLI does
         message = f"line {exc.params['line']}: {message}"
     return ApiError(status_of(exc), exc.code, message)

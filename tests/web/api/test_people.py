@@ -72,7 +72,10 @@ async def test_import_csv_dry_run_then_for_real(api: Api) -> None:
     await api.call("GET", "/employees/N1", status=200)
     bad = await api.call("POST", "/employees/import", data=b"employee_id,name\n,nobody\n",
                          status=422)
-    assert bad["error"]["message"].startswith("line 2:")
+    assert bad["error"]["message"] == "line 2: employee_id: is required"
+    bad = await api.call("POST", "/employees/import", data=b"employee_id,name\n,nobody\nE 7,x\n",
+                         headers={"Accept-Language": "zh-CN"}, status=422)
+    assert bad["error"]["message"] == "2 行有问题：第 2 行：employee_id：必须填写；第 3 行：employee_id：「E 7」含有空格"
     await api.call("POST", "/employees/import", data=b"\xff\xfe\x00", status=400)
 
 
@@ -127,6 +130,9 @@ async def test_preview_changes_nothing(api: Api) -> None:
     assert [(r["balance"], r["new_balance"]) for r in out["items"][:2]] == [(300, 310), (310, 315)]
     assert [r["problems"] for r in out["items"][2:]] == [["unknown employee"],
                                                          ["inactive employee"]]
+    zh = await api.call("POST", "/grants/preview", json=body, headers={"Accept-Language": "zh"},
+                        status=200)
+    assert [r["problems"] for r in zh["items"]] == [[], [], ["没有这位员工"], ["员工已离职"]]
     assert await _count(api, LedgerTransaction) == txs
 
 

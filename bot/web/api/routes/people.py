@@ -31,6 +31,7 @@ from bot.web.api.schemas import (
     PreviewOut,
     PreviewRowOut,
 )
+from cards.texts import Locale, problem_text
 from core.admin import queries
 from core.directory.importer import _row, import_employees, parse_directory_csv
 from core.directory.service import mask_email, mask_mobile
@@ -165,7 +166,9 @@ async def grants(ctx: Ctx[Any, GrantsIn], s: AsyncSession) -> Reply:
        body=GrantsIn, response=PreviewOut, errors=(400,))
 async def grants_preview(ctx: Ctx[Any, GrantsIn], s: AsyncSession) -> Reply:
     rows = await preview_grants(s, actor_id=ctx.actor, rows=_rows(ctx), now=ctx.now)
-    items = [PreviewRowOut(**vars(r)) for r in rows]
+    lang: Locale = "en" if ctx.lang == "en" else "zh"
+    items = [PreviewRowOut(**(vars(r) | {"problems": [problem_text(lang, p) for p in r.problems]}))
+             for r in rows]
     return Reply(PreviewOut(ok=not any(r.problems for r in rows), items=items).model_dump())
 
 
