@@ -28,10 +28,10 @@ def _rows(text: str) -> list[Row]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = f"not valid YAML ({getattr(exc, 'problem', exc)})"
-        raise bad_item(mark.line + 1 if mark else 1, "file", problem) from None
+        raise bad_item(mark.line + 1 if mark else 1, "file", "not_yaml",
+                       detail=str(getattr(exc, "problem", exc))) from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-        raise bad_item(1, "items", "a top-level items: list is needed")
+        raise bad_item(1, "items", "no_items_list")
     item_nodes: list[Any] = []
     for key, value in node.value if isinstance(node, yaml.MappingNode) else []:
         if key.value == "items":

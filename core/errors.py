@@ -272,6 +272,19 @@ PROBLEMS: dict[str, str] = {
     "malformed_csv": "malformed CSV: {detail}",
     "no_header": "empty file: the header row is missing",
     "no_rows": "no rows: refusing to deactivate everyone",
+    # the catalog file's items (core.catalog.importer)
+    "not_a_number": "{value!r} is not a whole number",
+    "not_at_least": "{value!r} is less than {limit}",
+    "not_yes_no": "{value!r} is not yes or no",
+    "not_a_moment": "{value!r} is not an ISO date (2026-03-01) or date-time",
+    "code_too_long": "a code is longer than {max} characters",
+    "codes_need_code_kind": "only items of kind code carry codes",
+    "not_after_start": "must be after available_from",
+    "not_a_field": "is not a field of an item",
+    "not_a_mapping": "expected a mapping of columns",
+    "sku_used_on": "{value} is already on line {first}",
+    "not_yaml": "not valid YAML ({detail})",
+    "no_items_list": "a top-level items: list is needed",
 }
 
 

@@ -8,7 +8,7 @@ written, ``{column}`` the file's column name (kept as the file spells it: HR typ
 from __future__ import annotations
 
 # names that are not a column of the file
-COLUMNS_ZH = {"header": "表头"}
+COLUMNS_ZH = {"header": "表头", "file": "文件", "item": "商品"}
 
 ZH: dict[str, str] = {
     "required": "必须填写",
@@ -36,4 +36,16 @@ ZH: dict[str, str] = {
     "malformed_csv": "不是有效的 CSV（{detail}）",
     "no_header": "文件是空的：没有表头行",
     "no_rows": "文件里没有任何人：不会把所有人都设为离职",
+    "not_a_number": "「{value}」不是整数",
+    "not_at_least": "「{value}」小于 {limit}",
+    "not_yes_no": "「{value}」不是“是”或“否”",
+    "not_a_moment": "「{value}」不是日期（2026-03-01）或日期时间",
+    "code_too_long": "有券码超过 {max} 个字",
+    "codes_need_code_kind": "只有 code 类商品才有券码",
+    "not_after_start": "必须晚于 available_from",
+    "not_a_field": "不是商品的字段",
+    "not_a_mapping": "应当是一组字段",
+    "sku_used_on": "{value} 已在第 {first} 行",
+    "not_yaml": "不是有效的 YAML（{detail}）",
+    "no_items_list": "文件顶层需要 items: 列表",
 }

@@ -8,10 +8,13 @@ for such an item is not used.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,13 +22,13 @@ from core import errors
 from core.audit.service import record as audit
 from core.catalog.schemas import COLUMNS, CatalogImportReport, ItemSpec
 from core.catalog.service import lock_item, unassigned_codes
-from core.csvfile import csv_records
+from core.csvfile import bad_cell, csv_records
 from core.models import CatalogItem, CodeEntry
 from core.policy import Policy
 from core.timeutil import start_of_local_day, tz
 
 __all__ = [
-    "CatalogImportReport", "ItemSpec", "Row", "bad_item", "import_items", "item_specs",
+    "CatalogImportReport", "ItemSpec", "Row", "bad_item", "import_items", "item_refusal", "item_specs",
     "parse_catalog_csv",
 ]
 
@@ -46,31 +49,79 @@ def item_specs(rows: list[Row]) -> list[ItemSpec]:
     for line, raw, field_lines in rows:
         spec = _validate(line, raw, field_lines)
         if spec.sku in seen:
-            raise bad_item(line, "sku", f"{spec.sku} is already on line {seen[spec.sku]}")
+            raise bad_cell(line, "sku", "sku_used_on", value=spec.sku, first=seen[spec.sku])
         seen[spec.sku] = line
         specs.append(spec)
     return specs
 
 
-def bad_item(line: int, field: str, problem: str) -> errors.CoreError:
-    return errors.InvalidInput(line=line, field=field, message=f"{field}: {problem}")
+def bad_item(line: int, field: str, kind: str, **params: Any) -> errors.InvalidInput:
+    """An item's (or the file's) problem on ``line``, naming its field."""
+    exc = bad_cell(line, field, kind, **params)
+    exc.field = field
+    return exc
+
+
+# The schema's (pydantic's) refusals as our kinds of problem: (kind, params) from the value as
+# written and the error's context. The schema's own rules raise our kinds directly.
+_FROM_SCHEMA: dict[str, Callable[[Any, dict[str, Any]], tuple[str, dict[str, Any]]]] = {
+    "missing": lambda value, ctx: ("required", {}),
+    "string_too_short": lambda value, ctx: ("required", {}),
+    "string_too_long": lambda value, ctx: ("too_long", {"max": ctx["max_length"]}),
+    "string_pattern_mismatch": lambda value, ctx: ("not_valid", {"value": value}),
+    "int_parsing": lambda value, ctx: ("not_a_number", {"value": value}),
+    "int_from_float": lambda value, ctx: ("not_a_number", {"value": value}),
+    "greater_than": lambda value, ctx: (
+        ("not_positive", {"value": value}) if ctx["gt"] == 0 else
+        ("not_at_least", {"value": value, "limit": ctx["gt"] + 1})),
+    "greater_than_equal": lambda value, ctx: ("not_at_least", {"value": value, "limit": ctx["ge"]}),
+    "literal_error": lambda value, ctx: ("not_one_of", {
+        "value": value, "choices": "|".join(re.findall(r"'([^']*)'", ctx["expected"]))}),
+    "bool_parsing": lambda value, ctx: ("not_yes_no", {"value": value}),
+    "extra_forbidden": lambda value, ctx: ("not_a_field", {}),
+    "not_a_moment": lambda value, ctx: ("not_a_moment", {"value": value}),
+    "code_too_long": lambda value, ctx: ("code_too_long", {"max": ctx["max"]}),
+    "codes_need_code_kind": lambda value, ctx: ("codes_need_code_kind", {}),
+    "not_after_start": lambda value, ctx: ("not_after_start", {}),
+}
+# rules across fields name the field they refuse
+_RULE_FIELDS = {"codes_need_code_kind": "codes", "not_after_start": "available_until"}
+
+
+def _problem(error: ErrorDetails) -> errors.CellProblem | None:
+    """The schema's first refusal as one of our problems; None for a kind not foreseen (told
+    then in the schema's own words, in English)."""
+    mapped = _FROM_SCHEMA.get(error["type"])
+    field = str(error["loc"][0]) if error["loc"] else _RULE_FIELDS.get(error["type"])
+    if mapped is None or field is None:
+        return None
+    kind, params = mapped(error.get("input"), dict(error.get("ctx") or {}))
+    return errors.problem(field, kind, **params)
 
 
 def _validate(line: int, raw: Any, field_lines: dict[str, int]) -> ItemSpec:
     if not isinstance(raw, dict):
-        raise bad_item(line, "item", "expected a mapping of columns")
+        raise bad_item(line, "item", "not_a_mapping")
     try:
-        spec = ItemSpec.model_validate(raw)
+        return ItemSpec.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        msg = str(first["msg"]).removeprefix("Value error, ")
-        if first["loc"]:
-            field, message = str(first["loc"][0]), f"{'.'.join(map(str, first['loc']))}: {msg}"
-        else:  # a rule across fields names its field first ("codes: only …")
-            field, message = msg.split(":", 1)[0], msg
-        raise errors.InvalidInput(line=field_lines.get(field, line), field=field,
-                                  message=message) from None
-    return spec
+        raise item_refusal(exc, line, field_lines) from None
+
+
+def item_refusal(exc: ValidationError, line: int | None = None,
+                 field_lines: dict[str, int] | None = None) -> errors.InvalidInput:
+    """An item the schema refused, as a refusal naming the field (on its line in a file: the
+    field's own line when known, else the item's); the console's item form has no line."""
+    first = exc.errors()[0]
+    typed = _problem(first)
+    field = (typed.column if typed is not None else None) or (
+        str(first["loc"][0]) if first["loc"] else "item")
+    at = (field_lines or {}).get(field, line)
+    if typed is not None:
+        return errors.InvalidInput(line=at, field=field, message=typed.english, problem=typed)
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    return errors.InvalidInput(line=at, field=field,
+                               message=f"{'.'.join(map(str, first['loc'])) or field}: {msg}")
 
 
 def _csv_rows(text: str) -> list[Row]:

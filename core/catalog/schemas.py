@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Kind = Literal["physical", "code", "leave", "service"]
 COLUMNS = ("sku", "name", "points", "category", "stock", "limit_per_employee", "kind",
@@ -69,7 +70,8 @@ class ItemSpec(BaseModel):
         try:
             return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError("expected an ISO date (2026-03-01) or date-time") from None
+            raise PydanticCustomError("not_a_moment", "expected an ISO date (2026-03-01) or "
+                                      "date-time") from None
 
     @field_validator("codes", mode="before")
     @classmethod
@@ -86,17 +88,20 @@ class ItemSpec(BaseModel):
     @classmethod
     def _code_length(cls, v: list[str]) -> list[str]:
         if any(len(c) > 200 for c in v):
-            raise ValueError("a code is longer than 200 characters")
+            raise PydanticCustomError("code_too_long", "a code is longer than {max} characters",
+                                      {"max": 200})
         return list(dict.fromkeys(v))
 
     @model_validator(mode="after")
     def _consistent(self) -> ItemSpec:
         if self.codes and self.kind != "code":
-            raise ValueError("codes: only items of kind code carry codes")
+            raise PydanticCustomError("codes_need_code_kind",
+                                      "codes: only items of kind code carry codes")
         start = _comparable(self.available_from, end=False)
         end = _comparable(self.available_until, end=True)
         if start is not None and end is not None and start.tzinfo == end.tzinfo and start >= end:
-            raise ValueError("available_until: must be after available_from")
+            raise PydanticCustomError("not_after_start",
+                                      "available_until: must be after available_from")
         return self
 
 

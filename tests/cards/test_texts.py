@@ -8,6 +8,7 @@ import pytest
 
 from cards.texts import AREAS, LOCALES, TEXTS, error_text, locale_of, t
 from cards.texts.problems import ZH as PROBLEMS_ZH
+from config.catalog_file import parse_catalog
 from core import errors
 from core.directory.importer import parse_directory_csv
 from core.hr.service import parse_grants_csv
@@ -92,7 +93,7 @@ def test_typed_input_refusals_read_whole_in_each_language(
 
 
 def test_every_kind_of_file_problem_reads_in_chinese_without_english_words() -> None:
-    allowed = {"CSV", "YYYY", "MM", "DD"}
+    allowed = {"CSV", "YAML", "YYYY", "MM", "DD", "items", "code", "available", "from"}  # names
     assert PROBLEMS_ZH.keys() == errors.PROBLEMS.keys()
     for kind, en in errors.PROBLEMS.items():
         zh = PROBLEMS_ZH[kind]
@@ -131,3 +132,25 @@ def test_a_directory_file_names_every_bad_row_in_the_readers_language() -> None:
     assert error_text("en", refused.value) == refused.value.message == (
         "3 rows have problems: line 2: name: is required; line 3: roles: unknown role 'boss' "
         "(one of employee|manager|hr|admin); line 4: locale: 'fr' is not one of zh|en")
+
+
+@pytest.mark.parametrize(("text", "fmt", "zh", "en"), [
+    ("sku,name,points\nT-N,新,10\nT-X,坏,lots\n", "csv",
+     "第 3 行：points：「lots」不是整数", "line 3: points: 'lots' is not a whole number"),
+    ("items:\n  - sku: A1\n    name: x\n    points: 0\n", "yaml",
+     "第 4 行：points：「0」不是正整数", "line 4: points: '0' is not a positive whole number"),
+    ("sku,name,points,kind\nA,x,1,gift\n", "csv",
+     "第 2 行：kind：「gift」不在可选值之中（physical|code|leave|service）",
+     "line 2: kind: 'gift' is not one of physical|code|leave|service"),
+    ("items:\n  - {sku: A1, name: x, points: 1, available_from: 2026-05-01, "
+     "available_until: 2026-04-01}\n", "yaml",
+     "第 2 行：available_until：必须晚于 available_from",
+     "line 2: available_until: must be after available_from"),
+    ("items: [oops\n", "yaml", "第 2 行：文件：不是有效的 YAML（expected ',' or ']', but got '<stream end>'）",
+     "line 2: file: not valid YAML (expected ',' or ']', but got '<stream end>')"),
+])
+def test_a_bad_catalog_file_is_refused_in_the_readers_language(text: str, fmt: str, zh: str,
+                                                                en: str) -> None:
+    with pytest.raises(errors.InvalidInput) as refused:
+        parse_catalog(text, fmt=fmt)
+    assert (error_text("zh", refused.value), error_text("en", refused.value)) == (zh, en)

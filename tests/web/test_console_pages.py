@@ -135,6 +135,7 @@ async def test_catalog_item_with_codes_never_shows_them(console: Console) -> Non
     invalid = await console.client.post("/admin/catalog/new", data={
         "csrf": csrf, "sku": "BAD SKU", "name": "x", "points": "0"}, allow_redirects=False)
     assert invalid.status == 303 and "problem=" in invalid.headers["Location"]
+    assert "sku：「BAD SKU」格式不对" in unquote_plus(invalid.headers["Location"])
 
 
 async def test_admins_decide_approvals_and_hr_only_sees_them(console: Console) -> None:

@@ -11,10 +11,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.admin.common import back, lang, refused, render, staff
-from bot.web.base import now, policy_of, run
+from bot.web.base import core_error_text, now, policy_of, run
 from cards.texts import t
 from core import errors
-from core.catalog.importer import ItemSpec, import_items
+from core.catalog.importer import ItemSpec, import_items, item_refusal
 from core.catalog.service import all_items, unassigned_codes
 from core.models import CatalogItem
 
@@ -71,9 +71,7 @@ async def save(request: web.Request) -> web.StreamResponse:
     try:
         spec = ItemSpec.model_validate(_spec_data(dict(data), await _codes(data), active))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return back(str(request.path), problem=f"{where}: {first['msg']}")
+        return back(str(request.path), problem=core_error_text(request, item_refusal(exc)))
     policy = policy_of(request)
     try:
         report = await run(request, lambda s: import_items(s, items=[spec], now=now(), policy=policy))
