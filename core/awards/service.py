@@ -37,10 +37,11 @@ from core.directory.service import (
 )
 from core.directory.service import get as get_employee
 from core.idempotency import remember
-from core.ledger.service import Balance, balance_of, credit, insert_new, spendable
+from core.ledger.service import Balance, balance_of, credit, spendable
 from core.models import Account, AllowanceUse, Award, Employee, IdempotencyKey, Lot
 from core.outbox import Recipient, queue
 from core.policy import Policy
+from core.rows import insert_new
 from core.timeutil import day_key, month_key
 
 __all__ = [

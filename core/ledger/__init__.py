@@ -11,17 +11,15 @@ from core.ledger.service import (
     expire_due,
     history,
     hold,
-    insert_new,
     refund,
     spendable,
     spendable_points,
     system_account,
     transfer,
-    update_loaded,
 )
 
 __all__ = [
     "Balance", "HistoryLine", "balance", "balance_of", "credit", "debit", "employee_account", "expire_due",
-    "history", "hold", "insert_new", "refund", "spendable",
-    "spendable_points", "system_account", "transfer", "update_loaded",
+    "history", "hold", "refund", "spendable",
+    "spendable_points", "system_account", "transfer",
 ]

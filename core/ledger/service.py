@@ -18,12 +18,9 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Engine,
-    Insert,
     Integer,
     Row,
     ScalarSelect,
-    Table,
-    Update,
     and_,
     bindparam,
     event,
@@ -32,13 +29,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
-    Mapper,
     Session,
     SessionTransaction,
-    class_mapper,
     make_transient_to_detached,
 )
 from sqlalchemy.orm.attributes import set_committed_value
@@ -48,6 +42,7 @@ from core import columns, errors
 from core.ledger.expiry import expire_batch
 from core.models import Account, Employee, Entry, LedgerTransaction, Lot
 from core.policy import Policy
+from core.rows import insert_new, table_of, update_loaded
 from core.timeutil import default_expiry
 
 ModelT = TypeVar("ModelT")
@@ -67,18 +62,12 @@ def _emp_leg(acc: Account, amount: int, lot_id: int | None) -> Leg:
     return Leg(acc.id, amount, lot_id, employee=True)
 
 
-def _table(model: type) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
 # The hot statements are built once, with bind parameters, and executed with their values:
 # building a statement (coercing every clause, generating its cache key) cost more Python time
 # than running it; a prebuilt statement's cache key is memoized, so it goes straight to the
 # compiled form SQLAlchemy cached. Core tables where the ORM adds nothing (no objects loaded).
-_ACCOUNTS = _table(Account)
-_ENTRIES = _table(Entry)
+_ACCOUNTS = table_of(Account)
+_ENTRIES = table_of(Entry)
 _FIND_TX = select(LedgerTransaction).where(LedgerTransaction.idempotency_key == bindparam("key"))
 _ACCOUNT = select(Account).where(Account.employee_id == bindparam("emp"))
 _ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
@@ -93,76 +82,6 @@ _ADD_BY_EMPLOYEE = (update(_ACCOUNTS).where(_ACCOUNTS.c.employee_id == bindparam
 # key and was compiled on every posting
 _INSERT_ENTRIES = insert(_ENTRIES).returning(
     _ENTRIES.c.id, _ENTRIES.c.account_id, _ENTRIES.c.amount, _ENTRIES.c.lot_id)
-
-
-# Per model: its table's INSERT of every column but the id, RETURNING the id, and the attributes
-# giving the columns' values (``insert_new``).
-_NEW_ROW: dict[type, tuple[Insert, list[tuple[str, str]]]] = {}
-
-
-def _new_row(model: type) -> tuple[Insert, list[tuple[str, str]]]:
-    if model not in _NEW_ROW:
-        table = _table(model)
-        mapper: Mapper[Any] = sa_inspect(model)
-        (pk,) = table.primary_key.columns
-        attrs = [(prop.key, prop.columns[0].key) for prop in mapper.column_attrs
-                 if prop.columns[0] is not pk]
-        _NEW_ROW[model] = insert(table).returning(pk), attrs
-        _DEFAULTED[model] = [prop.key for prop in mapper.column_attrs
-                             if prop.columns[0].default is not None
-                             or prop.columns[0].server_default is not None]
-    return _NEW_ROW[model]
-
-
-# Per model: attributes whose column has a default. insert_new applies none, so one left unset
-# would be written as NULL where a flush wrote the default: refused instead.
-_DEFAULTED: dict[type, list[str]] = {}
-
-
-async def insert_new(session: AsyncSession, obj: ModelT) -> ModelT:
-    """Insert a new object whose every column but its autoincrement id is set (defaults are not
-    applied) and put it in the session as if loaded. One ``INSERT … RETURNING id``, as a flush
-    sent, by a statement built once per model: the flush's unit-of-work machinery cost several
-    times the statement. Pending changes of other objects are not flushed by it."""
-    stmt, attrs = _new_row(type(obj))
-    unset = [attr for attr in _DEFAULTED[type(obj)] if getattr(obj, attr) is None]
-    assert not unset, f"insert_new applies no defaults: set {unset} of {type(obj).__name__}"
-    obj.id = (await session.execute(  # type: ignore[attr-defined]
-        stmt, {column: getattr(obj, attr) for attr, column in attrs})).scalar_one()
-    make_transient_to_detached(obj)
-    session.add(obj)  # persistent, as if loaded: nothing left to insert
-    return obj
-
-
-_SET_ROW: dict[tuple[type, tuple[str, ...]], Update] = {}
-
-
-async def update_loaded(
-    session: AsyncSession, changes: Sequence[tuple[ModelT, dict[str, Any]]],
-) -> None:
-    """Write new column values of loaded objects (one model, the same columns for each) to their
-    rows by primary key and into the objects as their committed state, as a flush would: one
-    statement (run once per row, like the flush's) built once per model and columns, without
-    the unit of work. For models without ``onupdate`` columns."""
-    if not changes:
-        return
-    model = type(changes[0][0])
-    keys = tuple(changes[0][1])
-    stmt = _SET_ROW.get((model, keys))
-    if stmt is None:
-        table = _table(model)
-        assert not any(c.onupdate is not None for c in table.columns), table.name
-        (pk,) = table.primary_key.columns
-        stmt = (update(table).where(pk == bindparam("pk_"))
-                .values({key: bindparam(key, type_=table.c[key].type) for key in keys}))
-        _SET_ROW[(model, keys)] = stmt
-    mapper = class_mapper(model)
-    pk_attr = mapper.get_property_by_column(mapper.primary_key[0]).key
-    await session.execute(stmt, [{"pk_": getattr(obj, pk_attr), **values}
-                                 for obj, values in changes])
-    for obj, values in changes:
-        for key, value in values.items():
-            set_committed_value(obj, key, value)
 
 
 # System account ids per database (engine): seeded by the migration, referenced by entries so

@@ -19,6 +19,7 @@ from core.models import CatalogItem, CodeEntry, Employee, Order, OrderEvent
 from core.orders.rules import active_hr
 from core.orders.views import payload
 from core.policy import Policy
+from core.rows import insert_new
 
 
 def escrow_key(order_no: str) -> str:
@@ -36,7 +37,7 @@ async def set_status(
     if order.updated_at != now:
         order.updated_at = now
     await session.flush()  # the order's row first: its event refers to it
-    await ledger.insert_new(session, OrderEvent(
+    await insert_new(session, OrderEvent(
         order_no=order.order_no, status=status, actor=actor,
         note=None if note is None else note[:500], created_at=now))
 

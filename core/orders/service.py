@@ -31,6 +31,7 @@ from core.orders.views import (
     order_view,
 )
 from core.policy import Policy
+from core.rows import insert_new, update_loaded
 from core.timeutil import month_key
 from core.upsert import do_nothing
 
@@ -242,16 +243,16 @@ async def _take(
                        new_key=True, lots=lots)
     if item.stock is not None and item.stock < conf.qty:
         raise errors.OutOfStock(sku=item.sku, name=item.name, available=item.stock, need=conf.qty)
-    await ledger.update_loaded(session, [(item, {
+    await update_loaded(session, [(item, {
         "stock": None if item.stock is None else item.stock - conf.qty,
         "sold": item.sold + conf.qty})])
     # inserted in the status confirm() moves it to next, so that move updates nothing
     status = "pending_approval" if item.requires_approval else "placed"
-    order = await ledger.insert_new(session, Order(
+    order = await insert_new(session, Order(
         order_no=order_no, employee_id=conf.employee_id, sku=item.sku, qty=conf.qty,
         points=conf.points, status=status, month=month, code=None, note=None, approval_id=None,
         created_at=now, updated_at=now))
-    await ledger.update_loaded(session, [(conf, {"status": "used", "order_no": order_no})])
+    await update_loaded(session, [(conf, {"status": "used", "order_no": order_no})])
     if item.kind == "code":
         await flow.reserve_codes(session, order)
     return order
