@@ -17,9 +17,10 @@ from bot.appkeys import DB_KEY, POLICY_KEY, SETTINGS_KEY
 from cards.texts import Locale, error_text, problem_text, t
 from config.settings import Settings
 from core.db import Database
-from core.errors import CellProblem, CoreError
+from core.errors import CoreError
 from core.models import Employee, utcnow
 from core.policy import Policy
+from core.problems import CellProblem
 from core.signin.service import Signed, csrf_token, secret_key
 
 T = TypeVar("T")

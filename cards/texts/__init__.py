@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from cards.texts import cards, chat, errors, problems, web
-from core.errors import BadOrderState, CellProblem, CoreError, InvalidInput
+from core.errors import BadOrderState, CoreError, InvalidInput
+from core.problems import CellProblem
 
 Locale = Literal["zh", "en"]
 LOCALES: tuple[Locale, ...] = ("zh", "en")

@@ -25,6 +25,7 @@ from core.catalog.service import lock_item, unassigned_codes
 from core.csvfile import bad_cell, csv_records
 from core.models import CatalogItem, CodeEntry
 from core.policy import Policy
+from core.problems import CellProblem, problem
 from core.timeutil import start_of_local_day, tz
 
 __all__ = [
@@ -88,7 +89,7 @@ _FROM_SCHEMA: dict[str, Callable[[Any, dict[str, Any]], tuple[str, dict[str, Any
 _RULE_FIELDS = {"codes_need_code_kind": "codes", "not_after_start": "available_until"}
 
 
-def _problem(error: ErrorDetails) -> errors.CellProblem | None:
+def _problem(error: ErrorDetails) -> CellProblem | None:
     """The schema's first refusal as one of our problems; None for a kind not foreseen (told
     then in the schema's own words, in English)."""
     mapped = _FROM_SCHEMA.get(error["type"])
@@ -96,7 +97,7 @@ def _problem(error: ErrorDetails) -> errors.CellProblem | None:
     if mapped is None or field is None:
         return None
     kind, params = mapped(error.get("input"), dict(error.get("ctx") or {}))
-    return errors.problem(field, kind, **params)
+    return problem(field, kind, **params)
 
 
 def _validate(line: int, raw: Any, field_lines: dict[str, int]) -> ItemSpec:

@@ -20,6 +20,7 @@ from core.hr.preview_rows import preview_grants as preview_rows
 from core.hr.service import GrantRow, _grant_row, expiry_instant, file_digest
 from core.models import Employee
 from core.policy import Policy
+from core.problems import CellProblem, problem
 
 REQUIRED = ("employee_id", "points", "reason")
 
@@ -33,7 +34,7 @@ class PreviewRow:
     reason: str
     balance: int
     new_balance: int
-    problem: errors.CellProblem | None
+    problem: CellProblem | None
     already: bool
 
 
@@ -83,33 +84,33 @@ async def preview_grants(
 
 
 def _file_problems(rows: list[GrantRow], now: datetime,
-                   policy: Policy) -> dict[int, errors.CellProblem]:
+                   policy: Policy) -> dict[int, CellProblem]:
     """Problems only a file has: a key used twice, an expiry already past (by line)."""
     seen: dict[str, int] = {}
-    held: dict[int, errors.CellProblem] = {}
+    held: dict[int, CellProblem] = {}
     for row in rows:
         if row.key in seen:
-            held[row.line] = errors.problem("key", "used_on", first=seen[row.key])
+            held[row.line] = problem("key", "used_on", first=seen[row.key])
         seen.setdefault(row.key, row.line)
         until = expiry_instant(row.expires_at, policy)
         if until is not None and until <= now:
-            held.setdefault(row.line, errors.problem("expires_at", "not_future"))
+            held.setdefault(row.line, problem("expires_at", "not_future"))
     return held
 
 
-def _from_rows(row: RowsPreviewRow, reason: str, held: errors.CellProblem | None) -> PreviewRow:
+def _from_rows(row: RowsPreviewRow, reason: str, held: CellProblem | None) -> PreviewRow:
     """The console's row from the rows preview's: one problem, the file's key problem first,
     then the employee's, then the expiry."""
     inactive = row.balance is None
     key_problem = held is not None and held.column == "key"
-    problem = (errors.problem("employee_id", "not_an_active_employee")
-               if inactive and not key_problem else held)
+    found = (problem("employee_id", "not_an_active_employee")
+             if inactive and not key_problem else held)
     return PreviewRow(row.line, row.employee_id, row.name or "", row.points, reason,
-                      row.balance or 0, row.new_balance or 0, problem, row.duplicate)
+                      row.balance or 0, row.new_balance or 0, found, row.duplicate)
 
 
 async def _unparsed(session: AsyncSession, line: int, cells: dict[str, str],
-                    problem: errors.CellProblem | None) -> PreviewRow:
+                    problem: CellProblem | None) -> PreviewRow:
     employee_id = cells.get("employee_id", "")
     emp = await session.get(Employee, employee_id) if employee_id else None
     return PreviewRow(line, employee_id, emp.name if emp is not None else "", 0,

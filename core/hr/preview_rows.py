@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
 from core.access import authorize_hr
-from core.errors import CellProblem, problem
 from core.hr.service import GrantRow
 from core.models import Employee, LedgerTransaction
+from core.problems import CellProblem, problem
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from config.catalog_file import parse_catalog
 from core import errors
 from core.directory.importer import parse_directory_csv
 from core.hr.service import parse_grants_csv
+from core.problems import PROBLEMS
 
 
 def _placeholders(text: str) -> set[str]:
@@ -94,8 +95,8 @@ def test_typed_input_refusals_read_whole_in_each_language(
 
 def test_every_kind_of_file_problem_reads_in_chinese_without_english_words() -> None:
     allowed = {"CSV", "YAML", "YYYY", "MM", "DD", "items", "code", "available", "from"}  # names
-    assert PROBLEMS_ZH.keys() == errors.PROBLEMS.keys()
-    for kind, en in errors.PROBLEMS.items():
+    assert PROBLEMS_ZH.keys() == PROBLEMS.keys()
+    for kind, en in PROBLEMS.items():
         zh = PROBLEMS_ZH[kind]
         # the same values fill both (the English shows the cell with quotes: {value!r})
         assert set(re.findall(r"{(\w+)", zh)) <= set(re.findall(r"{(\w+)", en)) | {"column"}, kind
