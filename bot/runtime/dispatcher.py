@@ -6,9 +6,11 @@ Order of the middlewares, outermost first, and why:
    ``handle`` so the inbox (bot/inbox) retries it and, when it finally gives up, sends a short
    apology (``give_up``); the user never sees a traceback. ``feed`` (playground, ``jifen chat``)
    turns it into the apology at once.
-2. dedup — the platform message id is an idempotency key stored with the reply in the same
-   transaction as the effects, so a redelivered message or double click changes state once and
-   gets the same answer.
+2. dedup — an event from a platform has its inbox row (keyed by the platform's message id), which
+   is marked done in the transaction of its effects and answer: a redelivery is not stored
+   again, and a second processing of the row (a lease that ran out) finds it done and does
+   nothing. An event fed directly (playground, ``jifen chat``) has an idempotency record of its
+   key, stored with the reply, so a double click changes state once and gets the same answer.
 3. identity — the platform's authenticated user id maps to an employee; strangers are told they
    are not enrolled.
 4. unit of work — the handler's changes, the dedupe record and the outgoing replies (outbox rows)
@@ -169,22 +171,25 @@ class Dispatcher:
         return await self._answers.submit(_Reply(event, cards, inbox_row))
 
     async def _store_answers(self, s: AsyncSession, replies: list[_Reply]) -> list[list[Card]]:
-        """One transaction for many answers: the inbox rows marked done in one ``UPDATE``, the
-        event keys claimed in one ``INSERT … ON CONFLICT DO NOTHING``, the reply rows inserted
-        in one flush. A key already taken (a redelivery answered before, or a twin earlier in
-        this batch) gets the stored answer and sends nothing."""
-        await inbox.mark_done(s, [r.inbox_row for r in replies if r.inbox_row is not None])
+        """One transaction for many answers: the inbox rows marked done in one ``UPDATE`` (a row
+        no longer pending was answered by another processing: nothing is sent again), the keys
+        of events without a row claimed in one ``INSERT … ON CONFLICT DO NOTHING`` (a key taken
+        before, or by a twin earlier in this batch, gets the stored answer and sends nothing),
+        the reply rows inserted in one flush."""
+        marked = await inbox.mark_done(s, [r.inbox_row for r in replies if r.inbox_row is not None])
         results: dict[str, dict[str, Any]] = {}
         for r in replies:
-            results.setdefault(event_key(r.event), {"cards": [card_to_dict(c) for c in r.cards]})
+            if r.inbox_row is None:
+                results.setdefault(event_key(r.event), {"cards": [card_to_dict(c) for c in r.cards]})
         claimed = await idempotency.claim_many(s, results, now=self.clock())
         stored = await idempotency.recall_many(s, [k for k in results if k not in claimed])
         answers: list[list[Card]] = []
         for r in replies:
             key = event_key(r.event)
-            if key in claimed:
+            if r.inbox_row in marked or key in claimed:
                 claimed.discard(key)  # a twin later in this batch gets this answer, unsent
-                stored[key] = results[key]
+                if key in results:
+                    stored[key] = results[key]
                 if self.sink is not None:
                     await self.sink(s, r.event, r.cards, None)
                 answers.append(r.cards)
@@ -194,19 +199,23 @@ class Dispatcher:
         return answers
 
     async def _commit_replies(self, s: AsyncSession, event: Event, cards: list[Card],
-                              update: Card | None) -> None:
-        await idempotency.remember(s, event_key(event), {"cards": [card_to_dict(c) for c in cards]},
-                                   now=self.clock())
+                              update: Card | None, *, remember: bool) -> None:
+        if remember:
+            await idempotency.remember(s, event_key(event), {"cards": [card_to_dict(c) for c in cards]},
+                                       now=self.clock())
         if self.sink is not None:
             await self.sink(s, event, cards, update)
 
     async def _process(self, s: AsyncSession, event: Event, typed: Command | None,
                        inbox_row: int | None = None) -> list[Card]:
-        if inbox_row is not None:
-            await inbox.mark(s, inbox_row)
-        answer = await self._answer(s, event, typed)
+        # the inbox row first: on PostgreSQL its lock makes a second processing of the same
+        # row (a lease that ran out) wait for this one, then find the row done and do nothing
+        if inbox_row is not None and not await inbox.mark_done(s, [inbox_row]):
+            return []
+        answer = await self._answer(s, event, typed, recall=inbox_row is None)
         if not answer.stored:
-            await self._commit_replies(s, event, answer.cards, answer.update)
+            await self._commit_replies(s, event, answer.cards, answer.update,
+                                       remember=inbox_row is None)
         return answer.cards
 
     async def _answer(self, s: AsyncSession, event: Event, typed: Command | None, *,

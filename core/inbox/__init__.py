@@ -74,8 +74,11 @@ class Arrival:
 _INBOX = cast(Table, InboxEvent.__table__)
 _MARK = (update(_INBOX).where(_INBOX.c.id == bindparam("row_id"))
          .values(state=bindparam("new_state")))
-_MARK_DONE = (update(_INBOX).where(_INBOX.c.id.in_(bindparam("row_ids", expanding=True)))
-              .values(state="done"))
+# an event's row is its idempotency record: only a pending row is answered, so a twin that
+# took the row after a lease ran out (a stuck process) finds it done and answers nothing
+_MARK_DONE = (update(_INBOX).where(_INBOX.c.id.in_(bindparam("row_ids", expanding=True)),
+                                   _INBOX.c.state == "pending")
+              .values(state="done").returning(_INBOX.c.id))
 
 
 async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[int | None]:
@@ -125,16 +128,19 @@ async def finish(db: Database, row_id: int, *, state: str = "done") -> None:
 
 
 async def mark(session: AsyncSession, row_id: int, *, state: str = "done") -> None:
-    """Set a row's state inside the caller's transaction: the dispatcher marks an event ``done``
-    in the same commit as its answer, so the two can never disagree and no extra transaction
-    is paid."""
+    """Set a row's state inside the caller's transaction (``finish``: a given-up row ``failed``).
+    The dispatcher marks an answered event with ``mark_done``, in the answer's own commit."""
     await session.execute(_MARK, {"row_id": row_id, "new_state": state})
 
 
-async def mark_done(session: AsyncSession, row_ids: list[int]) -> None:
-    """``mark`` for several rows in one statement (a group-committed batch of answers)."""
-    if row_ids:
-        await session.execute(_MARK_DONE, {"row_ids": row_ids})
+async def mark_done(session: AsyncSession, row_ids: list[int]) -> set[int]:
+    """Mark pending rows ``done`` in the caller's transaction, in one statement (a batch of
+    answers); the ids marked now. A row not among them was answered by another processing (it
+    held the row after a lease ran out): its answer must not be sent again. On PostgreSQL a
+    concurrent answer of the same row makes this wait for its commit, then skip the row."""
+    if not row_ids:
+        return set()
+    return set((await session.scalars(_MARK_DONE, {"row_ids": row_ids})).all())
 
 
 async def retry_at(db: Database, row_id: int, *, attempts: int, when: datetime) -> None:

@@ -28,7 +28,7 @@ from bot.app.demo import load_demo
 from bot.platforms.dingtalk.signature import sign
 from config.policy_loader import load_policy
 from core.db import Database
-from core.models import IdempotencyKey, InboxEvent, LedgerTransaction, utcnow
+from core.models import InboxEvent, LedgerTransaction, utcnow
 from tests.cli_helpers import jifen
 from tests.conftest import ROOT, _reset_postgres
 from tests.fakes.dingtalk_server import CLIENT_ID, CLIENT_SECRET, FakeDingTalk, bot_message
@@ -156,7 +156,8 @@ async def _seed(db_url: str) -> Database:
 
 async def _effects(db: Database, sent: set[str]) -> tuple[set[str], int]:
     async with db.uow() as s:
-        keys = set(await s.scalars(select(IdempotencyKey.key).where(IdempotencyKey.key.in_(sent))))
+        keys = set(await s.scalars(select(InboxEvent.key).where(InboxEvent.key.in_(sent),
+                                                                InboxEvent.state == "done")))
         grants = await s.scalar(select(func.count()).select_from(LedgerTransaction)) or 0
         return keys, grants
 

@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from bot.platforms.dingtalk.parse import TOPIC_BOT_MESSAGE
 from bot.platforms.dingtalk.signature import sign
 from core.db import Database
-from core.models import IdempotencyKey, InboxEvent
+from core.models import InboxEvent
 from tests.cli_helpers import jifen
 from tests.conftest import ROOT
 from tests.e2e.test_kill import DEADLINE_S, _effects, _free_port, _seed, _until_up
@@ -193,12 +193,12 @@ class Messages:
 
 
 async def _stored(db: Database, keys: set[str]) -> tuple[int, int]:
-    """(inbox rows, idempotency records) for ``keys``."""
+    """(inbox rows, rows answered) for ``keys``."""
     async with db.uow() as s:
         rows = await s.scalar(select(func.count()).select_from(InboxEvent)
                               .where(InboxEvent.key.in_(keys))) or 0
-        done = await s.scalar(select(func.count()).select_from(IdempotencyKey)
-                              .where(IdempotencyKey.key.in_(keys))) or 0
+        done = await s.scalar(select(func.count()).select_from(InboxEvent)
+                              .where(InboxEvent.key.in_(keys), InboxEvent.state == "done")) or 0
         return int(rows), int(done)
 
 
