@@ -12,7 +12,9 @@ from datetime import datetime
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.runtime.events import playground_event
+from bot.inbox.codec import encode
+from bot.runtime.events import event_key, playground_event
+from core import inbox
 from core.db import Database
 from core.policy import Policy
 from tests.bot.test_approval_step import _dispatcher
@@ -60,3 +62,19 @@ async def test_a_balance_reply_reads_the_sender_and_the_balance_and_records_its_
         # allowance.per_report, the reports it adds); the answer: its event key claimed
         reports = ["SELECT"] if manager and policy.allowance.per_report else []
         assert seen == [*begin, "SELECT", "SELECT", *reports, *begin, "INSERT"], seen
+
+
+async def test_an_event_from_the_inbox_is_answered_by_marking_its_row(
+        db: Database, policy: Policy, now: datetime) -> None:
+    """Through the inbox the event's row is its record: the answer marks it done (one
+    conditional UPDATE) and writes no idempotency record of its own."""
+    await org(db)
+    await give(db, policy, now, "M1", ["E1"], 5)
+    dispatcher = _dispatcher(db, policy, now)
+    event = playground_event("E1", "积分", message_id=uuid.uuid4().hex)
+    row = await inbox.accept(db, event_key(event), encode(event), now=now, lease_until=now)
+    with statements(db) as seen:
+        [card] = await dispatcher.handle(event, row)
+    assert "积分" in card.title
+    begin = ["BEGIN"] if db.is_sqlite else []
+    assert seen == [*begin, "SELECT", "SELECT", *begin, "UPDATE"], seen
