@@ -189,6 +189,11 @@ class Database:
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
+    async def ping(self) -> None:
+        """One round trip on a fresh checkout (``/healthz``); raises if the database is down."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def dispose(self) -> None:
         lanes = [lane for lane in (self._writer, self._reader) if lane is not None]
         self._writer = self._reader = None  # used again after this, they start anew

@@ -8,7 +8,6 @@ from aiohttp import web
 from aiohttp.web_log import AccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
-from sqlalchemy import text
 
 from bot.app.assembly import STREAM_KEY, assemble
 from bot.app.demo import with_playground_target
@@ -27,10 +26,8 @@ MAX_BODY = 1024 * 1024  # SPEC section 6: request bodies above 1 MiB are refused
 
 
 async def healthz(request: web.Request) -> web.Response:
-    db = request.app[DB_KEY]
     try:
-        async with db.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await request.app[DB_KEY].ping()
         db_state = "ok"
     except Exception as exc:  # noqa: BLE001 - health must report, not raise
         db_state = f"error: {type(exc).__name__}"

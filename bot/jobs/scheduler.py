@@ -1,37 +1,25 @@
-"""apscheduler inside ``jifen run``: the core jobs at sensible local times, on one replica only.
-
-With PostgreSQL any number of replicas may run; a session-level advisory lock held on a dedicated
-connection elects the one that schedules (SPEC section 7). If that replica dies its connection
-closes, the lock is released and another replica picks it up at its next try.
-
-The lock connection can die under us (a PostgreSQL restart or failover, ``pg_terminate_backend``):
-the server then has released the lock, and every statement on the old connection fails with
-``connection is closed`` / ``PendingRollbackError``. So each try that fails on the connection
-throws it away (invalidated, never back into the pool) and asks again on a fresh one; whoever
-wins the lock first runs the job, the others see ``false``.
+"""apscheduler inside ``jifen run``: the core jobs at sensible local times, on one replica only
+(``core.leader``: with PostgreSQL any number of replicas may run; an advisory lock elects the
+one that runs the jobs, and a replica whose lock connection died reconnects and asks again).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InvalidRequestError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.jobs.runner import run_job
 from core.db import Database
+from core.leader import Leadership
 from core.models import utcnow
 from core.policy import Policy
 
 log = logging.getLogger("jifen.scheduler")
-LOCK_ID = 0x6A6966656E  # "jifen"
 
 # job -> cron fields, in JIFEN_TIMEZONE
 SCHEDULE: dict[str, dict[str, Any]] = {
@@ -42,9 +30,6 @@ SCHEDULE: dict[str, dict[str, Any]] = {
     "retention": {"hour": 3, "minute": 30},  # quiet hours: batches still yield to chat traffic
     "report-rollup": {"minute": "*"},  # keeps the monthly report's live part to minutes (B6)
 }
-# what a dead lock connection raises: DBAPIError (connection closed / terminated), or
-# InvalidRequestError (PendingRollbackError) when SQLAlchemy saw the failure first
-_LOST = (DBAPIError, InvalidRequestError, OSError, ConnectionError)
 
 
 ExtraJob = tuple[dict[str, Any], Callable[[datetime], Awaitable[str]]]  # cron fields, run(now)
@@ -56,39 +41,11 @@ class Scheduler:
         self.db, self.policy = db, policy
         self.extra = extra or {}  # jobs that need more than the database (directory sync)
         self.scheduler = AsyncIOScheduler(timezone=policy.timezone)
-        self._lock_conn: AsyncConnection | None = None
-
-    async def _leader(self) -> bool:
-        if self.db.is_sqlite:
-            return True
-        try:
-            return await self._try_lock()
-        except _LOST as exc:
-            log.warning("scheduler: lock connection lost (%s); reconnecting", type(exc).__name__)
-            await self._discard()
-        return await self._try_lock()  # a fresh connection; if the database is still down, the
-        # error is logged by _run and the next run tries again
-
-    async def _try_lock(self) -> bool:
-        if self._lock_conn is None:
-            self._lock_conn = await self.db.engine.connect()  # pool_pre_ping: a live one
-        got = await self._lock_conn.scalar(text("SELECT pg_try_advisory_lock(:id)"), {"id": LOCK_ID})
-        await self._lock_conn.commit()
-        return bool(got)
-
-    async def _discard(self) -> None:
-        """Drop the lock connection for good: invalidated, so the pool never hands it out again."""
-        conn, self._lock_conn = self._lock_conn, None
-        if conn is None:
-            return
-        with suppress(*_LOST):
-            await conn.invalidate()
-        with suppress(*_LOST):
-            await conn.close()
+        self.leadership = Leadership(db)
 
     async def run_once(self, name: str) -> str | None:
         """Run job ``name`` if this replica is the leader; its summary, or None if it is not."""
-        if not await self._leader():
+        if not await self.leadership.held():
             return None
         if name in self.extra:
             summary = await self.extra[name][1](utcnow())
@@ -120,13 +77,4 @@ class Scheduler:
     async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self._lock_conn is None:
-            return
-        try:
-            # the connection goes back to the pool, not away: release the lock explicitly
-            await self._lock_conn.execute(text("SELECT pg_advisory_unlock_all()"))
-            await self._lock_conn.commit()
-            await self._lock_conn.close()
-            self._lock_conn = None
-        except _LOST:  # already dead: the server released the lock with it
-            await self._discard()
+        await self.leadership.release()

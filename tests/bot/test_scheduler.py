@@ -8,8 +8,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from bot.jobs.scheduler import LOCK_ID, SCHEDULE, Scheduler
+from bot.jobs.scheduler import SCHEDULE, Scheduler
 from core.db import Database
+from core.leader import LOCK_ID
 from core.policy import Policy
 
 
@@ -17,13 +18,13 @@ async def test_one_leader_among_replicas(db: Database, db_url: str, policy: Poli
     other_db = Database(db_url)
     first, second = Scheduler(db, policy), Scheduler(other_db, policy)
     try:
-        assert await first._leader() is True
+        assert await first.leadership.held() is True
         if db.is_sqlite:  # one process owns an SQLite file: always the leader
-            assert await second._leader() is True
+            assert await second.leadership.held() is True
             return
-        assert await second._leader() is False  # another replica holds the advisory lock
+        assert await second.leadership.held() is False  # another replica holds the advisory lock
         await first.stop()  # the leader goes away: its connection closes, the lock is free
-        assert await second._leader() is True
+        assert await second.leadership.held() is True
     finally:
         await second.stop()
         await other_db.dispose()
