@@ -48,7 +48,8 @@ OPERATORS = frozenset({"cli", "api"})  # trusted operators, as in core.hr
 
 # The redemption path's statements are built once, with bind parameters (see core.ledger.service).
 _REDEMPTION_READS = (
-    select(Employee, CatalogItem, ledger.spendable_points(bindparam("emp"), bindparam("now")))
+    select(Employee.active, Employee.name, CatalogItem,
+           ledger.spendable_points(bindparam("emp"), bindparam("now")))
     .select_from(Employee).outerjoin(CatalogItem, CatalogItem.sku == bindparam("sku"))
     .where(Employee.employee_id == bindparam("emp")))
 _CONFIRMATIONS = cast(Table, Confirmation.__table__)
@@ -72,9 +73,9 @@ async def start_redemption(
     Refuses with UnknownItem, NotAvailable, InvalidAmount, OutOfStock, LimitReached or
     InsufficientPoints, writing nothing. Nothing is reserved until ``confirm``.
     """
-    emp, item, have = await _redemption_reads(session, employee_id, sku, now)
-    if not emp.active:
-        raise errors.InactiveEmployee(who=emp.name)
+    (active, name), item, have = await _redemption_reads(session, employee_id, sku, now)
+    if not active:
+        raise errors.InactiveEmployee(who=name)
     item = rules.check_item(item, sku.strip(), now)
     rules.check_qty(qty)
     await rules.check_stock(session, item, qty)
@@ -90,19 +91,21 @@ async def start_redemption(
 
 async def _redemption_reads(
     session: AsyncSession, employee_id: str, sku: str, now: datetime,
-) -> tuple[Employee, CatalogItem | None, int]:
-    """The redeemer, the item by exact SKU and the redeemer's spendable points in one
-    statement (they were three); an SKU typed in another case is looked up again after."""
+) -> tuple[tuple[bool, str], CatalogItem | None, int]:
+    """Whether the redeemer is active (and their name), the item by exact SKU and the
+    redeemer's spendable points in one statement (they were three; the redeemer as two plain
+    values, not an ORM object: nothing else of them is needed); an SKU typed in another case is
+    looked up again after."""
     token = sku.strip()
     row = (await session.execute(
         _REDEMPTION_READS, {"emp": employee_id, "sku": token, "now": now})).first()
     if row is None:
         raise errors.UnknownEmployee(who=employee_id)
-    emp, have = row[0], row[2]
-    item: CatalogItem | None = row[1]
+    redeemer, have = (bool(row[0]), str(row[1])), row[3]
+    item: CatalogItem | None = row[2]
     if item is None and token:
         item = await find_item(session, token)
-    return emp, item, int(have or 0)
+    return redeemer, item, int(have or 0)
 
 
 async def _insert_confirmation(
