@@ -95,7 +95,8 @@ async def test_redeem_confirm_places_order(db: Database, policy: Policy, now: da
                                              policy=policy)
     assert (view.sku, view.name, view.qty, view.points) == ("CUP01", "定制马克杯", 2, 160)
     assert view.expires_at == now + timedelta(minutes=10)
-    assert view.code.isupper() and len(view.code) == 4
+    # four characters that cannot be misread (no 0/O, 1/I/L); all digits is a valid code too
+    assert len(view.code) == 4 and set(view.code) <= set("ABCDEFGHJKMNPQRSTUVWXYZ23456789")
     async with db.uow() as s:
         assert await _balance(s, "E1", now) == 1000  # nothing moves before 确认
         order = await orders.confirm(s, employee_id="E1", code=view.code.lower(), now=now,
