@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from core.catalog.importer import ItemSpec, Row, bad_item, item_specs, parse_catalog_csv
+from core.catalog.importer import ItemSpec, Row, bad_cell, item_specs, parse_catalog_csv
 
 
 def parse_catalog(text: str, *, fmt: str) -> list[ItemSpec]:
@@ -28,10 +28,10 @@ def _rows(text: str) -> list[Row]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise bad_item(mark.line + 1 if mark else 1, "file", "not_yaml",
+        raise bad_cell(mark.line + 1 if mark else 1, "file", "not_yaml",
                        detail=str(getattr(exc, "problem", exc))) from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-        raise bad_item(1, "items", "no_items_list")
+        raise bad_cell(1, "items", "no_items_list")
     item_nodes: list[Any] = []
     for key, value in node.value if isinstance(node, yaml.MappingNode) else []:
         if key.value == "items":

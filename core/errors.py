@@ -265,7 +265,7 @@ class InvalidInput(CoreError):
 def bad_cell(line: int, column: str | None, kind: str, **params: Any) -> InvalidInput:
     """The refusal of an imported file's cell (or header, or row) on ``line``."""
     found = problem(column, kind, **params)
-    return InvalidInput(line=line, message=found.english, problem=found)
+    return InvalidInput(line=line, field=column, message=found.english, problem=found)
 
 
 @dataclass(eq=False, kw_only=True)

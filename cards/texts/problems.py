@@ -1,4 +1,4 @@
-"""The problems of an imported file's cells (``core.errors.PROBLEMS``) in Chinese.
+"""The problems of an imported file's cells (``core.problems.PROBLEMS``) in Chinese.
 
 Their English is the core's own sentence — the refusal's ``message``, which the CLI prints — so
 it is not repeated here; ``problem_text`` picks one or the other. ``{value}`` is the cell as

@@ -29,7 +29,7 @@ from core.problems import CellProblem, problem
 from core.timeutil import start_of_local_day, tz
 
 __all__ = [
-    "CatalogImportReport", "ItemSpec", "Row", "bad_item", "import_items", "item_refusal", "item_specs",
+    "CatalogImportReport", "ItemSpec", "Row", "bad_cell", "import_items", "item_refusal", "item_specs",
     "parse_catalog_csv",
 ]
 
@@ -54,13 +54,6 @@ def item_specs(rows: list[Row]) -> list[ItemSpec]:
         seen[spec.sku] = line
         specs.append(spec)
     return specs
-
-
-def bad_item(line: int, field: str, kind: str, **params: Any) -> errors.InvalidInput:
-    """An item's (or the file's) problem on ``line``, naming its field."""
-    exc = bad_cell(line, field, kind, **params)
-    exc.field = field
-    return exc
 
 
 # The schema's (pydantic's) refusals as our kinds of problem: (kind, params) from the value as
@@ -102,7 +95,7 @@ def _problem(error: ErrorDetails) -> CellProblem | None:
 
 def _validate(line: int, raw: Any, field_lines: dict[str, int]) -> ItemSpec:
     if not isinstance(raw, dict):
-        raise bad_item(line, "item", "not_a_mapping")
+        raise bad_cell(line, "item", "not_a_mapping")
     try:
         return ItemSpec.model_validate(raw)
     except ValidationError as exc:

@@ -97,11 +97,12 @@ def remember_facts(session: AsyncSession, emp: Employee, reports: object, namesa
 # one per call (argument coercion, cache key) cost more CPU than running it.
 _HAS_REPORTS = select(_reports_exist(bindparam("employee_id")))
 _HAS_NAMESAKE = select(_namesake_exists(bindparam("employee_id"), bindparam("name")))
+# how each platform names an employee (the playground by the employee id itself)
+_USER_ID = {"wecom": Employee.wecom_userid, "dingtalk": Employee.dingtalk_userid,
+            "playground": Employee.employee_id}
 _BY_PLATFORM_ID = {
     platform: select(Employee, _reports_exist(Employee.employee_id))
-    .where(column == bindparam("user_id"))
-    for platform, column in (("wecom", Employee.wecom_userid),
-                             ("dingtalk", Employee.dingtalk_userid))}
+    .where(column == bindparam("user_id")) for platform, column in _USER_ID.items()}
 
 
 async def has_reports(session: AsyncSession, employee_id: str) -> bool:
@@ -144,9 +145,7 @@ class Sender:
 _SENDER = {
     platform: select(Employee.employee_id, Employee.locale, Employee.active, Employee.roles,
                      _reports_exist(Employee.employee_id)).where(column == bindparam("user_id"))
-    for platform, column in (("wecom", Employee.wecom_userid),
-                             ("dingtalk", Employee.dingtalk_userid),
-                             ("playground", Employee.employee_id))}
+    for platform, column in _USER_ID.items()}
 
 
 async def sender(session: AsyncSession, *, platform: str, user_id: str) -> Sender | None:

@@ -87,7 +87,8 @@ async def test_bad_row_reports_line_and_imports_nothing(
 def test_header_without_required_column_is_line_1() -> None:
     with pytest.raises(errors.InvalidInput) as exc:
         parse_directory_csv("employee_id,department\nE1,研发部\n")
-    assert exc.value.params == {"line": 1, "message": "header: required column name is missing"}
+    assert exc.value.params == {"line": 1, "field": "header",
+                                "message": "header: required column name is missing"}
 
 
 def test_birthday_feb_29_is_valid() -> None:
@@ -164,7 +165,8 @@ async def test_unknown_manager_is_refused_with_line(db: Database, now: datetime)
     with pytest.raises(errors.InvalidInput) as exc:
         async with db.uow() as s:
             await import_employees(s, rows=parse_directory_csv(text), now=now)
-    assert exc.value.params == {"line": 3, "message": "manager_id: unknown employee 'E9'"}
+    assert exc.value.params == {"line": 3, "field": "manager_id",
+                                "message": "manager_id: unknown employee 'E9'"}
     assert await _count(db) == (0, 0)
 
 
@@ -185,7 +187,8 @@ async def test_platform_id_clash_with_database_is_refused(db: Database, now: dat
         async with db.uow() as s:
             await import_employees(s, rows=parse_directory_csv(text), now=now)
     assert exc.value.params == {
-        "line": 3, "message": "wecom_userid: 'zhangsan' already belongs to 旧人 (X1)"}
+        "line": 3, "field": "wecom_userid",
+        "message": "wecom_userid: 'zhangsan' already belongs to 旧人 (X1)"}
     assert await _count(db) == (1, 0)
 
 
