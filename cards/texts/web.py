@@ -37,7 +37,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "top_items_handed_over": ("兑换最多（本月已发货）", "Top items (handed over this month)"),
     # employees
     "search": ("搜索", "Search"), "search_hint": ("姓名 / 工号 / 部门", "name / id / department"),
-    "employee_id": ("工号", "ID"), "name": ("姓名", "Name"), "department": ("部门", "Department"),
+    "employee_id": ("工号", "ID"), "name": ("姓名", "Name"), "item_name": ("名称", "Name"), "department": ("部门", "Department"),
     "roles": ("角色", "Roles"), "active": ("在职", "Active"), "inactive": ("已离职", "Inactive"),
     "balance": ("余额", "Balance"), "allowance": ("本月点赞额度", "Allowance this month"),
     "allowance_left": ("剩余 {left} / {limit}", "{left} left of {limit}"),
