@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -10,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -51,6 +53,27 @@ def _keep_loaded(session: Session, instance: object) -> None:
 def _release(session: Session, tx: SessionTransaction) -> None:
     if tx.parent is None:
         session.info.pop(_KEPT, None)
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    except BaseException:
+        # as ``with session.begin()`` does: a failed COMMIT (a full disk) leaves the
+        # connection's transaction open until rolled back, and the lane's kept connection could
+        # not begin another
+        with contextlib.suppress(Exception):
+            session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _roll_back_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
 
 
 async def _close_kept(lane: Lane) -> None:  # on the lane
@@ -129,11 +152,7 @@ class Database:
             return
         lane.connection_in_use = True
         try:
-            conn = lane.connection
-            if conn is None or conn.closed or conn.invalidated:
-                if conn is not None:
-                    await conn.close()
-                conn = lane.connection = await engine.connect()
+            conn = await self._lane_connection(lane, engine)
             # the session begins and commits the connection's transaction itself (none is open
             # between units of work) and leaves the connection open when it closes
             async with maker(bind=conn) as session:
@@ -165,6 +184,8 @@ class Database:
         return await self._reader.call(lambda: self._read_here(fn))
 
     async def _read_here(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        if (lane := current_lane()) is not None and self.reader is not self.engine:
+            return await self._on_lane(lane, fn, write=False)
         async with self.reading() as session:
             return await fn(session)
 
@@ -178,8 +199,12 @@ class Database:
         return await self._writer.call(lambda: self._run_here(fn, attempts))
 
     async def _run_here(self, fn: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:
+        lane = current_lane() if self._write_lock is not None else None
         for attempt in range(attempts):
             try:
+                if lane is not None:
+                    async with lane.lock:
+                        return await self._on_lane(lane, fn, write=True)
                 async with self.uow() as session:
                     return await fn(session)
             except (IntegrityError, DBAPIError) as exc:
@@ -188,6 +213,48 @@ class Database:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    async def _on_lane(self, lane: Lane, fn: Callable[[AsyncSession], Awaitable[T]], *,
+                       write: bool) -> T:
+        """``fn``'s unit of work on a lane, its session's life spelled out instead of
+        ``async with session, session.begin()``: no ``begin`` (the session begins with its first
+        statement, and SQLite's BEGIN travels with that statement), and the commit and the close
+        in one call into SQLAlchemy's sync session where they were three — and the close not in
+        a task of its own (``AsyncSession.__aexit__`` shields its close from cancellation by a
+        new task; nothing on a lane is cancelled once it has begun, see ``Lane.call``).
+        Measured on a lane: a unit of work with nothing in it 216–272 → 93–97 µs of CPU, one
+        with one ``UPDATE`` 672–774 → 480–520 µs. The connection is the lane's own while free
+        (``_session_of``)."""
+        engine, maker = (self.engine, self.sessions) if write else (self.reader, self.read_sessions)
+        # a lane keeps a connection of the engine it serves (a write from the reading lane
+        # would take one of the pool's)
+        kept = lane.connection
+        own = not lane.connection_in_use and (kept is None or kept.engine is engine)
+        if own:
+            lane.connection_in_use = True
+            session = maker(bind=await self._lane_connection(lane, engine))
+        else:
+            session = maker()
+        try:
+            try:
+                result = await fn(session)
+            except BaseException:
+                await session.run_sync(_roll_back_and_close)
+                raise
+            await session.run_sync(_commit_and_close if write else Session.close)
+            return result
+        finally:
+            if own:
+                lane.connection_in_use = False
+
+    @staticmethod
+    async def _lane_connection(lane: Lane, engine: AsyncEngine) -> AsyncConnection:
+        conn = lane.connection
+        if conn is None or conn.closed or conn.invalidated:
+            if conn is not None:
+                await conn.close()
+            conn = lane.connection = await engine.connect()
+        return conn
 
     async def ping(self) -> None:
         """One round trip on a fresh checkout (``/healthz``); raises if the database is down."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -117,6 +118,21 @@ class _OneHopConnection(aiosqlite.Connection):
     async def rollback(self) -> None:
         if not self._idle():
             await super().rollback()
+
+
+def in_place(conn: Any) -> sqlite3.Connection | None:
+    """The sqlite3 connection under SQLAlchemy's ``conn`` when the caller runs on a lane (its
+    calls return in place), its transaction's pending ``BEGIN`` sent first; None elsewhere."""
+    if current_lane() is None:
+        return None
+    aio = conn.connection.driver_connection
+    if not isinstance(aio, _OneHopConnection) or aio._connection is None:
+        return None
+    raw: sqlite3.Connection = aio._conn
+    begin = aio.take_begin()
+    if begin is not None:
+        raw.execute(begin)
+    return raw
 
 
 class Lane:

@@ -15,6 +15,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import columns
 from core.db import Database
 from core.models import InboxEvent
 from core.retention.replay import ReplayedRequest, ReplayGuard, admit, record
@@ -140,7 +141,7 @@ async def mark_done(session: AsyncSession, row_ids: list[int]) -> set[int]:
     concurrent answer of the same row makes this wait for its commit, then skip the row."""
     if not row_ids:
         return set()
-    return set((await session.scalars(_MARK_DONE, {"row_ids": row_ids})).all())
+    return {row[0] for row in await columns.rows(session, _MARK_DONE, {"row_ids": row_ids})}
 
 
 async def retry_at(db: Database, row_id: int, *, attempts: int, when: datetime) -> None:

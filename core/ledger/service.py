@@ -19,7 +19,6 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Integer,
-    Row,
     ScalarSelect,
     and_,
     bindparam,
@@ -417,7 +416,7 @@ _BALANCE = (select(Lot.remaining, Lot.expires_at).join(Account, Account.id == Lo
             .order_by(Lot.expires_at, Lot.id))
 
 
-def balance_of(employee_id: str, rows: Sequence[Row[Any]]) -> Balance:
+def balance_of(employee_id: str, rows: Sequence[Sequence[Any]]) -> Balance:
     """The ``Balance`` from the employee's spendable lots as (remaining, expires_at, …) rows,
     soonest expiry first, for callers that read the lots with other columns."""
     total = sum(row[0] for row in rows)

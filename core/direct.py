@@ -1,0 +1,135 @@
+"""Statements returning plain values, run straight on SQLite's driver when their unit of work
+is on a lane.
+
+On a lane (``core.sqlite.Lane``) every SQLite call of a unit of work returns in place, so what a
+statement costs is SQLAlchemy's own work around the driver call: the async connection's
+greenlet, the compiled cache lookup, the execution context, the parameters' construction and
+the result object — several times the driver call itself for the one-row statements every chat
+event makes (the sender, the balance, the inbox row marked done). A statement built once (a
+module-level ``select``, or an ``update … returning``, with ``bindparam``\\ s, as the hot paths
+use) is compiled here once into its SQL, the order of its parameters and the type conversions of
+its parameters and columns — the SQL and the conversions SQLAlchemy uses — and then run with
+``sqlite3`` directly. An expanding ``IN`` gets one ``?`` per value, its SQL kept per length.
+
+Everything else takes SQLAlchemy's path: PostgreSQL, units of work off a lane (the CLI, tests
+calling ``Database.uow()``), a statement built per call, an expanding ``IN`` given an empty
+list. The engine's ``before_cursor_execute`` listeners (statement counters) still see every
+statement; SQL echo does not, and a driver error is sqlite3's own, not wrapped by SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from core.sqlite import in_place
+
+Convert = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    names: tuple[str, ...]  # a name per placeholder, in order (a name used twice comes twice)
+    fixed: Mapping[str, Any]  # values bound in the statement itself
+    binds: tuple[Convert, ...]  # per placeholder (per element of an expanding one)
+    columns: tuple[Convert, ...]  # per result column
+    expanding: frozenset[str]  # placeholders taking a list (an ``IN``)
+    sized: dict[tuple[int, ...], str] = field(default_factory=dict)  # SQL per list lengths
+
+    def bound(self, params: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
+        """The SQL and its parameters; None for an empty list (SQLAlchemy writes special SQL)."""
+        args: list[Any] = []
+        lengths: list[int] = []
+        for name, convert in zip(self.names, self.binds, strict=True):
+            value = params[name] if name in params else self.fixed[name]
+            if name in self.expanding:
+                if not value:
+                    return None
+                lengths.append(len(value))
+                args.extend(v if convert is None or v is None else convert(v) for v in value)
+            else:
+                args.append(value if convert is None or value is None else convert(value))
+        return (self._sql(tuple(lengths)) if lengths else self.sql), args
+
+    def rows(self, found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not any(self.columns):
+            return found
+        return [tuple(v if c is None else c(v) for v, c in zip(row, self.columns, strict=True))
+                for row in found]
+
+    def _sql(self, lengths: tuple[int, ...]) -> str:
+        sql = self.sized.get(lengths)
+        if sql is None:
+            sql, sizes = self.sql, iter(lengths)
+            for name in self.names:
+                if name in self.expanding:
+                    sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * next(sizes)), 1)
+            self.sized[lengths] = sql
+        return sql
+
+
+# A plan per statement object, kept while the statement lives (the hot ones are module-level),
+# by id with a weak reference that drops the entry when the statement goes (a WeakKeyDictionary
+# lookup cost more Python work than the rest of the in-place call). A statement is planned the
+# second time it runs: one built per call is never seen twice and keeps SQLAlchemy's path, whose
+# cache finds its compiled form by its structure.
+_UNSEEN = object()
+_PLANS: dict[int, tuple[weakref.ref[Executable], object]] = {}
+
+
+def _plan(statement: Executable, dialect: Dialect) -> _Plan | None:
+    key = id(statement)
+    found = _PLANS.get(key)
+    if found is not None and found[0]() is statement:
+        if found[1] is not _UNSEEN:
+            return cast(_Plan | None, found[1])
+        assert isinstance(statement, ClauseElement)
+        compiled = statement.compile(dialect=dialect)
+        plan = _compile(compiled, dialect) if isinstance(compiled, SQLCompiler) else None
+        _PLANS[key] = (found[0], plan)
+        return plan
+    _PLANS[key] = (weakref.ref(statement, lambda _ref: _PLANS.pop(key, None)), _UNSEEN)
+    return None
+
+
+def _compile(compiled: SQLCompiler, dialect: Dialect) -> _Plan | None:
+    binds = compiled.binds
+    names = tuple(compiled.positiontup or ())
+    if compiled.positiontup is None or any(
+            binds[n].literal_execute or binds[n].callable is not None for n in names):
+        return None
+    fixed = {n: binds[n].value for n in names if not binds[n].required}
+    bind_conv = tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+    result_conv = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None)
+                        for col in getattr(compiled.statement, "exported_columns", ()))
+    expanding = frozenset(n for n in names if binds[n].expanding)
+    return _Plan(compiled.string, names, fixed, bind_conv, result_conv, expanding)
+
+
+async def rows(conn: AsyncConnection, statement: Executable,
+               params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
+    """All rows of ``statement`` on ``conn`` (the session's connection, in its transaction)."""
+    sync = conn.sync_connection
+    raw = in_place(sync) if sync is not None else None
+    plan = _plan(statement, conn.dialect) if raw is not None else None
+    bound = plan.bound(params or {}) if plan is not None else None
+    if bound is None or plan is None or raw is None or sync is None:
+        return (await conn.execute(statement, params)).all()
+    sql, args = bound
+    _announce(sync, sql, args)
+    return plan.rows(raw.execute(sql, args).fetchall())
+
+
+def _announce(sync: Connection, sql: str, args: list[Any]) -> None:
+    """The statement to the engine's ``before_cursor_execute`` listeners, as SQLAlchemy would."""
+    listeners = sync.dispatch.before_cursor_execute
+    if listeners:
+        listeners(sync, None, sql, args, None, False)
