@@ -30,3 +30,9 @@ async def scalar(session: AsyncSession, statement: Executable,
                  params: Mapping[str, Any] | None = None) -> Any:
     found = await rows(session, statement, params)
     return found[0][0] if found else None
+
+
+async def inserted(session: AsyncSession, statement: Executable,
+                   rows: Sequence[Mapping[str, Any]]) -> Sequence[Sequence[Any]]:
+    """An ``INSERT … RETURNING`` of several rows in one statement; the rows returned."""
+    return await direct.inserted(await session.connection(), statement, rows)

@@ -59,6 +59,20 @@ class _Plan:
                 args.append(value if convert is None or value is None else convert(value))
         return (self._sql(tuple(lengths)) if lengths else self.sql), args
 
+    def values(self, n: int) -> str | None:
+        """The SQL inserting ``n`` rows in one statement (the VALUES group ``n`` times), or None
+        if the statement has no such group."""
+        sql = self.sized.get((-n,))
+        if sql is None:
+            start = self.sql.find(" VALUES (")
+            end = self.sql.find(")", start)
+            group = self.sql[start + 8:end + 1]
+            if start < 0 or set(group) - set("(?, )"):
+                return None
+            sql = self.sized[(-n,)] = (
+                self.sql[:start + 8] + ", ".join([group] * n) + self.sql[end + 1:])
+        return sql
+
     def rows(self, found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if not any(self.columns):
             return found
@@ -76,37 +90,45 @@ class _Plan:
         return sql
 
 
-# A plan per statement object, kept while the statement lives (the hot ones are module-level),
-# by id with a weak reference that drops the entry when the statement goes (a WeakKeyDictionary
-# lookup cost more Python work than the rest of the in-place call). A statement is planned the
-# second time it runs: one built per call is never seen twice and keeps SQLAlchemy's path, whose
-# cache finds its compiled form by its structure.
+# A plan per statement object (and, for rows given as a list, their column names), kept while
+# the statement lives (the hot ones are module-level), by id with a weak reference that drops the
+# entry when the statement goes (a WeakKeyDictionary lookup cost more Python work than the rest
+# of the in-place call). A statement is planned the second time it runs: one built per call is
+# never seen twice and keeps SQLAlchemy's path, whose cache finds its compiled form by its
+# structure.
 _UNSEEN = object()
-_PLANS: dict[int, tuple[weakref.ref[Executable], object]] = {}
+_PLANS: dict[int, tuple[weakref.ref[Executable], dict[tuple[str, ...], object]]] = {}
 
 
-def _plan(statement: Executable, dialect: Dialect) -> _Plan | None:
-    key = id(statement)
-    found = _PLANS.get(key)
-    if found is not None and found[0]() is statement:
-        if found[1] is not _UNSEEN:
-            return cast(_Plan | None, found[1])
-        assert isinstance(statement, ClauseElement)
-        compiled = statement.compile(dialect=dialect)
-        plan = _compile(compiled, dialect) if isinstance(compiled, SQLCompiler) else None
-        _PLANS[key] = (found[0], plan)
-        return plan
-    _PLANS[key] = (weakref.ref(statement, lambda _ref: _PLANS.pop(key, None)), _UNSEEN)
-    return None
+def _plan(statement: Executable, dialect: Dialect, keys: tuple[str, ...] = ()) -> _Plan | None:
+    ident = id(statement)
+    found = _PLANS.get(ident)
+    if found is None or found[0]() is not statement:
+        found = _PLANS[ident] = (weakref.ref(statement, lambda _ref: _PLANS.pop(ident, None)), {})
+    plans = found[1]
+    plan = plans.get(keys, _UNSEEN)
+    if plan is not _UNSEEN:
+        return cast(_Plan | None, plan)
+    if keys not in plans:
+        plans[keys] = _UNSEEN
+        return None
+    assert isinstance(statement, ClauseElement)
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
+    plans[keys] = made = _compile(compiled, dialect) if isinstance(compiled, SQLCompiler) else None
+    return made
 
 
 def _compile(compiled: SQLCompiler, dialect: Dialect) -> _Plan | None:
     binds = compiled.binds
     names = tuple(compiled.positiontup or ())
-    if compiled.positiontup is None or any(
+    if compiled.positiontup is None or compiled.update_prefetch or any(
             binds[n].literal_execute or binds[n].callable is not None for n in names):
         return None
     fixed = {n: binds[n].value for n in names if not binds[n].required}
+    for column in compiled.insert_prefetch:  # a column left out of an INSERT gets its default
+        if column.default is None or not column.default.is_scalar:
+            return None  # computed per row (a callable): SQLAlchemy's path
+        fixed[column.key] = column.default.arg  # type: ignore[attr-defined]
     bind_conv = tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
     result_conv = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None)
                         for col in getattr(compiled.statement, "exported_columns", ()))
@@ -128,8 +150,42 @@ async def rows(conn: AsyncConnection, statement: Executable,
     return plan.rows(raw.execute(sql, args).fetchall())
 
 
-def _announce(sync: Connection, sql: str, args: list[Any]) -> None:
+async def inserted(conn: AsyncConnection, statement: Executable,
+                   rows: Sequence[Mapping[str, Any]]) -> Sequence[Sequence[Any]]:
+    """``statement``, an ``INSERT … RETURNING``, for every one of ``rows`` (all with the same
+    columns) in one multi-row statement; the rows it returns."""
+    sync = conn.sync_connection
+    raw = in_place(sync) if sync is not None and rows else None
+    plan = _plan(statement, conn.dialect, tuple(rows[0])) if raw is not None else None
+    sql = plan.values(len(rows)) if plan is not None and not plan.expanding else None
+    if sql is None or plan is None or raw is None or sync is None:
+        return (await conn.execute(statement, list(rows))).all()
+    args = [arg for row in rows for arg in _args(plan, row)]
+    _announce(sync, sql, args, False)
+    return plan.rows(raw.execute(sql, args).fetchall())
+
+
+def execute_many(sync: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``statement`` (returning nothing) once per row, in one ``executemany``; from sync code
+    inside a unit of work (a session's ``before_commit``)."""
+    raw = in_place(sync) if rows else None
+    plan = _plan(statement, sync.dialect, tuple(rows[0])) if raw is not None else None
+    if plan is None or raw is None or plan.expanding or plan.columns:
+        sync.execute(statement, list(rows))
+        return
+    args = [_args(plan, row) for row in rows]
+    _announce(sync, plan.sql, args, True)
+    raw.executemany(plan.sql, args)
+
+
+def _args(plan: _Plan, row: Mapping[str, Any]) -> list[Any]:
+    bound = plan.bound(row)
+    assert bound is not None  # no expanding parameters
+    return bound[1]
+
+
+def _announce(sync: Connection, sql: str, args: list[Any], many: bool = False) -> None:
     """The statement to the engine's ``before_cursor_execute`` listeners, as SQLAlchemy would."""
     listeners = sync.dispatch.before_cursor_execute
     if listeners:
-        listeners(sync, None, sql, args, None, False)
+        listeners(sync, None, sql, args, None, many)

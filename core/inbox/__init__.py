@@ -96,9 +96,9 @@ async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[in
          "lease_until": a.lease_until, "created_at": a.now}
         for i, a in enumerate(arrivals) if first[a.key] == i]
     # cacheable ON CONFLICT (core.upsert): the rows go as parameters, one multi-row statement
-    result = await session.execute(do_nothing(
+    found = await columns.inserted(session, do_nothing(
         _INBOX, session.get_bind().dialect.name, ("key",), (_INBOX.c.id, _INBOX.c.key)), rows)
-    ids = dict((key, row_id) for row_id, key in result.tuples())
+    ids = {key: row_id for row_id, key in found}
     return [ids.get(a.key) if first[a.key] == i else None for i, a in enumerate(arrivals)]
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Table, bindparam, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from core import direct
 from core.models.outbox import OutboxMessage
 from core.outbox.recipient import Lane, Recipient
 
@@ -82,8 +83,8 @@ def _fresh_rows(session: AsyncSession) -> list[dict[str, Any]]:
 def _insert_fresh(sync_session: Session) -> None:
     # runs inside the commit (in SQLAlchemy's greenlet, so a sync execute is fine)
     rows = sync_session.info.pop(_FRESH, None)
-    if rows:
-        sync_session.execute(_INSERT, rows)
+    if rows:  # on a SQLite lane an executemany on the driver in place (core.direct)
+        direct.execute_many(sync_session.connection(), _INSERT, rows)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -110,3 +110,62 @@ async def test_listeners_see_each_statement_and_only_statements_run_again_go_in_
     async with lanes.reading() as s:  # off the lanes: SQLAlchemy's path
         assert len(await columns.rows(s, _SELECT, since)) == 3
     assert not seen[8][1]
+
+
+async def test_rows_inserted_in_place_read_back_as_through_sqlalchemy(lanes: Database) -> None:
+    """A multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (the inbox accept) and an
+    executemany leaving defaulted columns out (the outbox's reply rows) store what SQLAlchemy's
+    path stores: JSON, aware datetimes, the columns' defaults; a key taken is skipped."""
+    from core import inbox
+    from core.models import InboxEvent, OutboxMessage
+    from core.outbox import queue
+    from core.outbox.recipient import Recipient
+    assert callable(queue)
+
+    at = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
+
+    def arrivals(tag: str) -> list[inbox.Arrival]:
+        return [inbox.Arrival(f"{tag}{i % 3}", {"n": i, "text": "积分 ✓", "at": None}, at,
+                              at + timedelta(seconds=i)) for i in range(4)]
+
+    async def accept_and_reply(s: AsyncSession, tag: str) -> list[int | None]:
+        ids = await inbox.accept_many(s, arrivals(tag))
+        for i in range(2):
+            await queue(s, recipient=Recipient.employee(f"E{i}"), kind="reply",
+                              payload={"i": i}, now=at, dedupe_key=f"{tag}:{i}", fresh=True)
+        return ids
+
+    inserts: list[tuple[str, bool]] = []  # (table, run in place: no SQLAlchemy cursor)
+
+    def on_execute(_conn: object, cursor: object, sql: str, *_rest: object) -> None:
+        if sql.startswith("INSERT"):
+            inserts.append((sql.split()[2], cursor is None))
+
+    event.listen(lanes.engine.sync_engine, "before_cursor_execute", on_execute)
+    for tag in ("a", "b", "c"):  # the statements are planned on their second run
+        ids = await lanes.run(lambda s, tag=tag: accept_and_reply(s, tag))  # type: ignore[misc]
+        assert ids[3] is None and None not in ids[:3]  # a3 repeats a0's key
+    async with lanes.uow() as s:  # off the lanes: SQLAlchemy's path
+        await accept_and_reply(s, "d")
+    # (the first run may already be in place: other tests in this process ran these statements)
+    assert inserts[2:] == [("inbox", True), ("outbox", True), ("inbox", True), ("outbox", True),
+                           ("inbox", False), ("outbox", False)]
+
+    async def stored(s: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:
+        events = (await s.execute(select(InboxEvent.key, InboxEvent.payload, InboxEvent.state,
+                                         InboxEvent.attempts, InboxEvent.lease_until,
+                                         InboxEvent.created_at).order_by(InboxEvent.key))).all()
+        replies = (await s.execute(select(OutboxMessage.dedupe_key, OutboxMessage.recipient,
+                                          OutboxMessage.status, OutboxMessage.attempts,
+                                          OutboxMessage.lane, OutboxMessage.payload,
+                                          OutboxMessage.created_at, OutboxMessage.platform)
+                                   .order_by(OutboxMessage.dedupe_key))).all()
+        by: dict[str, list[tuple[Any, ...]]] = {}
+        for row in [*map(tuple, events), *map(tuple, replies)]:
+            by.setdefault(str(row[0])[0], []).append(row[1:])
+        return by
+
+    by_tag = await lanes.read(stored)
+    assert by_tag["c"] == by_tag["d"] and by_tag["b"] == by_tag["d"]  # in place == SQLAlchemy
+    assert by_tag["d"][0] == ({"n": 0, "text": "积分 ✓", "at": None}, "pending", 0, at, at)
+    assert by_tag["d"][-1][1:3] == ("pending", 0) and by_tag["d"][-1][5] == at  # defaults
