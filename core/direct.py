@@ -19,6 +19,7 @@ statement; SQL echo does not, and a driver error is sqlite3's own, not wrapped b
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,13 +60,15 @@ class _Plan:
                 args.append(value if convert is None or value is None else convert(value))
         return (self._sql(tuple(lengths)) if lengths else self.sql), args
 
-    def values(self, n: int) -> str | None:
+    def values(self, n: int, most: int) -> str | None:
         """The SQL inserting ``n`` rows in one statement (the VALUES group ``n`` times), or None
-        if the statement has no such group."""
-        sql = self.sized.get((-n,))
+        if the statement has no such group or would take more than ``most`` parameters."""
+        if n * len(self.names) > most:
+            return None
+        sql = self.sized.get((-n,))  # a negative length: never an expanding list's
         if sql is None:
             start = self.sql.find(" VALUES (")
-            end = self.sql.find(")", start)
+            end = self.sql.find(")", start) if start >= 0 else -1
             group = self.sql[start + 8:end + 1]
             if start < 0 or set(group) - set("(?, )"):
                 return None
@@ -157,7 +160,9 @@ async def inserted(conn: AsyncConnection, statement: Executable,
     sync = conn.sync_connection
     raw = in_place(sync) if sync is not None and rows else None
     plan = _plan(statement, conn.dialect, tuple(rows[0])) if raw is not None else None
-    sql = plan.values(len(rows)) if plan is not None and not plan.expanding else None
+    # SQLite's limit on parameters (32,766 by default; the inbox's batches of 200 use 1,200)
+    most = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if raw is not None else 0
+    sql = plan.values(len(rows), most) if plan is not None and not plan.expanding else None
     if sql is None or plan is None or raw is None or sync is None:
         return (await conn.execute(statement, list(rows))).all()
     args = [arg for row in rows for arg in _args(plan, row)]

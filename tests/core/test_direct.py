@@ -169,3 +169,26 @@ async def test_rows_inserted_in_place_read_back_as_through_sqlalchemy(lanes: Dat
     assert by_tag["c"] == by_tag["d"] and by_tag["b"] == by_tag["d"]  # in place == SQLAlchemy
     assert by_tag["d"][0] == ({"n": 0, "text": "积分 ✓", "at": None}, "pending", 0, at, at)
     assert by_tag["d"][-1][1:3] == ("pending", 0) and by_tag["d"][-1][5] == at  # defaults
+
+
+async def test_more_rows_than_sqlite_takes_parameters_for_go_through_sqlalchemy(
+        lanes: Database) -> None:
+    """With SQLite's limit on parameters lowered to 100 (and SQLAlchemy told so), an accept of
+    40 inbox rows (240 parameters) is still stored, in SQLAlchemy's batches."""
+    import sqlite3
+
+    from core import inbox
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+
+    async def lower(s: AsyncSession) -> None:
+        conn = await s.connection()
+        raw = conn.sync_connection.connection.driver_connection._conn  # type: ignore[union-attr]
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+
+    await lanes.run(lower)  # the writing lane's kept connection
+    lanes.engine.dialect.insertmanyvalues_max_parameters = 100
+    for tag, n in (("s", 2), ("t", 2), ("u", 40)):  # the first two plan the statement
+        ids = await lanes.run(lambda s, tag=tag, n=n: inbox.accept_many(  # type: ignore[misc]
+            s, [inbox.Arrival(f"{tag}{i}", {}, at, at) for i in range(n)]))
+        assert len(set(ids)) == n and None not in ids
