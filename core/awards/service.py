@@ -36,7 +36,7 @@ from core.directory.service import (
     roles_from,
 )
 from core.directory.service import get as get_employee
-from core.idempotency import remember
+from core.idempotency import remember, written
 from core.ledger.service import Balance, balance_of, credit, spendable
 from core.models import Account, AllowanceUse, Award, Employee, IdempotencyKey, Lot
 from core.outbox import Recipient, queue
@@ -165,6 +165,7 @@ async def _lock_giver(
     is a second statement, after the lock: a statement's snapshot is taken before it waits for a
     row lock, so it would miss a twin that held the lock and committed meanwhile."""
     one_statement = session.get_bind().dialect.name == "sqlite"
+    await written(session)  # _RECORD reads a record remembered earlier in this unit of work
     params: dict[str, Any] = {"record": record, "ids": [giver_id]}
     if recipients is not None:
         recipient_ids, now, policy = recipients

@@ -7,13 +7,12 @@ import json
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
 
-from core import direct
 from core.models.outbox import OutboxMessage
 from core.outbox.recipient import Lane, Recipient
+from core.pending import PendingRows
 
 
 async def push(
@@ -54,7 +53,7 @@ async def queue(
            "lane": int(recipient.lane if lane is None else lane), "created_at": now,
            "next_attempt_at": now, "payload": json.dumps(payload, ensure_ascii=False, default=str)}
     if fresh:
-        _fresh_rows(session).append(row)
+        _FRESH.add(session, row)
         return None
     msg = OutboxMessage(**row)
     session.add(msg)
@@ -67,27 +66,6 @@ async def queue(
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 _FIND_DEDUPE = select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == bindparam("dedupe_key"))
 _INSERT = insert(_OUTBOX)
-_FRESH = "jifen.outbox_fresh"
-
-
-def _fresh_rows(session: AsyncSession) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] | None = session.info.get(_FRESH)
-    if rows is None:
-        rows = session.info[_FRESH] = []
-    return rows
-
-
-# One listener for every session (a dict lookup per commit) rather than one attached to each
-# session that queues a fresh row: attaching a listener to an instance costs ~30 µs per event.
-@event.listens_for(Session, "before_commit")
-def _insert_fresh(sync_session: Session) -> None:
-    # runs inside the commit (in SQLAlchemy's greenlet, so a sync execute is fine)
-    rows = sync_session.info.pop(_FRESH, None)
-    if rows:  # on a SQLite lane an executemany on the driver in place (core.direct)
-        direct.execute_many(sync_session.connection(), _INSERT, rows)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_fresh(session: Session, tx: SessionTransaction) -> None:
-    if tx.parent is None:  # a rolled-back transaction's rows are not inserted by the next one
-        session.info.pop(_FRESH, None)
+# fresh rows: inserted by the commit, every one of the transaction in one executemany (on a
+# SQLite lane on the driver in place)
+_FRESH = PendingRows(_INSERT)
