@@ -32,6 +32,12 @@ async def scalar(session: AsyncSession, statement: Executable,
     return found[0][0] if found else None
 
 
+async def execute(session: AsyncSession, statement: Executable,
+                  params: Mapping[str, Any] | None = None) -> None:
+    """A statement returning no rows (an ``UPDATE`` of plain columns)."""
+    await direct.execute(await session.connection(), statement, params)
+
+
 async def inserted(session: AsyncSession, statement: Executable,
                    rows: Sequence[Mapping[str, Any]]) -> Sequence[Sequence[Any]]:
     """An ``INSERT … RETURNING`` of several rows in one statement; the rows returned."""

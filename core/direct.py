@@ -153,6 +153,20 @@ async def rows(conn: AsyncConnection, statement: Executable,
     return plan.rows(raw.execute(sql, args).fetchall())
 
 
+async def execute(conn: AsyncConnection, statement: Executable,
+                  params: Mapping[str, Any] | None = None) -> None:
+    """``statement`` (an ``UPDATE`` or ``DELETE`` returning nothing) on ``conn``."""
+    sync = conn.sync_connection
+    raw = in_place(sync) if sync is not None else None
+    plan = _plan(statement, conn.dialect) if raw is not None else None
+    bound = plan.bound(params or {}) if plan is not None else None
+    if bound is None or raw is None or sync is None:
+        await conn.execute(statement, params)
+        return
+    _announce(sync, *bound)
+    raw.execute(*bound)
+
+
 async def inserted(conn: AsyncConnection, statement: Executable,
                    rows: Sequence[Mapping[str, Any]]) -> Sequence[Sequence[Any]]:
     """``statement``, an ``INSERT … RETURNING``, for every one of ``rows`` (all with the same
@@ -164,7 +178,7 @@ async def inserted(conn: AsyncConnection, statement: Executable,
     most = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if raw is not None else 0
     sql = plan.values(len(rows), most) if plan is not None and not plan.expanding else None
     if sql is None or plan is None or raw is None or sync is None:
-        return (await conn.execute(statement, list(rows))).all()
+        return (await conn.execute(statement, rows[0] if len(rows) == 1 else list(rows))).all()
     args = [arg for row in rows for arg in _args(plan, row)]
     _announce(sync, sql, args, False)
     return plan.rows(raw.execute(sql, args).fetchall())

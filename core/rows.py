@@ -18,6 +18,8 @@ from sqlalchemy.orm import Mapper, class_mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import Insert, Update
 
+from core import columns
+
 ModelT = TypeVar("ModelT")
 
 
@@ -55,12 +57,14 @@ async def insert_new(session: AsyncSession, obj: ModelT) -> ModelT:
     """Insert a new object whose every column but its autoincrement id is set (defaults are not
     applied) and put it in the session as if loaded. One ``INSERT … RETURNING id``, as a flush
     sent, by a statement built once per model: the flush's unit-of-work machinery cost several
-    times the statement. Pending changes of other objects are not flushed by it."""
+    times the statement (on a SQLite lane the statement runs on the driver in place,
+``core.direct``). Pending changes of other objects are not flushed by it."""
     stmt, attrs = _new_row(type(obj))
     unset = [attr for attr in _DEFAULTED[type(obj)] if getattr(obj, attr) is None]
     assert not unset, f"insert_new applies no defaults: set {unset} of {type(obj).__name__}"
-    obj.id = (await session.execute(  # type: ignore[attr-defined]
-        stmt, {column: getattr(obj, attr) for attr, column in attrs})).scalar_one()
+    (row,) = await columns.inserted(session, stmt, [{column: getattr(obj, attr)
+                                                     for attr, column in attrs}])
+    obj.id = row[0]  # type: ignore[attr-defined]
     make_transient_to_detached(obj)
     session.add(obj)  # persistent, as if loaded: nothing left to insert
     return obj

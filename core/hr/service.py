@@ -20,8 +20,8 @@ from core.access import authorize_hr
 from core.audit.service import record as audit
 from core.csvfile import bad_cell, csv_records, date_cell
 from core.directory import service as directory
-from core.ledger.service import find_transaction
-from core.models import Account, Employee, LedgerTransaction
+from core.ledger.service import Posting, find_transaction
+from core.models import Account, Employee
 from core.policy import Policy
 from core.timeutil import start_of_local_day
 
@@ -67,7 +67,7 @@ def expiry_instant(value: date | datetime | None, policy: Policy) -> datetime | 
 
 
 async def _result(
-    session: AsyncSession, tx: LedgerTransaction, *, duplicate: bool, now: datetime,
+    session: AsyncSession, tx: Posting, *, duplicate: bool, now: datetime,
 ) -> GrantResult:
     legs = [e for e in tx.entries if e.lot_id is not None]  # the employee's side of the posting
     acc = await session.get(Account, legs[0].account_id)
@@ -123,7 +123,7 @@ async def deduct(
 
 
 async def _tell(
-    session: AsyncSession, tx: LedgerTransaction, kind: str, *, actor: str, actor_id: str,
+    session: AsyncSession, tx: Posting, kind: str, *, actor: str, actor_id: str,
     employee_id: str, reason: str, key: str, now: datetime,
 ) -> GrantResult:
     """The result of a fresh grant or deduction, pushed to the employee in the same transaction."""

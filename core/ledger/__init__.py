@@ -3,6 +3,8 @@
 from core.ledger.service import (
     Balance,
     HistoryLine,
+    PostedEntry,
+    Posting,
     balance,
     balance_of,
     credit,
@@ -19,7 +21,7 @@ from core.ledger.service import (
 )
 
 __all__ = [
-    "Balance", "HistoryLine", "balance", "balance_of", "credit", "debit", "employee_account", "expire_due",
+    "Balance", "HistoryLine", "PostedEntry", "Posting", "balance", "balance_of", "credit", "debit", "employee_account", "expire_due",
     "history", "hold", "refund", "spendable",
     "spendable_points", "system_account", "transfer",
 ]
