@@ -9,6 +9,7 @@ on the giver's directory row, so two of them can never both spend the last of th
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    insert,
     literal,
     select,
     update,
@@ -41,7 +43,7 @@ from core.ledger.service import Balance, balance_of, credit, spendable
 from core.models import Account, AllowanceUse, Award, Employee, IdempotencyKey, Lot
 from core.outbox import Recipient, queue
 from core.policy import Policy
-from core.rows import insert_new
+from core.rows import table_of
 from core.timeutil import day_key, month_key
 
 __all__ = [
@@ -299,34 +301,64 @@ async def give_locked(
     return result
 
 
+@dataclass(frozen=True)
+class _Paid:
+    """What paying an award reads of it: its row's values (``pay``)."""
+    id: int
+    giver_id: str
+    recipient_id: str
+    amount: int
+    reason: str
+    hashtags: str
+    joined_from: int | None
+
+    @classmethod
+    def of(cls, award: Award) -> _Paid:
+        return cls(award.id, award.giver_id, award.recipient_id, award.amount, award.reason,
+                   award.hashtags, award.joined_from)
+
+
+# The award's rows are plain inserts (no ORM objects: nothing in the unit of work reads them
+# back as objects, and making and registering two objects per award cost more than their
+# statements); on a SQLite lane they run in place (core.direct).
+_AWARDS = table_of(Award)
+_INSERT_AWARD = insert(_AWARDS).returning(_AWARDS.c.id)
+_INSERT_USE = insert(table_of(AllowanceUse))
+_SET_APPROVAL = (update(_AWARDS).where(_AWARDS.c.id == bindparam("award"))
+                 .values(approval_id=bindparam("approval")))
+
+
 async def _award_one(
     session: AsyncSession, giver: Employee, recipient: Employee, amount: int, reason: str,
     tags: list[str], batch: str, now: datetime, policy: Policy, joined_from: int | None,
 ) -> AwardView:
     # a small award is paid at once: its rows are written in their final state (no updates)
     at_once = amount <= policy.award.approval_threshold
-    award = await insert_new(session, Award(
-        batch=batch[:200], giver_id=giver.employee_id, recipient_id=recipient.employee_id,
-        amount=amount, reason=reason[:500], hashtags=" ".join(tags)[:200],
-        status="approved" if at_once else "pending", day=day_key(now, policy), created_at=now,
-        joined_from=joined_from, approval_id=None))
-    await insert_new(session, AllowanceUse(
-        giver_id=giver.employee_id, month=month_key(now, policy), amount=amount,
-        status="spent" if at_once else "held", award_id=award.id))
+    reason, hashtags = reason[:500], " ".join(tags)[:200]
+    ((award_id,),) = await columns.inserted(session, _INSERT_AWARD, [{
+        "batch": batch[:200], "giver_id": giver.employee_id, "recipient_id": recipient.employee_id,
+        "amount": amount, "reason": reason, "hashtags": hashtags,
+        "status": "approved" if at_once else "pending", "day": day_key(now, policy),
+        "created_at": now, "joined_from": joined_from, "approval_id": None}])
+    await columns.execute(session, _INSERT_USE, {
+        "giver_id": giver.employee_id, "month": month_key(now, policy), "amount": amount,
+        "status": "spent" if at_once else "held", "award_id": award_id})
+    approval_id = None
     if at_once:
-        await pay(session, award, now, policy, settled=True)
+        await _pay(session, _Paid(award_id, giver.employee_id, recipient.employee_id, amount,
+                                 reason, hashtags, joined_from), now, policy, settled=True)
     else:
         chains = policy.approvals.chains
         chain = chains.award_large if amount > policy.award.hr_threshold else chains.award
-        req = await open_request(session, kind="award", subject_id=str(award.id),
+        req = await open_request(session, kind="award", subject_id=str(award_id),
                                  requester_id=giver.employee_id, amount=amount,
                                  summary=f"@{recipient.name} {reason}", chain=list(chain), now=now)
-        award.approval_id = req.id
-        await session.flush()
-    return AwardView(award_id=award.id, recipient_id=recipient.employee_id,
+        approval_id = req.id
+        await columns.execute(session, _SET_APPROVAL, {"award": award_id, "approval": req.id})
+    return AwardView(award_id=award_id, recipient_id=recipient.employee_id,
                      recipient_name=recipient.name, amount=amount,
-                     status="approved" if award.status == "approved" else "pending",
-                     approval_id=award.approval_id, joined_from=joined_from)
+                     status="approved" if at_once else "pending", approval_id=approval_id,
+                     joined_from=joined_from)
 
 
 _SET_USE = (update(AllowanceUse).where(AllowanceUse.award_id == bindparam("award"))
@@ -337,17 +369,22 @@ async def _set_use(session: AsyncSession, award_id: int, status: str) -> None:
     await session.execute(_SET_USE, {"award": award_id, "status": status})
 
 
-async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy, *,
+async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy) -> None:
+    """Approve a loaded award and pay it (the end of its approval chain, an appeal upheld):
+    its allowance is spent, the recipient credited and told."""
+    award.status = "approved"
+    await _set_use(session, award.id, "spent")
+    await _pay(session, _Paid.of(award), now, policy)
+
+
+async def _pay(session: AsyncSession, award: _Paid, now: datetime, policy: Policy, *,
                settled: bool = False) -> None:
-    """Credit the recipient (key ``award:<id>``), spend the allowance and tell the recipient
-    (for a +1, also who gave the award it joined).
-    ``settled``: the award and its allowance use were written approved / spent already."""
+    """Credit the recipient (key ``award:<id>``) and tell the recipient (for a +1, also who gave
+    the award it joined). ``settled``: the award and its allowance use were written in this
+    transaction, approved / spent already."""
     await credit(session, employee_id=award.recipient_id, amount=award.amount,
                  key=f"award:{award.id}", kind="award", actor=award.giver_id, reason=award.reason,
                  now=now, policy=policy, ref=f"award:{award.id}", new_key=settled)
-    if not settled:
-        award.status = "approved"
-        await _set_use(session, award.id, "spent")
     giver = await get_employee(session, award.giver_id)
     shared = await department_if_shared(session, giver)  # 王伟（研发部） when two share the name
     # settled: the award row is new in this transaction, so its push key is too (no lookup; the
@@ -361,7 +398,7 @@ async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy
     await session.flush()
 
 
-async def _joined_payload(session: AsyncSession, award: Award) -> dict[str, object]:
+async def _joined_payload(session: AsyncSession, award: _Paid) -> dict[str, object]:
     if award.joined_from is None:
         return {}
     first = await session.get(Award, award.joined_from)
