@@ -38,6 +38,12 @@ async def execute(session: AsyncSession, statement: Executable,
     await direct.execute(await session.connection(), statement, params)
 
 
+async def execute_each(session: AsyncSession, statement: Executable,
+                       rows: Sequence[Mapping[str, Any]]) -> None:
+    """A statement returning no rows, once per row, in one ``executemany``."""
+    await direct.execute_each(await session.connection(), statement, rows)
+
+
 async def inserted(session: AsyncSession, statement: Executable,
                    rows: Sequence[Mapping[str, Any]]) -> Sequence[Sequence[Any]]:
     """An ``INSERT … RETURNING`` of several rows in one statement; the rows returned."""

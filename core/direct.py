@@ -202,14 +202,29 @@ async def inserted(conn: AsyncConnection, statement: Executable,
 def execute_many(sync: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
     """``statement`` (returning nothing) once per row, in one ``executemany``; from sync code
     inside a unit of work (a session's ``before_commit``)."""
-    raw = in_place(sync) if rows else None
-    plan = _plan(statement, sync.dialect, tuple(rows[0])) if raw is not None else None
-    if plan is None or raw is None or plan.expanding or plan.columns:
+    if not _in_place_many(sync, statement, rows):
         sync.execute(statement, list(rows))
-        return
+
+
+async def execute_each(conn: AsyncConnection, statement: Executable,
+                       rows: Sequence[Mapping[str, Any]]) -> None:
+    """``execute_many`` from async code, on ``conn`` (the session's connection)."""
+    sync = conn.sync_connection
+    if sync is None or not _in_place_many(sync, statement, rows):
+        await conn.execute(statement, list(rows))
+
+
+def _in_place_many(sync: Connection, statement: Executable,
+                   rows: Sequence[Mapping[str, Any]]) -> bool:
+    raw = in_place(sync) if rows else None
+    keys = tuple(rows[0]) if isinstance(statement, Insert) and rows else ()
+    plan = _plan(statement, sync.dialect, keys) if raw is not None else None
+    if plan is None or raw is None or plan.expanding or plan.columns:
+        return False
     args = [_args(plan, row) for row in rows]
     _announce(sync, plan.sql, args, True)
     raw.executemany(plan.sql, args)
+    return True
 
 
 def _args(plan: _Plan, row: Mapping[str, Any]) -> list[Any]:

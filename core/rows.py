@@ -94,8 +94,8 @@ async def update_loaded(
         _SET_ROW[(model, keys)] = stmt
     mapper = class_mapper(model)
     pk_attr = mapper.get_property_by_column(mapper.primary_key[0]).key
-    await session.execute(stmt, [{"pk_": getattr(obj, pk_attr), **values}
-                                 for obj, values in changes])
+    await columns.execute_each(session, stmt, [{"pk_": getattr(obj, pk_attr), **values}
+                                               for obj, values in changes])
     for obj, values in changes:
         for key, value in values.items():
             set_committed_value(obj, key, value)

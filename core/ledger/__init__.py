@@ -5,6 +5,7 @@ from core.ledger.service import (
     HistoryLine,
     PostedEntry,
     Posting,
+    Spendable,
     balance,
     balance_of,
     credit,
@@ -21,7 +22,7 @@ from core.ledger.service import (
 )
 
 __all__ = [
-    "Balance", "HistoryLine", "PostedEntry", "Posting", "balance", "balance_of", "credit", "debit", "employee_account", "expire_due",
-    "history", "hold", "refund", "spendable",
+    "Balance", "HistoryLine", "PostedEntry", "Posting", "Spendable", "balance", "balance_of",
+    "credit", "debit", "employee_account", "expire_due", "history", "hold", "refund", "spendable",
     "spendable_points", "system_account", "transfer",
 ]

@@ -40,7 +40,7 @@ from core import columns, errors
 from core.ledger.expiry import expire_batch
 from core.models import Account, Employee, Entry, LedgerTransaction, Lot
 from core.policy import Policy
-from core.rows import table_of, update_loaded
+from core.rows import table_of
 from core.timeutil import default_expiry
 
 ModelT = TypeVar("ModelT")
@@ -342,18 +342,44 @@ def spendable_points(
             .where(Account.employee_id == employee_id, spendable(now)).scalar_subquery())
 
 
-_SPENDABLE_LOTS = (select(Lot).where(Lot.account_id == bindparam("acc"), spendable(bindparam("now")))
+@dataclass(frozen=True)
+class Spendable:
+    """A lot's points that can be spent now (``spendable``), by lot id."""
+    lot_id: int
+    remaining: int
+
+
+_LOTS = table_of(Lot)
+_SPENDABLE_LOTS = (select(Lot.id, Lot.remaining, Lot.amount, Lot.expires_at, Lot.created_at)
+                   .where(Lot.account_id == bindparam("acc"), spendable(bindparam("now")))
                    .order_by(Lot.expires_at, Lot.id))
+_SET_REMAINING = (update(_LOTS).where(_LOTS.c.id == bindparam("lot"))
+                  .values(remaining=bindparam("left", type_=Integer)))
 
 
-async def _spendable_lots(session: AsyncSession, acc: Account, now: datetime) -> list[Lot]:
-    return list(await session.scalars(_SPENDABLE_LOTS, {"acc": acc.id, "now": now}))
+async def _spendable_lots(session: AsyncSession, account_id: int,
+                          now: datetime) -> Sequence[Sequence[Any]]:
+    """(id, remaining, amount, expires_at, created_at) of each, soonest expiry first."""
+    return await columns.rows(session, _SPENDABLE_LOTS, {"acc": account_id, "now": now})
+
+
+async def _set_remaining(session: AsyncSession, left: dict[int, int]) -> None:
+    """Lots' points left, written as plain rows; a lot loaded as an object in this unit of work
+    (a refund's) is kept equal to its row, as a flush would have."""
+    await columns.execute_each(session, _SET_REMAINING,
+                               [{"lot": lot_id, "left": n} for lot_id, n in left.items()])
+    loaded = session.sync_session.identity_map
+    for lot_id, n in left.items():
+        lot = loaded.get(identity_key(Lot, lot_id))
+        if lot is not None:
+            set_committed_value(lot, "remaining", n)
 
 
 async def debit(
     session: AsyncSession, *, employee_id: str, amount: int, key: str, kind: str, actor: str,
     reason: str, now: datetime, to: str = "escrow", ref: str | None = None, new_key: bool = False,
-    first_lot: int | None = None, lots: list[Lot] | None = None,
+    first_lot: int | None = None, lots: Sequence[Spendable] | None = None,
+    account_id: int | None = None,
 ) -> Posting:
     """Move ``amount`` from the employee to ``system:<to>``, soonest-expiring lots first
     (``first_lot``, if unexpired, before all others: a reversal takes back the very lot it
@@ -361,30 +387,32 @@ async def debit(
 
     Raises InsufficientPoints (changing nothing) if the unexpired lots do not cover it.
     ``new_key`` as in ``credit``. ``lots``: the account's spendable lots (unexpired, points
-    left, soonest expiry first), read after its lock in this transaction, so not read again.
+    left, soonest expiry first), read after its lock in this transaction, so not read again;
+    ``account_id``: the employee's account, locked in this transaction (given with ``lots``).
     """
     if not 0 < amount <= MAX_AMOUNT:
         raise errors.InvalidAmount(amount=amount, min=1, max=MAX_AMOUNT)
     if not new_key and (existing := await find_transaction(session, key)) is not None:
         return existing
-    acc = await employee_account(session, employee_id, lock=True)
-    lots = list(lots) if lots is not None else await _spendable_lots(session, acc, now)
-    if first_lot is not None:
-        lots.sort(key=lambda lot: lot.id != first_lot)  # stable: the rest keep their order
+    if account_id is None or lots is None:
+        account_id = (await employee_account(session, employee_id, lock=True)).id
+        lots = [Spendable(row[0], row[1]) for row in await _spendable_lots(session, account_id, now)]
+    if first_lot is not None:  # stable: the rest keep their order
+        lots = sorted(lots, key=lambda lot: lot.lot_id != first_lot)
     available = sum(lot.remaining for lot in lots)
     if available < amount:
         raise errors.InsufficientPoints(balance=available, need=amount)
     legs: list[Leg] = []
-    taken: list[tuple[Lot, dict[str, Any]]] = []
+    taken: dict[int, int] = {}
     left = amount
     for lot in lots:
         take = min(left, lot.remaining)
-        taken.append((lot, {"remaining": lot.remaining - take}))
-        legs.append(_emp_leg(acc, -take, lot.id))
+        taken[lot.lot_id] = lot.remaining - take
+        legs.append(Leg(account_id, -take, lot.lot_id, employee=True))
         left -= take
         if left == 0:
             break
-    await update_loaded(session, taken)
+    await _set_remaining(session, taken)
     legs.append(await _system_leg(session, to, amount))
     return await _post(session, key=key, kind=kind, actor=actor, reason=reason, ref=ref, now=now,
                        legs=legs)
@@ -516,8 +544,8 @@ class FullHistoryLine:
 async def open_lots(session: AsyncSession, *, employee_id: str, now: datetime) -> list[LotLine]:
     """The employee's unexpired lots with points left, soonest expiry first."""
     acc = await employee_account(session, employee_id)
-    return [LotLine(lot.amount, lot.remaining, lot.expires_at, lot.created_at)
-            for lot in await _spendable_lots(session, acc, now)]
+    return [LotLine(amount, remaining, expires_at, created_at) for _id, remaining, amount,
+            expires_at, created_at in await _spendable_lots(session, acc.id, now)]
 
 
 async def full_history(

@@ -8,18 +8,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import errors, ledger, outbox
+from core import columns, errors, ledger, outbox
 from core.catalog.service import lock_item
 from core.directory.service import mask_email, mask_mobile
 from core.models import CatalogItem, CodeEntry, Employee, Order, OrderEvent
 from core.orders.rules import active_hr
 from core.orders.views import payload
 from core.policy import Policy
-from core.rows import insert_new
+from core.rows import table_of
 
 
 def escrow_key(order_no: str) -> str:
@@ -30,16 +30,18 @@ async def set_status(
     session: AsyncSession, order: Order, status: str, *, actor: str, note: str | None,
     now: datetime,
 ) -> None:
-    # assigned only when they change: an equal value written nothing either, but still sent the
-    # order through the flush (an order is inserted in the state and at the time it moves to)
-    if order.status != status:
-        order.status = status
-    if order.updated_at != now:
-        order.updated_at = now
-    await session.flush()  # the order's row first: its event refers to it
-    await insert_new(session, OrderEvent(
-        order_no=order.order_no, status=status, actor=actor,
-        note=None if note is None else note[:500], created_at=now))
+    # assigned only when they change: an order is inserted in the state and at the time it
+    # moves to (``service._take``), and then its row needs no update and no flush
+    if order.status != status or order.updated_at != now:
+        order.status, order.updated_at = status, now
+        await session.flush()  # the order's row first: its event refers to it
+    # a plain insert: nothing reads the event back in this unit of work
+    await columns.execute(session, _INSERT_EVENT, {
+        "order_no": order.order_no, "status": status, "actor": actor,
+        "note": None if note is None else note[:500], "created_at": now})
+
+
+_INSERT_EVENT = insert(table_of(OrderEvent))
 
 
 async def tell(

@@ -8,13 +8,14 @@ so a double-clicked confirmation waits and then finds the order the first click 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Integer, Table, and_, bindparam, select
+from sqlalchemy import Integer, Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import errors, ledger
+from core import columns, errors, ledger
 from core.approvals.finalizers import Outcome, register
 from core.approvals.service import cancel as withdraw
 from core.approvals.service import open_request
@@ -53,8 +54,29 @@ _REDEMPTION_READS = (
     .select_from(Employee).outerjoin(CatalogItem, CatalogItem.sku == bindparam("sku"))
     .where(Employee.employee_id == bindparam("emp")))
 _CONFIRMATIONS = cast(Table, Confirmation.__table__)
+
+@dataclass(frozen=True)
+class _Conf:
+    """A confirmation as ``confirm`` reads it: plain values (it is changed by a plain UPDATE)."""
+    code: str
+    employee_id: str
+    sku: str
+    qty: int
+    points: int
+    status: str
+    expires_at: datetime
+    order_no: str | None
+
+
+# The redeemer, the confirmation, its item, the account and its spendable lots, a row per lot:
+# plain values but the redeemer (the order's pushes name them: ``flow.place``) and the item (the
+# checks, the stock update and the order's views take the object). Loading five objects per
+# row cost more than the statement.
+_CONF = (Confirmation.code, Confirmation.employee_id, Confirmation.sku, Confirmation.qty,
+         Confirmation.points, Confirmation.status, Confirmation.expires_at, Confirmation.order_no)
 _CONFIRM_READS = (
-    select(Employee, Confirmation, CatalogItem, Account, Lot).select_from(Employee)
+    select(Employee, *_CONF, CatalogItem, Account.id, Lot.id, Lot.remaining)
+    .select_from(Employee)
     .outerjoin(Confirmation, Confirmation.code == bindparam("code"))
     .outerjoin(CatalogItem, CatalogItem.sku == Confirmation.sku)
     .outerjoin(Account, Account.employee_id == Employee.employee_id)
@@ -62,6 +84,8 @@ _CONFIRM_READS = (
     .where(Employee.employee_id == bindparam("emp"))
     .order_by(Lot.expires_at, Lot.id)
     .execution_options(populate_existing=True))
+_USE_CONF = (update(_CONFIRMATIONS).where(_CONFIRMATIONS.c.code == bindparam("conf"))
+             .values(status="used", order_no=bindparam("order")))
 
 
 async def start_redemption(
@@ -83,10 +107,9 @@ async def start_redemption(
                             month=month_key(now, policy))
     if have < item.points * qty:
         raise errors.InsufficientPoints(balance=have, need=item.points * qty)
-    conf = await _insert_confirmation(
+    return await _insert_confirmation(
         session, employee_id=employee_id, item=item, qty=qty,
         expires_at=now + timedelta(minutes=policy.redemption.confirm_minutes))
-    return confirmation_view(conf, item)
 
 
 async def _redemption_reads(
@@ -110,21 +133,22 @@ async def _redemption_reads(
 
 async def _insert_confirmation(
     session: AsyncSession, *, employee_id: str, item: CatalogItem, qty: int, expires_at: datetime,
-) -> Confirmation:
+) -> ConfirmationView:
     """An open confirmation under a fresh random code: ``INSERT … ON CONFLICT DO NOTHING
     RETURNING``, again under another code on a clash (one statement where a lookup of the code
-    and the insert were two). The object returned is not in the session."""
+    and the insert were two). A plain insert: nothing reads it back in this unit of work."""
+    points = item.points * qty
     for attempt in range(12):
         code = "".join(secrets.choice(_ALPHABET) for _ in range(4 + attempt // 3))
-        conf = Confirmation(code=code, employee_id=employee_id, sku=item.sku, qty=qty,
-                            points=item.points * qty, status="open", expires_at=expires_at)
         # cacheable ON CONFLICT (core.upsert); a clash tries another code
         insert = do_nothing(_CONFIRMATIONS, session.get_bind().dialect.name, ("code",),
                             (_CONFIRMATIONS.c.code,))
         values = {"code": code, "employee_id": employee_id, "sku": item.sku, "qty": qty,
-                  "points": conf.points, "status": "open", "expires_at": expires_at}
-        if await session.scalar(insert, values) is not None:
-            return conf
+                  "points": points, "status": "open", "expires_at": expires_at}
+        if await columns.inserted(session, insert, [values]):  # a row back: the code was free
+            return ConfirmationView(code=code, sku=item.sku, name=item.name, qty=qty,
+                                    points=points, expires_at=expires_at, unit_points=item.points,
+                                    kind=item.kind, requires_approval=item.requires_approval)
     raise AssertionError("no free confirmation code")
 
 
@@ -167,7 +191,7 @@ async def confirm(
     locked_db = session.get_bind().dialect.name == "sqlite"
     if not locked_db:
         await ledger.employee_account(session, employee_id, lock=True)
-    emp, conf, item, lots = await _confirm_reads(session, employee_id, code, now)
+    emp, conf, item, held = await _confirm_reads(session, employee_id, code, now)
     if conf.status == "used" and conf.order_no is not None:
         return await _view(session, conf.order_no)
     if conf.status != "open":
@@ -177,7 +201,7 @@ async def confirm(
     if not emp.active:
         raise errors.InactiveEmployee(who=emp.name)
     item = await _checked_item(session, conf, item, now, current=locked_db)
-    order = await _take(session, conf, item, lots, now=now, policy=policy)
+    order = await _take(session, conf, item, held, now=now, policy=policy)
     if item.requires_approval:
         await _ask_approval(session, order, item, now=now, policy=policy)
     else:
@@ -187,32 +211,37 @@ async def confirm(
     return order_view(order, item)
 
 
+Held = tuple[int, list[ledger.Spendable]] | None  # the locked account's id and spendable lots
+
+
 async def _confirm_reads(
     session: AsyncSession, employee_id: str, code: str, now: datetime,
-) -> tuple[Employee, Confirmation, CatalogItem | None, list[Lot] | None]:
-    """The redeemer, their confirmation ``code`` (UnknownConfirmation if it is not theirs), its
-    item and the redeemer's spendable lots, soonest expiry first, in one statement (one row per
-    lot) where there were four. Called with the account locked (PostgreSQL) or inside SQLite's
-    write lock, so the lots are current and the debit reuses them; the item is re-read under
-    its own lock on PostgreSQL (``_checked_item``). The lots are None when there is no account
-    yet, which is then created (and locked)."""
+) -> tuple[Employee, _Conf, CatalogItem | None, Held]:
+    """The redeemer, their confirmation ``code``
+    (UnknownConfirmation if it is not theirs), its item and the redeemer's account with its
+    spendable lots, soonest expiry first, in one statement (one row per lot) where there were
+    four. Called with the account locked (PostgreSQL) or inside SQLite's write lock, so the lots
+    are current and the debit reuses them; the item is re-read under its own lock on
+    PostgreSQL (``_checked_item``). No account yet: it is created (and locked), and the debit
+    reads the lots itself (None)."""
     token = code.strip().upper()
     rows = (await session.execute(
         _CONFIRM_READS, {"emp": employee_id, "code": token, "now": now})).tuples().all()
     if not rows:
         raise errors.UnknownEmployee(who=employee_id)
-    emp, conf, item, acc, _lot = rows[0]
-    if conf is None or conf.employee_id != employee_id or not token:
+    first = rows[0]
+    if first[1] is None or first[2] != employee_id or not token:
         raise errors.UnknownConfirmation(confirmation=token)
-    if acc is None:
+    emp, conf, item, account_id = first[0], _Conf(*first[1:9]), first[9], first[10]
+    if account_id is None:
         await ledger.employee_account(session, employee_id, lock=True)
         return emp, conf, item, None
-    ledger.hold(session, acc)  # locked (PostgreSQL: by the caller) or inside the write lock
-    return emp, conf, item, [lot for *_, lot in rows if lot is not None]
+    lots = [ledger.Spendable(row[11], row[12]) for row in rows if row[11] is not None]
+    return emp, conf, item, (account_id, lots)
 
 
 async def _checked_item(
-    session: AsyncSession, conf: Confirmation, item: CatalogItem | None, now: datetime, *,
+    session: AsyncSession, conf: _Conf, item: CatalogItem | None, now: datetime, *,
     current: bool,
 ) -> CatalogItem:
     """The confirmation's item, active, in its window and in stock, as of its row lock.
@@ -230,8 +259,8 @@ async def _checked_item(
 
 
 async def _take(
-    session: AsyncSession, conf: Confirmation, item: CatalogItem, lots: list[Lot] | None, *,
-    now: datetime, policy: Policy,
+    session: AsyncSession, conf: _Conf, item: CatalogItem, held: Held, *, now: datetime,
+    policy: Policy,
 ) -> Order:
     """Debit to escrow, decrement stock, create the order (the item is checked and locked)."""
     month = month_key(now, policy)
@@ -243,7 +272,7 @@ async def _take(
     await ledger.debit(session, employee_id=conf.employee_id, amount=conf.points,
                        key=flow.escrow_key(order_no), kind="redeem", actor=conf.employee_id,
                        reason=f"兑换 {item.name} × {conf.qty}", now=now, to="escrow", ref=order_no,
-                       new_key=True, lots=lots)
+                       new_key=True, account_id=held and held[0], lots=held and held[1])
     if item.stock is not None and item.stock < conf.qty:
         raise errors.OutOfStock(sku=item.sku, name=item.name, available=item.stock, need=conf.qty)
     await update_loaded(session, [(item, {
@@ -255,7 +284,7 @@ async def _take(
         order_no=order_no, employee_id=conf.employee_id, sku=item.sku, qty=conf.qty,
         points=conf.points, status=status, month=month, code=None, note=None, approval_id=None,
         created_at=now, updated_at=now))
-    await update_loaded(session, [(conf, {"status": "used", "order_no": order_no})])
+    await columns.execute(session, _USE_CONF, {"conf": conf.code, "order": order_no})
     if item.kind == "code":
         await flow.reserve_codes(session, order)
     return order

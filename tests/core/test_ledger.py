@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors, ledger
 from core.db import Database
+from core.ledger.service import find_transaction
 from core.ledger.verify import verify
 from core.models import LedgerTransaction, Lot
 from core.policy import Policy
@@ -149,3 +151,29 @@ async def test_postgres_rejects_unbalanced_and_negative(db: Database) -> None:
         async with db.uow() as s:
             await s.execute(text("INSERT INTO accounts (code, kind, employee_id, balance) "
                                  "VALUES ('emp:E2', 'employee', 'E2', -1)"))
+
+
+async def test_posting_as_found_later_and_loaded_lots_kept_current(
+        db: Database, policy: Policy, now: datetime) -> None:
+    """A posting is returned as plain values equal to what ``find_transaction`` reads back; a
+    lot loaded as an object before a debit in the same unit of work shows what is left of it
+    (the lots' points are written by plain UPDATEs), on the lane (``Database.run``) too."""
+    await _setup(db)
+
+    async def work(s: AsyncSession) -> tuple[ledger.Posting, ledger.Posting, int]:
+        granted = await ledger.credit(s, employee_id="E1", amount=50, key="g", kind="grant",
+                                      actor="HR", reason="r", now=now, policy=policy)
+        lot = await s.scalar(select(Lot))
+        assert lot is not None and lot.remaining == 50
+        spent = await ledger.debit(s, employee_id="E1", amount=20, key="d", kind="deduct",
+                                   actor="HR", reason="r", now=now, to="adjustment")
+        return granted, spent, lot.remaining
+
+    granted, spent, left = await db.run(work)
+    assert left == 30
+    assert sorted(e.amount for e in spent.entries) == [-20, 20]
+    async with db.uow() as s:
+        assert await find_transaction(s, "g") == granted
+        assert await find_transaction(s, "d") == spent
+        assert await find_transaction(s, "none") is None
+        assert (await s.scalar(select(Lot))).remaining == 30  # type: ignore[union-attr]
