@@ -1,7 +1,7 @@
 """B2: the WeCom callback end to end, against a bare aiohttp handler in the same run.
 
-The server side is the real app (``bot.app.build(..., background=False)``: signature check,
-decryption, parsing, the dispatcher with the command "积分", the database and the reply queued in
+The server side is the real app, as ``jifen run`` serves it
+(``bot.app.build_served(..., background=False)``: signature check, decryption, parsing, the dispatcher with the command "积分", the database and the reply queued in
 the outbox) seeded with the demo, served on 127.0.0.1 by ``web.AppRunner``; the WeCom API it
 would call is the loopback fake of the tests (the outbox worker is off, so nothing is sent).
 The baseline is a bare aiohttp handler that reads the body and answers "success".
@@ -37,7 +37,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
-from benchmarks.common import count_db_statements, percentile, run_with_load_client
+from benchmarks.common import CollectorTime, count_db_statements, percentile, run_with_load_client
 
 CALLBACK = "/wecom/callback"
 DEMO_USERS = ("chenjing", "linfang", "zhaolei", "wangwei", "wangwei2", "liuyang", "sunyue",
@@ -188,6 +188,8 @@ class Phase:
     result: Result
     done_at: float  # when the server had finished the work (== result.end for the bare handler)
     cpu_s: float = 0.0  # this process's CPU time (all its threads) during the phase
+    gc_s: float = 0.0  # of it, the garbage collector's
+    gc_longest_s: float = 0.0  # its longest pause
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -212,6 +214,10 @@ class Phase:
                 f"p99 {percentile(lat, 99) * 1000:7.1f} ms  max {lat[-1] * 1000:7.1f} ms  "
                 f"cpu {self.cpu_ms_per_request:5.2f} ms/req  ({ok}/{self.count} ok){tail}")
 
+    def collector_line(self) -> str:
+        return (f"{'':<34} garbage collector {self.gc_s * 1e6 / max(1, self.count):.0f} µs/req, "
+                f"longest pause {self.gc_longest_s * 1000:.1f} ms")
+
 
 class Bench:
     def __init__(self, conn: Connection, deadline: float) -> None:
@@ -231,15 +237,17 @@ class Bench:
     async def phase(self, label: str, job: Job,
                     settled: Callable[[], bool] = lambda: True) -> Phase:
         cpu = time.process_time()  # CPU time, unlike wall time, stays meaningful on a busy host
-        result = await self.send(job)
-        done_at = result.end
-        if not settled():  # the real app acked before its work finished: wait for the work
-            while not settled():
-                if self.left() <= 0:
-                    raise TimeoutError("deadline reached while the server was still working")
-                await asyncio.sleep(0.002)
-            done_at = max(done_at, time.perf_counter())
-        return Phase(label, result, done_at, time.process_time() - cpu)
+        with CollectorTime() as collector:
+            result = await self.send(job)
+            done_at = result.end
+            if not settled():  # the real app acked before its work finished: wait for the work
+                while not settled():
+                    if self.left() <= 0:
+                        raise TimeoutError("deadline reached while the server was still working")
+                    await asyncio.sleep(0.002)
+                done_at = max(done_at, time.perf_counter())
+        return Phase(label, result, done_at, time.process_time() - cpu, collector.total,
+                     collector.longest)
 
 
 def _always() -> bool:
@@ -273,7 +281,7 @@ async def measure(bench: Bench, url: str, reqs: list[Request], label: str, args:
 
 
 async def jifen_app(db_url: str, api_base: str) -> web.Application:
-    from bot.app import DB_KEY, POLICY_KEY, build
+    from bot.app import DB_KEY, POLICY_KEY, build_served
     from bot.app.demo import load_demo
     from config.settings import Settings
     from core.models import utcnow
@@ -283,7 +291,7 @@ async def jifen_app(db_url: str, api_base: str) -> web.Application:
         database_url=db_url, wecom_corp_id=CORP_ID, wecom_agent_id=str(AGENT_ID),
         wecom_secret=SECRET, wecom_token=TOKEN, wecom_aes_key=AES_KEY,  # type: ignore[arg-type]
         wecom_api_base=api_base, _env_file=None)  # type: ignore[call-arg]
-    app = await build(settings, background=False)
+    app = await build_served(settings, background=False)
     await load_demo(app[DB_KEY], app[POLICY_KEY], now=utcnow())
     return app
 
@@ -335,6 +343,7 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
             backlog = events.busy
             queued = await outbox_rows(app) - before
     print(a.line())
+    print(a.collector_line())
     print(b.line())
     print(f"{'':<34} {statements[1] / a.count:.1f} SQL statements per message; {backlog} events "
           f"still in progress after the last ack of (b); {queued} of {len(reqs)} replies queued")

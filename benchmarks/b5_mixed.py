@@ -119,6 +119,7 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
     print(f"{'':<34} SQL statements per message: " + ", ".join(
         f"{k} {v:.1f}" for k, v in kinds.items()))
     print(a.line())
+    print(a.collector_line())
     print(b.line())
     print(f"{'':<34} {both[1] / a.count:.1f} SQL statements per message in the mix; {backlog} "
           f"events still in progress after the last ack of (b); {queued} replies queued")

@@ -146,11 +146,11 @@ async def _each(client: TestClient, counter: StatementCounter, name: str,
 
 
 async def serve(url: str, args: argparse.Namespace) -> None:
-    from bot.app import DB_KEY, POLICY_KEY, build
+    from bot.app import DB_KEY, POLICY_KEY, build_served
 
     settings = Settings(database_url=url, admin_token=SecretStr(TOKEN), playground=False,  # type: ignore[call-arg]
                         policy_file=str(POLICY_FILE), _env_file=None)
-    app = await build(settings, background=False)  # the console's routes too
+    app = await build_served(settings, background=False)  # the console's routes too
     db, policy = app[DB_KEY], app[POLICY_KEY]
     await _catch_up(db, policy)
     await _late_grants(db, policy)

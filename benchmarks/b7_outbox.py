@@ -1,6 +1,6 @@
 """B7 — the answer, not the acknowledgement (SPEC section 9).
 
-A real jifen app (``build(..., background=True)``: the outbox worker and scheduler running, as in
+A real jifen app (``build_served(..., background=True)``: the outbox worker and scheduler running, as in
 ``jifen run``) served on 127.0.0.1 with WeCom pointed at the loopback fake of the tests, which
 answers every call at once and here also stamps when each ``message/send`` arrived.
 
@@ -65,7 +65,7 @@ def make_requests(n: int, first: int) -> list[Request]:
 
 
 async def jifen_app(db_url: str, api_base: str, employees: int) -> web.Application:
-    from bot.app import DB_KEY, build
+    from bot.app import DB_KEY, build_served
     from config.settings import Settings
     from core.models import Employee
     from tests.fakes.wecom_server import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
@@ -74,7 +74,7 @@ async def jifen_app(db_url: str, api_base: str, employees: int) -> web.Applicati
         database_url=db_url, wecom_corp_id=CORP_ID, wecom_agent_id=str(AGENT_ID),
         wecom_secret=SECRET, wecom_token=TOKEN, wecom_aes_key=AES_KEY,  # type: ignore[arg-type]
         wecom_api_base=api_base, playground=False, _env_file=None)  # type: ignore[call-arg]
-    app = await build(settings, background=True)
+    app = await build_served(settings, background=True)
     async with app[DB_KEY].uow() as s:
         s.add_all([Employee(employee_id=f"E{i:05d}", name=f"员工{i}", department="研发部",
                             wecom_userid=wecom_user(i), locale="zh") for i in range(employees)])

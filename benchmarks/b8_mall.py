@@ -1,6 +1,6 @@
 """B8: the mall's catalog page ``/m/catalog`` with many items, over HTTP on 127.0.0.1.
 
-The real app (``bot.app.build(..., background=False)``) with the demo and ``--items`` extra items
+The real app (``bot.app.build_served(..., background=False)``, as ``jifen run`` serves it) with the demo and ``--items`` extra items
 (a third of them ``code`` items with a few codes each, so the free-code count is exercised), an
 employee signed in through a one-time mall link; then ``--requests`` sequential GETs of the whole
 catalog (and of the home page), timed from the client: p50 / p95 / max and the page size. The
@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks.common import POLICY_FILE, percentile, pg_database
-from bot.app import DB_KEY, POLICY_KEY, SETTINGS_KEY, build
+from bot.app import DB_KEY, POLICY_KEY, SETTINGS_KEY, build_served
 from bot.app.demo import load_demo
 from bot.web.auth.links import login_link
 from config.settings import Settings
@@ -64,7 +64,7 @@ async def timed(http: aiohttp.ClientSession, url: str, n: int) -> tuple[list[flo
 async def main(items: int, requests: int, db_url: str) -> None:
     settings = Settings(database_url=db_url, policy_file=str(POLICY_FILE), playground=False,
                         _env_file=None)  # type: ignore[call-arg]
-    app = await build(settings, background=False)
+    app = await build_served(settings, background=False)
     await load_demo(app[DB_KEY], app[POLICY_KEY], now=utcnow())
     await seed_items(app[DB_KEY], items)
     link = await app[DB_KEY].run(lambda s: login_link(s, app[SETTINGS_KEY], employee_id=EMPLOYEE,

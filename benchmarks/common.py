@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing as mp
 import os
 import resource
 import tempfile
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,30 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
         return float("nan")
     rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
     return sorted_values[rank - 1]
+
+
+class CollectorTime:
+    """How long this process's cyclic garbage collector ran while the block ran (every thread's
+    collections; a collection stops them all): total and longest pause, in seconds."""
+
+    def __init__(self) -> None:
+        self.total = self.longest = 0.0
+        self._began = 0.0
+
+    def __enter__(self) -> CollectorTime:
+        gc.callbacks.append(self._observe)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self._observe)
+
+    def _observe(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        elif self._began:
+            took = time.perf_counter() - self._began
+            self.total += took
+            self.longest = max(self.longest, took)
 
 
 def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:

@@ -14,6 +14,7 @@ from bot.app.server import (
     POLICY_KEY,
     SETTINGS_KEY,
     build,
+    build_served,
     create_app,
     load_effective_policy,
     run,
@@ -21,5 +22,5 @@ from bot.app.server import (
 
 __all__ = [
     "DB_KEY", "DISPATCHER_KEY", "EVENT_INBOX_KEY", "INBOX_KEY", "POLICY_KEY", "SETTINGS_KEY", "STREAM_KEY",
-    "WORKER_KEY", "build", "create_app", "load_effective_policy", "run",
+    "WORKER_KEY", "build", "build_served", "create_app", "load_effective_policy", "run",
 ]

@@ -6,7 +6,9 @@ SystemExit when one of its own checks fails (exact stock, no negative balance, v
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,6 +28,16 @@ PG = ["--postgres", os.environ["JIFEN_TEST_POSTGRES_URL"]] if os.environ.get(
     "JIFEN_TEST_POSTGRES_URL") else ["--postgres", ""]
 HTTP_TINY = ["--n", "12", "--warmup", "4", "--concurrency", "4", "--rate", "20", "--seconds", "0.5",
              "--deadline", "100"]
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored() -> Iterator[None]:
+    """The served apps freeze the heap and set the collector's thresholds (``jifen run`` does):
+    undone after each benchmark, so the rest of this process collects as before."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_b1_core(capsys: pytest.CaptureFixture[str]) -> None:

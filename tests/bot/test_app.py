@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.app import build
@@ -65,3 +69,38 @@ async def test_metrics_export_every_order_and_outbox_state_with_zeros(tmp_path: 
     for state in OUTBOX_STATES:
         assert f'jifen_outbox_messages{{status="{state}"}} 0' in text
     assert {"pending_approval", "placed", "fulfilled", "cancelled", "rejected"} <= set(ORDER_STATES)
+
+
+@pytest.fixture
+def collector_restored() -> Iterator[None]:
+    """The served app freezes this process's heap and sets the collector's thresholds: undo it."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+async def test_the_served_app_settles_the_heap_once_started(tmp_path: Path, aiohttp_client,  # type: ignore[no-untyped-def]
+                                                              collector_restored: None) -> None:
+    from bot.app import build_served
+    from bot.app.server import GC_THRESHOLDS
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/j.db", _env_file=None)  # type: ignore[call-arg]
+    gc.unfreeze()
+    app = await build_served(settings, background=False)
+    assert gc.get_freeze_count() == 0  # built, not started: nothing frozen yet
+    client: TestClient = await aiohttp_client(app)
+    assert gc.get_freeze_count() > 10_000  # what start-up built is left out of every collection
+    assert gc.get_threshold() == GC_THRESHOLDS
+    assert (await client.get("/healthz")).status == 200
+    # what serving makes is still collected: a cycle is freed by the next full collection
+    node = _Node()
+    node.me = node
+    gone = weakref.ref(node)
+    del node
+    gc.collect()
+    assert gone() is None
+
+
+class _Node:
+    me: object = None
