@@ -150,6 +150,8 @@ class Lane:
         # out of the pool and returning it cost about as much as the ORM session itself.
         self.connection: AsyncConnection | None = None
         self.connection_in_use = False
+        # the end, queued on this loop, of the read snapshot its reads share (core.db)
+        self.snapshot_end: asyncio.Task[None] | None = None
         # Hand-over both ways in batches: each wake-up of the other thread (a self-pipe write,
         # the GIL changing hands) is paid once for everything queued meanwhile, not per unit of
         # work (asyncio.run_coroutine_threadsafe pays it per call, twice).

@@ -305,3 +305,72 @@ async def _fails(s: AsyncSession) -> None:
     await s.execute(text("INSERT INTO idempotency_keys (key, result, created_at) "
                          "VALUES ('lane:x', '{}', '2026-01-01')"))
     raise ValueError("rolled back")
+
+
+def _checkpointed(path: Path) -> bool:
+    """Whether the WAL could be copied back and emptied: no reader holds an old snapshot."""
+    other = sqlite3.connect(path, timeout=5, isolation_level=None)
+    try:
+        busy, _log, _done = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return bool(busy == 0)
+    finally:
+        other.close()
+
+
+def _remember(key: str) -> Callable[[AsyncSession], Awaitable[None]]:
+    async def write(s: AsyncSession) -> None:
+        s.add(IdempotencyKey(key=key, result="{}", created_at=utcnow()))
+    return write
+
+
+def _keys(s: AsyncSession) -> Awaitable[list[str]]:
+    async def read() -> list[str]:
+        return sorted((await s.scalars(select(IdempotencyKey.key))).all())
+    return read()
+
+
+async def test_reads_handed_over_together_share_one_snapshot_and_end_it(
+        sqlite_db: tuple[Database, Path]) -> None:
+    db, path = sqlite_db
+    begun: list[object] = []
+    event.listen(db.reader.sync_engine, "begin", lambda conn: begun.append(conn))
+    started, gate = threading.Event(), threading.Event()
+
+    async def holds_the_lane(s: AsyncSession) -> list[str]:
+        keys = await _keys(s)
+        started.set()
+        gate.wait(10)  # the lane's loop stands still: what is handed over meanwhile waits
+        return keys
+
+    first = asyncio.ensure_future(db.read(holds_the_lane))
+    assert await asyncio.to_thread(started.wait, 10)
+    await db.run(_remember("k:1"))  # committed while the first read's snapshot is open
+    batch = [asyncio.ensure_future(db.read(_keys)) for _ in range(10)]
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await first == []
+    # handed over after the commit, all ten see it, from one snapshot begun for them together
+    assert await asyncio.gather(*batch) == [["k:1"]] * 10
+    assert len(begun) == 2
+    assert _checkpointed(path)  # and that snapshot has ended
+
+
+async def test_a_read_that_held_the_connection_past_its_snapshots_end_ends_it(
+        sqlite_db: tuple[Database, Path]) -> None:
+    db, path = sqlite_db
+    started, gate = threading.Event(), threading.Event()
+
+    async def waits(s: AsyncSession) -> list[str]:
+        keys = await _keys(s)
+        started.set()
+        await asyncio.to_thread(gate.wait, 10)  # awaits something else than SQLite
+        return keys + await _keys(s)
+
+    slow = asyncio.ensure_future(db.read(waits))
+    assert await asyncio.to_thread(started.wait, 10)
+    await db.run(_remember("k:2"))
+    assert await db.read(_keys) == ["k:2"]  # a connection of its own, a snapshot of its own
+    gate.set()
+    assert await slow == []  # one snapshot from its first statement to its last
+    assert _checkpointed(path)
+    assert await db.read(_keys) == ["k:2"]
