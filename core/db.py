@@ -82,11 +82,20 @@ async def _close_kept(lane: Lane) -> None:  # on the lane
         await conn.close()
 
 
+# PostgreSQL connections kept open per process. Each event's units of work (its accept, its
+# read, its answer) check one out; with 10 kept and 10 more opened and closed again, every
+# checkout past the tenth at 32 events in flight opened a connection (TLS negotiation,
+# authentication) and closed it again: B2 on PostgreSQL 302–336 → 617–709 `积分`/s with 32
+# kept. At most 8 more: two replicas stay under PostgreSQL's default max_connections (100)
+# with room for the scheduler's lock connection, the CLI and psql.
+PG_POOL_KEPT, PG_POOL_EXTRA = 32, 8
+
+
 class Database:
     """Owns the engine. ``uow()`` yields a session inside a transaction that commits on success;
     ``reading()`` one that only reads (on SQLite: another connection, no write lock)."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # hide_parameters: a DBAPIError's message (logged with its traceback) would otherwise
@@ -94,7 +103,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         on_disk = self.is_sqlite and ":memory:" not in url and "mode=memory" not in url
         if not self.is_sqlite:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            kwargs.update(pool_size=PG_POOL_KEPT, max_overflow=PG_POOL_EXTRA, pool_pre_ping=True)
         elif on_disk:
             # a lane calls sqlite3 from its own thread; a connection is used by one unit of work
             # at a time (checked out of the pool), never from two threads at once
