@@ -82,13 +82,15 @@ async def _close_kept(lane: Lane) -> None:  # on the lane
         await conn.close()
 
 
-# PostgreSQL connections kept open per process. Each event's units of work (its accept, its
-# read, its answer) check one out; with 10 kept and 10 more opened and closed again, every
-# checkout past the tenth at 32 events in flight opened a connection (TLS negotiation,
-# authentication) and closed it again: B2 on PostgreSQL 302–336 → 617–709 `积分`/s with 32
-# kept. At most 8 more: two replicas stay under PostgreSQL's default max_connections (100)
-# with room for the scheduler's lock connection, the CLI and psql.
-PG_POOL_KEPT, PG_POOL_EXTRA = 32, 8
+# PostgreSQL connections per process, all kept open. Each event's units of work (its accept,
+# its read, its answer) check one out; with 10 kept and 10 more opened and closed again, every
+# checkout past the tenth opened a connection (TLS negotiation, authentication, a new backend)
+# and closed it on return. Measured on B2 and B3 (2 cores), alternating: 10 + 10 → 361–399
+# `积分`/s and 3.14–3.26 s; 32 + 8 → 427–779 and 3.5–4.9 s (more backends than cores, more
+# buyers at the item's lock); 16 + 0 → 970–986 and 2.59–2.64 s. A unit of work beyond the 16th
+# waits for a connection (as one beyond the 20th did). Two replicas use 32 of PostgreSQL's
+# default max_connections of 100.
+PG_POOL_KEPT, PG_POOL_EXTRA = 16, 0
 
 
 class Database:
