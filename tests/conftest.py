@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import uuid
@@ -106,3 +107,14 @@ def policy() -> Policy:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 3, 15, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+
+
+@pytest.fixture
+def collector_restored() -> Iterator[None]:
+    """A served app (``build_served``, as ``jifen run``) freezes the heap and sets the
+    collector's thresholds once started: undone afterwards, so the rest of the process collects
+    as before."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)

@@ -6,9 +6,7 @@ SystemExit when one of its own checks fails (exact stock, no negative balance, v
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -30,14 +28,7 @@ HTTP_TINY = ["--n", "12", "--warmup", "4", "--concurrency", "4", "--rate", "20",
              "--deadline", "100"]
 
 
-@pytest.fixture(autouse=True)
-def _collector_restored() -> Iterator[None]:
-    """The served apps freeze the heap and set the collector's thresholds (``jifen run`` does):
-    undone after each benchmark, so the rest of this process collects as before."""
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
+pytestmark = pytest.mark.usefixtures("collector_restored")  # the HTTP benchmarks serve apps
 
 
 def test_b1_core(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.app import build
@@ -69,15 +67,6 @@ async def test_metrics_export_every_order_and_outbox_state_with_zeros(tmp_path: 
     for state in OUTBOX_STATES:
         assert f'jifen_outbox_messages{{status="{state}"}} 0' in text
     assert {"pending_approval", "placed", "fulfilled", "cancelled", "rejected"} <= set(ORDER_STATES)
-
-
-@pytest.fixture
-def collector_restored() -> Iterator[None]:
-    """The served app freezes this process's heap and sets the collector's thresholds: undo it."""
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
 
 
 async def test_the_served_app_settles_the_heap_once_started(tmp_path: Path, aiohttp_client,  # type: ignore[no-untyped-def]

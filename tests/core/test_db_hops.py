@@ -323,10 +323,8 @@ def _remember(key: str) -> Callable[[AsyncSession], Awaitable[None]]:
     return write
 
 
-def _keys(s: AsyncSession) -> Awaitable[list[str]]:
-    async def read() -> list[str]:
-        return sorted((await s.scalars(select(IdempotencyKey.key))).all())
-    return read()
+async def _keys(s: AsyncSession) -> list[str]:
+    return sorted((await s.scalars(select(IdempotencyKey.key))).all())
 
 
 async def test_reads_handed_over_together_share_one_snapshot_and_end_it(
