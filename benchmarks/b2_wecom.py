@@ -23,12 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import inspect
 import os
 import pstats
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -38,11 +39,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from benchmarks.common import CollectorTime, count_db_statements, percentile, run_with_load_client
+from benchmarks.workers import served_by_workers
 
 CALLBACK = "/wecom/callback"
 DEMO_USERS = ("chenjing", "linfang", "zhaolei", "wangwei", "wangwei2", "liuyang", "sunyue",
               "alice", "zhoujie", "wumin")
 Request = tuple[str, bytes]  # (query string, body)
+Settled = Callable[[], "bool | Awaitable[bool]"]  # has the server finished the work it acked?
 
 
 # --------------------------------------------------------------------------- load generator
@@ -234,20 +237,25 @@ class Bench:
         result: Result = self.conn.recv()
         return result
 
-    async def phase(self, label: str, job: Job,
-                    settled: Callable[[], bool] = lambda: True) -> Phase:
-        cpu = time.process_time()  # CPU time, unlike wall time, stays meaningful on a busy host
+    async def phase(self, label: str, job: Job, settled: Settled = lambda: True,
+                    cpu_s: Callable[[], float] = time.process_time) -> Phase:
+        """``cpu_s``: the server's CPU time so far (this process's by default); CPU time,
+        unlike wall time, stays meaningful on a busy host."""
+        cpu = cpu_s()
         with CollectorTime() as collector:
             result = await self.send(job)
             done_at = result.end
-            if not settled():  # the real app acked before its work finished: wait for the work
-                while not settled():
+            if not await _true(settled()):  # the app acked before its work finished: wait
+                while not await _true(settled()):
                     if self.left() <= 0:
                         raise TimeoutError("deadline reached while the server was still working")
                     await asyncio.sleep(0.002)
                 done_at = max(done_at, time.perf_counter())
-        return Phase(label, result, done_at, time.process_time() - cpu, collector.total,
-                     collector.longest)
+        return Phase(label, result, done_at, cpu_s() - cpu, collector.total, collector.longest)
+
+
+async def _true(answer: bool | Awaitable[bool]) -> bool:
+    return await answer if inspect.isawaitable(answer) else answer
 
 
 def _always() -> bool:
@@ -255,18 +263,18 @@ def _always() -> bool:
 
 
 async def measure(bench: Bench, url: str, reqs: list[Request], label: str, args: argparse.Namespace,
-                  settled: Callable[[], bool] = _always,
-                  statements: list[int] | None = None) -> tuple[Phase, Phase]:
+                  settled: Settled = _always, statements: list[int] | None = None,
+                  cpu_s: Callable[[], float] = time.process_time) -> tuple[Phase, Phase]:
     """Warm up, then (a) and (b). ``statements`` (a counter) is left holding (a)'s SQL count."""
     warm, n = args.warmup, args.n
-    await bench.phase("warmup", Job(url, reqs[:warm], "max", args.concurrency), settled)
+    await bench.phase("warmup", Job(url, reqs[:warm], "max", args.concurrency), settled, cpu_s)
     if statements is not None:
         statements[0] = 0
     profiler = cProfile.Profile() if args.profile and settled is not _always else None
     if profiler is not None:
         profiler.enable()
     a = await bench.phase(f"{label} max (c={args.concurrency})",
-                          Job(url, reqs[warm:warm + n], "max", args.concurrency), settled)
+                          Job(url, reqs[warm:warm + n], "max", args.concurrency), settled, cpu_s)
     if statements is not None:
         statements.append(statements[0])
     if profiler is not None:
@@ -276,7 +284,7 @@ async def measure(bench: Bench, url: str, reqs: list[Request], label: str, args:
     # (b) is not waited for: the app acks once an event is stored and works on; what it
     # still had in hand when the last ack came is reported as the backlog.
     b = await bench.phase(f"{label} {args.rate:g} req/s",
-                          Job(url, reqs[warm + n:], "rate", rate=args.rate))
+                          Job(url, reqs[warm + n:], "rate", rate=args.rate), cpu_s=cpu_s)
     return a, b
 
 
@@ -310,8 +318,9 @@ async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: C
     per_run = args.warmup + args.n + int(args.rate * args.seconds)
     t = time.perf_counter()
     bare_reqs = make_requests(per_run, "bare")
-    app_reqs = {name: make_requests(per_run, f"{name[:2]}") for name, _ in backends}
-    print(f"pre-encrypted {per_run * (1 + len(backends))} requests in "
+    app_reqs = {(name, k): make_requests(per_run, f"{name[:2]}{k}")
+                for name, _ in backends for k in args.workers}
+    print(f"pre-encrypted {per_run * (1 + len(app_reqs))} requests in "
           f"{time.perf_counter() - t:.1f} s; load generator in process {args.client_pid}")
 
     async with serve(bare_app()) as url:
@@ -320,11 +329,16 @@ async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: C
     print(bare[1].line())
 
     for name, db_url in backends:
-        try:
-            await run_app(bench, args, name, db_url, app_reqs[name], bare[0])
-        except TimeoutError as exc:
-            print(f"jifen {name}: stopped, {exc} (--deadline {args.deadline:g} s)")
-            return
+        for i, count in enumerate(args.workers):
+            try:
+                if count == 1:
+                    await run_app(bench, args, name, db_url, app_reqs[name, count], bare[0])
+                else:
+                    await run_workers(bench, args, name, db_url, app_reqs[name, count], bare[0],
+                                      count, seed=seed_demo if i == 0 else None)
+            except TimeoutError as exc:
+                print(f"jifen {name}: stopped, {exc} (--deadline {args.deadline:g} s)")
+                return
 
 
 async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str,
@@ -352,6 +366,49 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
           f"(goal < 50 ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
 
 
+async def seed_demo(db_url: str, api_base: str) -> None:
+    from bot.app import DB_KEY
+
+    await (await jifen_app(db_url, api_base))[DB_KEY].dispose()
+
+
+async def run_workers(bench: Bench, args: argparse.Namespace, name: str, db_url: str,
+                      reqs: list[Request], bare: Phase, count: int, *,
+                      seed: Callable[[str, str], Awaitable[None]] | None,
+                      goals: tuple[float, float] = (0.30, 50.0)) -> None:
+    """The app as ``jifen run --workers <count>`` serves it (``benchmarks.workers``), after
+    ``seed(db_url, api_base)`` if an earlier run of this backend did not seed the database.
+    ``goals``: the throughput ratio to bare and the p99 (ms) at the fixed rate."""
+    from tests.fakes.wecom_server import FakeWeComAPI
+
+    async with FakeWeComAPI() as api:
+        if seed is not None:
+            await seed(db_url, api.base_url)
+        async with served_by_workers(db_url, api.base_url, count) as (url, workers):
+            async def settled() -> bool:
+                return await workers.pending() == 0
+
+            a, b = await measure(bench, url, reqs, f"jifen {name} {count} workers", args, settled,
+                                 cpu_s=workers.cpu_s)
+            backlog = await workers.pending()
+    print(a.line())
+    print(b.line())
+    print(f"{'':<34} {backlog} events still in progress after the last ack of (b)")
+    print(f"{'':<34} throughput ratio {a.rate / bare.rate:6.1%} of bare (goal >= {goals[0]:.0%});  "
+          f"p99 at {args.rate:g} req/s {percentile(b.result.latencies, 99) * 1000:.1f} ms "
+          f"(goal < {goals[1]:g} ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
+    bad = {k: v for k, v in {**a.result.statuses, **b.result.statuses}.items() if k != 200}
+    if bad:
+        raise SystemExit(f"jifen {name} {count} workers: requests failed: {bad}")
+
+
+def worker_counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: worker counts such as 1,2")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000, help="requests in the max-throughput phase")
@@ -362,10 +419,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--postgres", default=os.environ.get("JIFEN_TEST_POSTGRES_URL"),
                     help="also run the app on a fresh database next to this PostgreSQL URL")
     ap.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run")
+    ap.add_argument("--workers", type=worker_counts, default=[1, 2],
+                    help="serve the app with each of these numbers of processes (jifen run "
+                         "--workers), e.g. 1,2; 1 is this process, with statement counts")
     ap.add_argument("--profile", choices=("tottime", "cumulative"),
                     help="cProfile the app's max-throughput phase, sorted by this column")
     ap.add_argument("--profile-lines", type=int, default=30)
-    ap.add_argument("--deadline", type=float, default=115.0, help="give up after this many seconds")
+    ap.add_argument("--deadline", type=float, default=240.0, help="give up after this many seconds")
     args = ap.parse_args(argv)
     run_with_load_client("b2", args, client_main,
                          f"B2 n={args.n} c={args.concurrency} rate={args.rate:g}/s x {args.seconds:g} s "

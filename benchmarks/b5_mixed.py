@@ -24,7 +24,9 @@ from benchmarks.b2_wecom import (
     jifen_app,
     measure,
     outbox_rows,
+    run_workers,
     serve,
+    worker_counts,
 )
 from benchmarks.common import count_db_statements, percentile, run_with_load_client
 
@@ -132,6 +134,8 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
 
 
 async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: Connection) -> None:
+    from bot.app import DB_KEY
+
     bench = Bench(conn, time.monotonic() + args.deadline)
     per_run = args.warmup + args.n + int(args.rate * args.seconds)
     bare_reqs = make_requests(per_run, "bare", args.employees)
@@ -139,13 +143,23 @@ async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: C
         bare = await measure(bench, url, bare_reqs, "bare aiohttp", args)
     print(bare[0].line())
     print(bare[1].line())
+    async def seed(db_url: str, api_base: str) -> None:
+        app = await jifen_app(db_url, api_base)
+        await enrol(app, args.employees)
+        await app[DB_KEY].dispose()
+
     for name, db_url in backends:
-        reqs = make_requests(per_run, name[:2], args.employees)
-        try:
-            await run_app(bench, args, name, db_url, reqs, bare[0])
-        except TimeoutError as exc:
-            print(f"jifen {name}: stopped, {exc} (--deadline {args.deadline:g} s)")
-            return
+        for i, count in enumerate(args.workers):
+            reqs = make_requests(per_run, f"{name[:2]}{count}", args.employees)
+            try:
+                if count == 1:
+                    await run_app(bench, args, name, db_url, reqs, bare[0])
+                else:
+                    await run_workers(bench, args, name, db_url, reqs, bare[0], count,
+                                      seed=seed if i == 0 else None, goals=(0.20, 100.0))
+            except TimeoutError as exc:
+                print(f"jifen {name}: stopped, {exc} (--deadline {args.deadline:g} s)")
+                return
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -159,7 +173,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--each", type=int, default=10, help="messages per kind in the statement count")
     ap.add_argument("--postgres", default=os.environ.get("JIFEN_TEST_POSTGRES_URL"))
     ap.add_argument("--no-sqlite", action="store_true")
-    ap.add_argument("--deadline", type=float, default=115.0)
+    ap.add_argument("--workers", type=worker_counts, default=[1, 2],
+                    help="serve the app with each of these numbers of processes, e.g. 1,2")
+    ap.add_argument("--deadline", type=float, default=240.0)
     args = ap.parse_args(argv)
     args.profile = None
     return args

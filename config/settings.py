@@ -12,6 +12,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./jifen.db"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # serving processes on the port (bot.app.workers): one uses one core, whatever the host has
+    workers: int = Field(default=1, ge=1, le=64)
     policy_file: str = "config/policy.yaml"
     timezone: str = "Asia/Shanghai"
 

@@ -1,6 +1,11 @@
 """One leader among replicas: a session-level PostgreSQL advisory lock held on a dedicated
 connection (SPEC section 7). If the leader dies its connection closes, the lock is released and
-another replica wins it at its next try. SQLite serves one process, which always leads.
+another replica wins it at its next try.
+
+On SQLite the processes sharing a database file (``jifen run --workers N``) are on one host: the
+leader holds an exclusive ``flock`` on ``<database file>.leader``, which the kernel releases when
+the process dies, however it dies. A separate file, not the database file: SQLite locks that one
+with POSIX record locks, which ``flock`` emulates on NFS. An in-memory database has one process.
 
 The lock connection can die under us (a PostgreSQL restart or failover, ``pg_terminate_backend``):
 the server then has released the lock, and every statement on the old connection fails with
@@ -11,10 +16,13 @@ wins the lock first leads, the others see ``false``.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from contextlib import suppress
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,10 +43,11 @@ class Leadership:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._conn: AsyncConnection | None = None
+        self._file = FileLock(lock_path(db.url)) if db.is_sqlite else None
 
     async def held(self) -> bool:
         if self.db.is_sqlite:
-            return True
+            return self._file is None or self._file.held()
         try:
             return await self._try()
         except _LOST as exc:
@@ -65,6 +74,8 @@ class Leadership:
             await conn.close()
 
     async def release(self) -> None:
+        if self._file is not None:
+            self._file.release()
         if self._conn is None:
             return
         try:
@@ -75,3 +86,38 @@ class Leadership:
             self._conn = None
         except _LOST:  # already dead: the server released the lock with it
             await self._discard()
+
+
+def lock_path(sqlite_url: str) -> str | None:
+    """The leader's lock file of an on-disk SQLite database; None for an in-memory one."""
+    database = make_url(sqlite_url).database or ""
+    if database in ("", ":memory:") or "mode=memory" in sqlite_url:
+        return None
+    return f"{database}.leader"
+
+
+class FileLock:
+    """An exclusive ``flock`` held until released or until this process ends (the kernel drops
+    it with the last descriptor). Never blocks: a try either takes the lock or reports it taken.
+    ``path`` None: nothing to share, always held."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def held(self) -> bool:
+        if self.path is None or self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another process leads
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor releases the lock

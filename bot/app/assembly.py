@@ -112,6 +112,7 @@ def _start_background(app: web.Application, worker: OutboxWorker, events: InboxP
         _app[OUTBOX_TASK_KEY] = asyncio.create_task(worker.run())
         _app[INBOX_TASK_KEY] = asyncio.create_task(events.run())
         scheduler.start()
+        await scheduler.claim()
 
     async def _stop(_app: web.Application) -> None:
         inbox_task = _app.get(INBOX_TASK_KEY)

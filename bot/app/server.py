@@ -140,9 +140,12 @@ class QuietAccessLog(AccessLogger):
         super().log(request, response, time)
 
 
-def setup_logging() -> None:
-    """INFO for jifen and aiohttp; migrations, the scheduler and polling only when they fail."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def setup_logging(worker: int | None = None) -> None:
+    """INFO for jifen and aiohttp; migrations, the scheduler and polling only when they fail.
+    A worker's lines say which worker wrote them."""
+    who = f"[worker {worker}] " if worker is not None else ""
+    logging.basicConfig(level=logging.INFO,
+                        format=f"%(asctime)s %(levelname)s {who}%(name)s %(message)s")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -164,13 +167,3 @@ def ready_line(settings: Settings) -> str:
     if settings.playground_enabled:
         return f"jifen is ready — playground {base}/playground/ · {console}"
     return f"jifen is ready — {console}"
-
-
-def run(settings: Settings) -> None:
-    setup_logging()
-
-    def ready(_aiohttp_banner: str) -> None:  # aiohttp calls this once the socket listens
-        print(ready_line(settings), flush=True)
-
-    web.run_app(build_served(settings), host=settings.http_host, port=settings.http_port, print=ready,
-                access_log_class=QuietAccessLog)

@@ -89,8 +89,9 @@ def _parse_now(text: str | None, policy: Policy) -> datetime:
 @command("run")
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _policy(settings)  # a wrong policy file stops here with one line, before anything starts
-    run(settings)
-    return 0
+    if args.workers is not None:
+        settings = settings.model_copy(update={"workers": args.workers})
+    return run(settings)
 
 
 @command("db_upgrade")

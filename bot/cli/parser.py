@@ -72,7 +72,9 @@ def _group(sub: Any, name: str, help_text: str, dest: str) -> Any:
 
 
 def add_commands(sub: Any) -> None:
-    _cmd(sub, "run", "run", "migrate, then serve HTTP, platform connections, scheduler and outbox")
+    run = _cmd(sub, "run", "run", "migrate, then serve HTTP, platform connections, scheduler and outbox")
+    run.add_argument("--workers", type=_positive, metavar="N",
+                     help="serving processes on the port (default JIFEN_WORKERS, else 1)")
     _cmd(_group(sub, "db", "database maintenance", "db_command"), "upgrade", "db_upgrade",
          "apply migrations")
     _cmd(sub, "demo", "demo", "load a demo organisation, catalog and some history into an empty database")

@@ -54,6 +54,17 @@ class Scheduler:
         log.info("job %s: %s", name, summary)
         return summary
 
+    async def claim(self) -> bool:
+        """Ask to lead at start (not only at the first job), and say in the log what came of it."""
+        try:
+            leads = await self.leadership.held()
+        except Exception:  # noqa: BLE001 - the next job's run asks again
+            log.exception("could not ask whether this process leads")
+            return False
+        log.info("scheduled jobs: %s", "this process runs them" if leads else
+                 "another process runs them (this one takes over if it goes away)")
+        return leads
+
     async def _run(self, name: str) -> None:
         try:
             await self.run_once(name)

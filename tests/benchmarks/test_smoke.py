@@ -41,6 +41,7 @@ def test_b2_wecom(capsys: pytest.CaptureFixture[str]) -> None:
     b2_wecom.main([*HTTP_TINY, *PG])
     out = capsys.readouterr().out
     assert "jifen sqlite max" in out and "NOT 200" not in out and "stopped" not in out
+    assert "jifen sqlite 2 workers max" in out  # as jifen run --workers 2 serves
 
 
 def test_b3_flash_sale(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +58,7 @@ def test_b5_mixed(capsys: pytest.CaptureFixture[str]) -> None:
     b5_mixed.main([*HTTP_TINY, "--employees", "12", "--each", "2", *PG])
     out = capsys.readouterr().out
     assert "SQL statements per message: balance" in out and "NOT 200" not in out
-    assert "stopped" not in out
+    assert "stopped" not in out and "jifen sqlite 2 workers max" in out
 
 
 def test_b6_admin(capsys: pytest.CaptureFixture[str]) -> None:

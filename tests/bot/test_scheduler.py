@@ -1,16 +1,20 @@
-"""The scheduler: jobs at local times, and exactly one leader among replicas on PostgreSQL."""
+"""The scheduler: jobs at local times, and exactly one leader among replicas (PostgreSQL) or
+among the processes sharing an SQLite file."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from bot.jobs.scheduler import SCHEDULE, Scheduler
 from core.db import Database
-from core.leader import LOCK_ID
+from core.leader import LOCK_ID, FileLock, lock_path
 from core.policy import Policy
 
 
@@ -18,11 +22,12 @@ async def test_one_leader_among_replicas(db: Database, db_url: str, policy: Poli
     other_db = Database(db_url)
     first, second = Scheduler(db, policy), Scheduler(other_db, policy)
     try:
-        assert await first.leadership.held() is True
-        if db.is_sqlite:  # one process owns an SQLite file: always the leader
-            assert await second.leadership.held() is True
-            return
-        assert await second.leadership.held() is False  # another replica holds the advisory lock
+        assert await first.claim() is True  # at start
+        assert await first.leadership.held() is True  # asking again keeps it
+        # another replica holds the advisory lock, or another process the SQLite file's flock
+        assert await second.claim() is False
+        assert await first.run_once("expire") is not None
+        assert await second.run_once("expire") is None  # a follower runs no job
         await first.stop()  # the leader goes away: its connection closes, the lock is free
         assert await second.leadership.held() is True
     finally:
@@ -94,3 +99,40 @@ async def test_the_leader_recovers_its_own_lock_after_termination(
         assert await _terminate_lock_holder(db) == 1
     finally:
         await sched.stop()  # on a dead connection: no error, nothing leaks
+
+
+def test_the_sqlite_leader_lock_is_released_when_its_process_dies(tmp_path: Path) -> None:
+    """The kernel drops a dead process's flock: a process that held the lock and was killed
+    (SIGKILL, no cleanup) leaves it free for the next."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'j.db'}"
+    path = lock_path(url)
+    assert path == f"{tmp_path / 'j.db'}.leader"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, path], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        assert FileLock(path).held() is False
+        holder.kill()
+        holder.wait()
+        mine = FileLock(path)
+        assert mine.held() is True
+        assert FileLock(path).held() is False  # another descriptor, even in this process
+        mine.release()
+        assert FileLock(path).held() is True
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_in_memory_database_has_one_process_which_leads() -> None:
+    assert lock_path("sqlite+aiosqlite:///:memory:") is None
+    assert lock_path("sqlite+aiosqlite://") is None
+    assert FileLock(None).held() is True
+
+
+_HOLD = """
+import sys, time
+from core.leader import FileLock
+assert FileLock(sys.argv[1]).held()
+print("held", flush=True)
+time.sleep(600)
+"""
