@@ -20,7 +20,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import queue
 import signal
+import socket
 import threading
 import time
 from multiprocessing.connection import wait
@@ -72,6 +74,7 @@ def single_process_reason(settings: Settings) -> str | None:
 
 def serve_workers(settings: Settings, workers: int, ready: str) -> int:
     """Supervise ``workers`` serving processes until SIGTERM/SIGINT; the exit status."""
+    _refuse_a_taken_port(settings.http_host, settings.http_port)
     asyncio.run(upgrade(settings.database_url))  # once, before the workers open the database
     sup = _Supervisor(settings, workers)
     with sup.signals():
@@ -82,6 +85,16 @@ def serve_workers(settings: Settings, workers: int, ready: str) -> int:
         sup.watch()
         sup.stop_all()
     return 0
+
+
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """OSError (as one process would get) if something listens on the port already. Workers
+    share it through ``SO_REUSEPORT``, which would as well let a second ``jifen run --workers``
+    of the same user serve beside the first, perhaps on another database; a plain bind finds
+    either."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.create_server((host, port), family=family):
+        pass
 
 
 class _Supervisor:
@@ -113,7 +126,7 @@ class _Supervisor:
                 return False
             try:
                 waiting.discard(self.ready.get(timeout=0.2))
-            except Exception:  # noqa: BLE001 - queue.Empty: look at the processes again
+            except queue.Empty:  # look at the processes again
                 continue
         return not self.stopping.is_set()
 
@@ -126,6 +139,7 @@ class _Supervisor:
                     continue
                 log.warning("worker %d (pid %s) exited with code %s; starting another",
                             number, proc.pid, proc.exitcode)
+                del self.procs[number]
                 proc.close()
                 if self.stopping.wait(RESTART_DELAY_S):
                     return
@@ -168,9 +182,13 @@ def worker_main(settings: Settings, number: int, supervisor: int, ready: Queue[i
     """One serving process (run in a fresh interpreter by the supervisor)."""
     setup_logging(worker=number)
     threading.Thread(target=_orphan_watch, args=(supervisor,), daemon=True).start()
-    web.run_app(build_served(settings), host=settings.http_host, port=settings.http_port,
-                reuse_port=True, print=lambda _banner: ready.put(number),
-                access_log_class=QuietAccessLog)
+    try:
+        web.run_app(build_served(settings), host=settings.http_host, port=settings.http_port,
+                    reuse_port=True, print=lambda _banner: ready.put(number),
+                    access_log_class=QuietAccessLog)
+    except OSError as exc:  # the port, a file: one line, as ``jifen run`` in one process says it
+        log.error("worker %d stopped: %s", number, exc.strerror or exc)
+        raise SystemExit(1) from None
 
 
 def _orphan_watch(supervisor: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from bot.app.serving import single_process_reason
@@ -41,3 +42,17 @@ def test_a_worker_count_below_one_is_refused_in_one_line(tmp_path: Path) -> None
     assert env.returncode == 1
     assert env.stderr.startswith("jifen: configuration: JIFEN_WORKERS:"), env.stderr
     assert not (tmp_path / "j.db").exists()  # refused before anything started
+
+
+def test_workers_on_a_taken_port_are_refused_in_one_line(tmp_path: Path) -> None:
+    """As one process is: SO_REUSEPORT would otherwise let the workers share a port that
+    something else (say, another ``jifen run --workers``) listens on."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'j.db'}"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        env = {f"JIFEN_{k.upper()}": v for k, v in WECOM.items()}
+        env["JIFEN_HTTP_PORT"] = str(taken.getsockname()[1])
+        result = jifen("run", "--workers", "2", db_url=url, env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("jifen: Address already in use")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "j.db").exists()  # refused before the database was touched
