@@ -125,3 +125,28 @@ async def test_two_workers_serve_one_database_and_survive_a_killed_worker(
         assert jifen("ledger", "verify", db_url=db_url).returncode == 0
     finally:
         await db.dispose()
+
+
+async def test_workers_stop_by_themselves_when_their_supervisor_is_killed(
+        tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "jifen.log"
+    env = {"JIFEN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'j.db'}",
+           "JIFEN_HTTP_PORT": str(port), "JIFEN_WECOM_CORP_ID": CORP_ID,
+           "JIFEN_WECOM_AGENT_ID": str(AGENT_ID), "JIFEN_WECOM_SECRET": SECRET,
+           "JIFEN_WECOM_TOKEN": TOKEN, "JIFEN_WECOM_AES_KEY": AES_KEY,
+           "JIFEN_WECOM_API_BASE": "http://127.0.0.1:9/", "JIFEN_PLAYGROUND": "false",
+           "JIFEN_POLICY_FILE": str(ROOT / "config" / "policy.yaml")}
+    proc = _start(env, log)
+    workers: set[int] = set()
+    try:
+        await _until(lambda: "(2 workers)" in log.read_text(), "the ready line")
+        workers = _workers(proc.pid)
+        assert len(workers) == 2
+        proc.kill()  # SIGKILL: the supervisor cannot stop them
+        proc.wait()
+        await _until(lambda: not _alive(workers), "the orphaned workers to stop")
+    finally:
+        proc.kill()
+        for pid in _alive(workers):
+            os.kill(pid, signal.SIGKILL)
