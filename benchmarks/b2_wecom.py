@@ -361,9 +361,19 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
     print(b.line())
     print(f"{'':<34} {statements[1] / a.count:.1f} SQL statements per message; {backlog} events "
           f"still in progress after the last ack of (b); {queued} of {len(reqs)} replies queued")
-    print(f"{'':<34} throughput ratio {a.rate / bare.rate:6.1%} of bare (goal >= 30%);  "
+    goals_line(a, b, bare, args, (0.30, 50.0), f"jifen {name}")
+
+
+def goals_line(a: Phase, b: Phase, bare: Phase, args: argparse.Namespace,
+               goals: tuple[float, float], who: str) -> None:
+    """Print the ratio to bare and the fixed rate's p99 against ``goals`` (ratio, ms); exit if a
+    request failed."""
+    print(f"{'':<34} throughput ratio {a.rate / bare.rate:6.1%} of bare (goal >= {goals[0]:.0%});  "
           f"p99 at {args.rate:g} req/s {percentile(b.result.latencies, 99) * 1000:.1f} ms "
-          f"(goal < 50 ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
+          f"(goal < {goals[1]:g} ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
+    bad = {k: v for k, v in {**a.result.statuses, **b.result.statuses}.items() if k != 200}
+    if bad:
+        raise SystemExit(f"{who}: requests failed: {bad}")
 
 
 async def seed_demo(db_url: str, api_base: str) -> None:
@@ -394,12 +404,7 @@ async def run_workers(bench: Bench, args: argparse.Namespace, name: str, db_url:
     print(a.line())
     print(b.line())
     print(f"{'':<34} {backlog} events still in progress after the last ack of (b)")
-    print(f"{'':<34} throughput ratio {a.rate / bare.rate:6.1%} of bare (goal >= {goals[0]:.0%});  "
-          f"p99 at {args.rate:g} req/s {percentile(b.result.latencies, 99) * 1000:.1f} ms "
-          f"(goal < {goals[1]:g} ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
-    bad = {k: v for k, v in {**a.result.statuses, **b.result.statuses}.items() if k != 200}
-    if bad:
-        raise SystemExit(f"jifen {name} {count} workers: requests failed: {bad}")
+    goals_line(a, b, bare, args, goals, f"jifen {name} {count} workers")
 
 
 def worker_counts(text: str) -> list[int]:

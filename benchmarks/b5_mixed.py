@@ -21,6 +21,7 @@ from benchmarks.b2_wecom import (
     Request,
     bare_app,
     client_main,
+    goals_line,
     jifen_app,
     measure,
     outbox_rows,
@@ -28,7 +29,7 @@ from benchmarks.b2_wecom import (
     serve,
     worker_counts,
 )
-from benchmarks.common import count_db_statements, percentile, run_with_load_client
+from benchmarks.common import count_db_statements, run_with_load_client
 
 MIX = (("balance", 6), ("give", 2), ("catalog", 1), ("history", 1))  # out of 10
 
@@ -125,12 +126,7 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
     print(b.line())
     print(f"{'':<34} {both[1] / a.count:.1f} SQL statements per message in the mix; {backlog} "
           f"events still in progress after the last ack of (b); {queued} replies queued")
-    print(f"{'':<34} throughput ratio {a.rate / bare.rate:6.1%} of bare (goal >= 20%);  "
-          f"p99 at {args.rate:g} req/s {percentile(b.result.latencies, 99) * 1000:.1f} ms "
-          f"(goal < 100 ms); client send lag max {b.result.max_lag * 1000:.1f} ms")
-    bad = {k: v for k, v in {**a.result.statuses, **b.result.statuses}.items() if k != 200}
-    if bad:
-        raise SystemExit(f"B5 {name}: requests failed: {bad}")
+    goals_line(a, b, bare, args, (0.20, 100.0), f"B5 {name}")
 
 
 async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: Connection) -> None:

@@ -128,16 +128,16 @@ class _OneHopConnection(aiosqlite.Connection):
         return self._connection is not None and not self._conn.in_transaction
 
     async def commit(self) -> None:
-        try:
-            if not self._idle():
-                await super().commit()
-        finally:
-            self._leave_gate()
+        await self._end(super().commit)
 
     async def rollback(self) -> None:
+        await self._end(super().rollback)
+
+    async def _end(self, end: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """The transaction's commit or rollback, if one is open; the write gate given back."""
         try:
             if not self._idle():
-                await super().rollback()
+                await end()
         finally:
             self._leave_gate()
 

@@ -21,10 +21,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbox.codec import decode, encode
 from bot.platforms.base import TaskSet
+from bot.runtime.dispatcher import Early
 from bot.runtime.events import Event, event_key
+from cards.model import Card
 from core import inbox
 from core.db import Database, GroupCommit
 from core.models import utcnow
@@ -32,9 +37,21 @@ from core.retention import ReplayGuard
 
 log = logging.getLogger("jifen.inbox")
 
-# handle(event, row_id) marks the row done in the transaction that commits the event's answer
-Handle = Callable[[Event, int], Awaitable[object]]
+# handle(event, row_id, typed) marks the row done in the transaction that commits the event's
+# answer; typed: what early() parsed, or None
+Handle = Callable[[Event, int, Any], Awaitable[object]]
 GiveUp = Callable[[Event], Awaitable[object]]
+# early(event) before the store: a read-only command's answer, or the parsed command;
+# record(session, event, cards) writes an early answer's reply rows in the caller's transaction
+EarlyHook = Callable[[Event], Awaitable[Early]]
+Record = Callable[[AsyncSession, Event, "list[Card]"], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class _Answered:
+    arrival: inbox.Arrival
+    event: Event
+    cards: list[Card]
 
 
 @dataclass(frozen=True)
@@ -50,14 +67,17 @@ class InboxTimings:
 class InboxProcessor:
     def __init__(self, db: Database, *, handle: Handle, give_up: GiveUp,
                  timings: InboxTimings | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 early: EarlyHook | None = None, record: Record | None = None) -> None:
         self.db, self._handle, self._give_up = db, handle, give_up
+        self._early, self._record = early, record
         self.t, self.clock = timings or InboxTimings(), clock
         self._tasks = TaskSet(log, "inbox")
         self._wake = asyncio.Event()
         self._stopping = False
         # accepts arriving while one commit is in flight are stored together in the next one
         self._store = GroupCommit(db, inbox.accept_many)
+        self._store_answered = GroupCommit(db, self._write_answered)
 
     async def accept(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
         """Durably store ``event`` (raises if that failed), then process it in the background.
@@ -65,20 +85,54 @@ class InboxProcessor:
         if it was seen before)."""
         now = self.clock()
         lease_until = now + timedelta(seconds=self.t.lease_s)
+        arrival = inbox.Arrival(event_key(event), encode(event), now, lease_until)
+        early = await self._early_of(event) if guard is None else None
+        if early is not None and early.cards is not None:
+            # stored as done with its reply rows, in one transaction; a redelivery of an event
+            # stored before (done or pending) inserts nothing and sends nothing
+            try:
+                await self._store_answered.submit(_Answered(arrival, event, early.cards))
+                return
+            except Exception:  # noqa: BLE001 - e.g. a reply row that cannot be written: the
+                # event is stored as pending below and processed (and retried) like any other
+                log.warning("inbox: storing the answer of %s failed; stored to retry",
+                            event_key(event), exc_info=True)
+        typed = early.typed if early is not None else None
         if guard is not None:
             # a signed request's replay guard shares the row's transaction (so a failed store
             # records neither); these few are stored one per transaction, not group-committed
             row_id = await inbox.accept(self.db, event_key(event), encode(event), now=now,
                                         lease_until=lease_until, guard=guard)
         else:
-            row_id = await self._store.submit(
-                inbox.Arrival(event_key(event), encode(event), now, lease_until))
+            row_id = await self._store.submit(arrival)
         if row_id is not None:  # None: a redelivery of a stored event, acknowledged again
-            self._tasks.spawn(self._process(row_id, event, 0))
+            self._tasks.spawn(self._process(row_id, event, 0, typed))
 
-    async def _process(self, row_id: int, event: Event, attempts: int) -> None:
+    async def _early_of(self, event: Event) -> Early | None:
+        """``early(event)``; None when there is no hook or it failed (a read of a read-only
+        command, say: the event then takes the stored path, which retries)."""
+        if self._early is None or self._record is None:
+            return None
         try:
-            await self._handle(event, row_id)  # marks the row done with the answer
+            return await self._early(event)
+        except Exception:  # noqa: BLE001 - stored and processed like any event instead
+            log.warning("inbox: answering %s at once failed; stored to retry", event_key(event),
+                        exc_info=True)
+            return None
+
+    async def _write_answered(self, session: AsyncSession, items: list[_Answered]) -> list[bool]:
+        """Store answered events as ``done`` and, for each stored now, its reply rows."""
+        assert self._record is not None
+        rows = await inbox.accept_many(session, [i.arrival for i in items], state="done")
+        for item, row_id in zip(items, rows, strict=True):
+            if row_id is not None:
+                await self._record(session, item.event, item.cards)
+        return [row_id is not None for row_id in rows]
+
+    async def _process(self, row_id: int, event: Event, attempts: int,
+                       typed: object = None) -> None:
+        try:
+            await self._handle(event, row_id, typed)  # marks the row done with the answer
         except Exception:  # noqa: BLE001 - retried from the inbox; the log gets the traceback
             log.exception("inbox: event %s failed (attempt %d)", event_key(event), attempts + 1)
             await self._failed(row_id, event, attempts + 1)

@@ -116,6 +116,15 @@ class _Reply:
     inbox_row: int | None
 
 
+@dataclass(frozen=True)
+class Early:
+    """What the dispatcher makes of an event before the inbox stores it: ``cards``, the answer
+    of a read-only command (stored with the event, as done, in one transaction), or else
+    ``typed``, the command its processing after the store starts from (parsed once)."""
+    cards: list[Card] | None = None
+    typed: Command | None = None
+
+
 @dataclass
 class _Answer:
     cards: list[Card]
@@ -140,13 +149,37 @@ class Dispatcher:
             log.exception("event %s failed", event_key(event))
             return [message(t(_lang(event), "internal_error"), locale=_lang(event))]
 
-    async def handle(self, event: Event, inbox_row: int | None = None) -> list[Card]:
+    async def early(self, event: Event) -> Early:
+        """A read-only command's answer before its event is stored; for any other event its
+        parsed command. A refusal is an answer; anything else propagates (the inbox then stores
+        the event and processes it as any other)."""
+        typed = parse(event.text) if isinstance(event, IncomingText) else None
+        lang: Locale = typed.lang if typed is not None else "zh"
+        command = typed if not isinstance(event, CardAction) else action_command(event.action, lang)
+        if command is None or not _reads_only(command):
+            return Early(typed=typed)
+        try:
+            answer = await self.db.read(lambda s: self._answer(s, event, typed, recall=False))
+        except CoreError as exc:
+            return Early(cards=[message(error_text(lang, exc), locale=lang)])
+        return Early(cards=answer.cards)
+
+    async def record(self, s: AsyncSession, event: Event, cards: list[Card]) -> None:
+        """Queue the replies of an answer computed before its event was stored (``early``), in
+        the transaction that stores the event."""
+        if self.sink is not None:
+            await self.sink(s, event, cards, None)
+
+    async def handle(self, event: Event, inbox_row: int | None = None,
+                     typed: Command | None = None) -> list[Card]:
         """Process one event. A refusal (CoreError) is answered and recorded; anything else (a
         database outage, a bug) propagates, so the caller retries rather than dropping it.
         ``inbox_row``: the event's inbox row, marked ``done`` in the transaction that commits
-        the answer (no transaction of its own; the two can never disagree)."""
-        # a message is parsed once, here; a click becomes its command once the language is known
-        typed = parse(event.text) if isinstance(event, IncomingText) else None
+        the answer (no transaction of its own; the two can never disagree). ``typed``: the
+        message's command if ``early`` parsed it already."""
+        # a message is parsed once; a click becomes its command once the language is known
+        if typed is None and isinstance(event, IncomingText):
+            typed = parse(event.text)
         lang: Locale = typed.lang if typed is not None else "zh"
         try:
             command = typed if not isinstance(event, CardAction) else action_command(event.action, lang)

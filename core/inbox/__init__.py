@@ -82,17 +82,19 @@ _MARK_DONE = (update(_INBOX).where(_INBOX.c.id.in_(bindparam("row_ids", expandin
               .values(state="done").returning(_INBOX.c.id))
 
 
-async def accept_many(session: AsyncSession, arrivals: list[Arrival]) -> list[int | None]:
+async def accept_many(session: AsyncSession, arrivals: list[Arrival], *,
+                      state: str = "pending") -> list[int | None]:
     """Store several events in the caller's transaction with one multi-row
     ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING``: per arrival its new row id, or None if
-    its key was stored already (or by an earlier arrival in the same list)."""
+    its key was stored already (or by an earlier arrival in the same list). ``state`` "done":
+    events answered before they were stored, their answers written in the same transaction."""
     if not arrivals:
         return []
     first: dict[str, int] = {}  # key -> index of its first arrival
     for i, a in enumerate(arrivals):
         first.setdefault(a.key, i)
     rows: list[dict[str, Any]] = [
-        {"key": a.key, "payload": a.payload, "state": "pending", "attempts": 0,
+        {"key": a.key, "payload": a.payload, "state": state, "attempts": 0,
          "lease_until": a.lease_until, "created_at": a.now}
         for i, a in enumerate(arrivals) if first[a.key] == i]
     # cacheable ON CONFLICT (core.upsert): the rows go as parameters, one multi-row statement

@@ -148,3 +148,43 @@ async def test_an_answer_that_cannot_be_written_fails_alone(wecom: WeComBot) -> 
     assert await _states(wecom) == {"done": len(users) - 1, "pending": 1}
     await wecom.flush()
     assert [u for u in users if len(wecom.sent_to(u)) != 1] == ["zhaolei"]
+
+
+async def _replies(bot: WeComBot, msg_id: str) -> int:
+    async with bot.db.uow() as s:
+        return int(await s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.dedupe_key.like(f"evt:wecom:{msg_id}:%"))) or 0)
+
+
+async def test_a_read_only_command_is_answered_before_it_is_stored_in_one_write(
+        wecom: WeComBot) -> None:
+    """``积分`` is answered first: when the 200 arrives its row is already done and its reply
+    queued, committed together; a redelivery sends nothing again."""
+    events = _events(wecom)
+    commits = _count_commits(wecom)
+    assert await wecom.say("wangwei", "积分", msg_id="early-1") == 200
+    assert commits[0] == 1  # the row and the reply: one transaction
+    assert events.busy == 0  # nothing left to process after the acknowledgement
+    assert await _states(wecom) == {"done": 1}
+    assert await _replies(wecom, "early-1") == 1
+    assert await wecom.say("wangwei", "积分", msg_id="early-1") == 200  # redelivered
+    assert await _replies(wecom, "early-1") == 1
+    await wecom.flush()
+    assert len(wecom.sent_to("wangwei")) == 1
+
+
+async def test_a_read_only_command_whose_read_fails_is_stored_and_retried(
+        wecom: WeComBot) -> None:
+    events = _events(wecom)
+    await _rename(wecom, "employees", "employees_away")
+    try:
+        assert await wecom.say("wangwei", "积分", msg_id="early-2") == 200  # stored instead
+        await events.idle()
+    finally:
+        await _rename(wecom, "employees_away", "employees")
+    assert await _states(wecom) == {"pending": 1}
+    assert await events.resume_due() == 1
+    await events.idle()
+    assert await _states(wecom) == {"done": 1}
+    await wecom.flush()
+    assert len(wecom.sent_to("wangwei")) == 1

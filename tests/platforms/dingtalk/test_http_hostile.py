@@ -64,7 +64,7 @@ class Feed:
         self.events: list[Event] = []
         self.inbox = InboxProcessor(db, handle=self._handle, give_up=self._handle)
 
-    async def _handle(self, event: Event, _row_id: int | None = None) -> None:
+    async def _handle(self, event: Event, _row_id: int | None = None, _typed: object = None) -> None:
         # (the inbox passes the row id to the dispatcher, which marks it done with the answer)
         self.events.append(event)
 
