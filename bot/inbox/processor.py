@@ -101,7 +101,7 @@ class InboxProcessor:
         if guard is not None:
             # a signed request's replay guard shares the row's transaction (so a failed store
             # records neither); these few are stored one per transaction, not group-committed
-            row_id = await inbox.accept(self.db, event_key(event), encode(event), now=now,
+            row_id = await inbox.accept(self.db, arrival.key, arrival.payload, now=now,
                                         lease_until=lease_until, guard=guard)
         else:
             row_id = await self._store.submit(arrival)
