@@ -22,11 +22,11 @@ import os
 from contextlib import suppress
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db import Database
+from core.sqlite import beside
 
 log = logging.getLogger("jifen.leader")
 LOCK_ID = 0x6A6966656E  # "jifen"
@@ -90,10 +90,7 @@ class Leadership:
 
 def lock_path(sqlite_url: str) -> str | None:
     """The leader's lock file of an on-disk SQLite database; None for an in-memory one."""
-    database = make_url(sqlite_url).database or ""
-    if database in ("", ":memory:") or "mode=memory" in sqlite_url:
-        return None
-    return f"{database}.leader"
+    return beside(sqlite_url, ".leader")
 
 
 class FileLock:

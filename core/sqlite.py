@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
@@ -307,12 +308,19 @@ class Lane:
         await asyncio.to_thread(self._thread.join, grace)
 
 
+def beside(url: str | URL, suffix: str) -> str | None:
+    """A file next to an on-disk SQLite database (its path + ``suffix``), for the locks the
+    processes sharing it take; None for an in-memory database, which has one process."""
+    url = make_url(url)
+    database = url.database or ""
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        return None
+    return f"{database}{suffix}"
+
+
 def write_gate_path(engine: AsyncEngine) -> str | None:
     """The file whose lock is the writers' turn (``WriteGate``); None in memory."""
-    database = engine.url.database or ""
-    if database in ("", ":memory:") or engine.url.query.get("mode") == "memory":
-        return None
-    return f"{database}.writing"
+    return beside(engine.url, ".writing")
 
 
 def setup_sqlite(engine: AsyncEngine, *, reader: bool) -> None:
