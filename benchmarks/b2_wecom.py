@@ -270,7 +270,7 @@ async def measure(bench: Bench, url: str, reqs: list[Request], label: str, args:
     await bench.phase("warmup", Job(url, reqs[:warm], "max", args.concurrency), settled, cpu_s)
     if statements is not None:
         statements[0] = 0
-    profiler = cProfile.Profile() if args.profile and settled is not _always else None
+    profiler = cProfile.Profile(time.thread_time) if args.profile and settled is not _always else None
     if profiler is not None:
         profiler.enable()
     a = await bench.phase(f"{label} max (c={args.concurrency})",
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="serve the app with each of these numbers of processes (jifen run "
                          "--workers), e.g. 1,2; 1 is this process, with statement counts")
     ap.add_argument("--profile", choices=("tottime", "cumulative"),
-                    help="cProfile the app's max-throughput phase, sorted by this column")
+                    help="cProfile the serving thread during the max-throughput phase (its CPU time, not wall time: a wait for the GIL is not work), sorted by this column")
     ap.add_argument("--profile-lines", type=int, default=30)
     ap.add_argument("--deadline", type=float, default=240.0, help="give up after this many seconds")
     args = ap.parse_args(argv)

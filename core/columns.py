@@ -15,15 +15,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
 from core import direct
 
 
+async def _connection(session: AsyncSession) -> AsyncConnection:
+    """The connection of ``session``'s transaction. A session bound to a connection already in
+    a transaction (a lane's own, in the snapshot its reads share, or in the transaction this
+    session began) runs there whatever it does, so the statement goes to it straight:
+    ``session.connection()`` pays a greenlet and, the first time, a session transaction that
+    only joins the one open (measured on the reading lane: a read of one statement 180–200 →
+    105–116 µs of CPU). Anything else begins the session's transaction as before."""
+    bind = session.bind
+    if type(bind) is AsyncConnection and bind.in_transaction():
+        return bind
+    return await session.connection()
+
+
 async def rows(session: AsyncSession, statement: Executable,
                params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
-    return await direct.rows(await session.connection(), statement, params)
+    return await direct.rows(await _connection(session), statement, params)
 
 
 async def scalar(session: AsyncSession, statement: Executable,
@@ -35,16 +48,16 @@ async def scalar(session: AsyncSession, statement: Executable,
 async def execute(session: AsyncSession, statement: Executable,
                   params: Mapping[str, Any] | None = None) -> None:
     """A statement returning no rows (an ``UPDATE`` of plain columns)."""
-    await direct.execute(await session.connection(), statement, params)
+    await direct.execute(await _connection(session), statement, params)
 
 
 async def execute_each(session: AsyncSession, statement: Executable,
                        rows: Sequence[Mapping[str, Any]]) -> None:
     """A statement returning no rows, once per row, in one ``executemany``."""
-    await direct.execute_each(await session.connection(), statement, rows)
+    await direct.execute_each(await _connection(session), statement, rows)
 
 
 async def inserted(session: AsyncSession, statement: Executable,
                    rows: Sequence[Mapping[str, Any]]) -> Sequence[Sequence[Any]]:
     """An ``INSERT … RETURNING`` of several rows in one statement; the rows returned."""
-    return await direct.inserted(await session.connection(), statement, rows)
+    return await direct.inserted(await _connection(session), statement, rows)

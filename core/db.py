@@ -277,7 +277,11 @@ class Database:
             except BaseException:
                 await session.run_sync(_roll_back_and_close)
                 raise
-            await session.run_sync(_commit_and_close if write else Session.close)
+            if write or session.in_transaction() or session.identity_map:
+                await session.run_sync(_commit_and_close if write else Session.close)
+            # else a read that ran only statements straight on the connection (core.columns):
+            # the session began nothing and holds nothing, and its close (a greenlet, its
+            # bookkeeping) would undo nothing
             return result
         finally:
             if own:

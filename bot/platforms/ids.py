@@ -15,5 +15,7 @@ MAX_ID = 120  # message/event ids: "evt:<platform>:" + id + outbox suffixes stay
 
 def valid_id(value: object, limit: int = MAX_ID) -> bool:
     """A non-empty string of at most ``limit`` printable ASCII characters without spaces."""
-    return (isinstance(value, str) and 0 < len(value) <= limit
-            and all("!" <= ch <= "~" for ch in value))
+    # printable ASCII is "!".."~" and the space: str methods in C, where a loop over the
+    # characters cost ~20 Python steps per id
+    return (isinstance(value, str) and 0 < len(value) <= limit and value.isascii()
+            and value.isprintable() and " " not in value)

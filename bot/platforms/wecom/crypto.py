@@ -81,9 +81,9 @@ def parse_xml(xml: str | bytes) -> dict[str, Any]:
 
 
 def _value(el: Element) -> Any:
+    if not len(el) and not el.attrib:  # a leaf, as nearly every element is: its own text
+        return (el.text or "").strip() or None
     text = "".join([el.text or "", *(child.tail or "" for child in el)]).strip()
-    if not len(el) and not el.attrib:
-        return text or None
     out: dict[str, Any] = {f"@{k}": v for k, v in el.attrib.items()}
     for child in el:
         value = _value(child)
@@ -117,9 +117,11 @@ class WeComCrypto:
         if len(key) != 32:
             raise ValueError("EncodingAESKey must be 43 base64 characters (32 bytes)")
         self._token = token
-        self._key = key
         self._corp_id = corp_id
         self._wechat = WeChatCrypto(token, aes_key, corp_id)
+        # one AES-CBC cipher (its decryptor is made per message): PrpCrypto built per message
+        # cost more than the decryption itself
+        self._prp = PrpCrypto(key)
         self._window = replay_window
         self._clock = clock
 
@@ -160,6 +162,6 @@ class WeComCrypto:
     def _decrypt(self, encrypt: str) -> str:
         try:
             # PrpCrypto also checks that the trailing receiveid equals our corp id (§3.2).
-            return str(PrpCrypto(self._key).decrypt(encrypt, self._corp_id))
+            return str(self._prp.decrypt(encrypt, self._corp_id))
         except Exception as exc:  # bad base64/padding/length/UTF-8, wrong corp id
             raise MalformedError(f"cannot decrypt: {type(exc).__name__}") from None
