@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import bindparam, delete, event, func, literal, or_, select
+from sqlalchemy import bindparam, delete, event, func, inspect, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import columns
@@ -27,6 +27,9 @@ _SELECT = (
     .where(or_(Employee.created_at >= bindparam("since"), Employee.updated_at >= bindparam("since")),
            Employee.department == "sales")
     .order_by(Employee.employee_id))
+_RENAME = (update(Employee).where(Employee.employee_id == bindparam("who"))
+           .values(name=bindparam("new_name")))
+_NAME = select(Employee.name).where(Employee.employee_id == bindparam("employee_id"))
 _IN = select(Employee.employee_id).where(
     Employee.employee_id.in_(bindparam("ids", expanding=True))).order_by(Employee.employee_id)
 
@@ -74,6 +77,42 @@ async def test_a_select_in_place_gives_what_sqlalchemy_gives(
     assert len(there) == sum(1 for p in people if p[5] == "sales" and p[2] >= since)
     for row in here:
         assert isinstance(row[1], bool) and row[3].tzinfo is UTC and row[6] == "fixed"
+
+
+async def test_a_read_on_a_lane_runs_on_its_connection_and_a_session_holding_objects_is_closed(
+        lanes: Database) -> None:
+    """A read's statements go to the lane's connection, in the snapshot it is in, without the
+    session beginning a transaction of its own; a read that loaded ORM objects still has its
+    session closed at the end (the objects detached), and a write still begins its session's
+    transaction, with the write lock, at its first statement."""
+    async def fill(s: AsyncSession) -> None:
+        s.add_all(Employee(employee_id=f"R{i}", name=f"r{i}", department="sales")
+                  for i in range(3))
+
+    await lanes.run(fill)
+    since = {"since": datetime(2000, 1, 1, tzinfo=UTC)}
+
+    async def plain(s: AsyncSession) -> tuple[int, bool]:
+        found = await columns.rows(s, _SELECT, since)
+        return len(found), s.in_transaction()
+
+    assert await lanes.read(plain) == (3, False)
+
+    async def with_object(s: AsyncSession) -> tuple[Employee, int]:
+        person = await s.get(Employee, "R0")
+        assert person is not None
+        return person, len(await columns.rows(s, _SELECT, since))
+
+    person, count = await lanes.read(with_object)
+    assert count == 3 and inspect(person).detached
+
+    async def write(s: AsyncSession) -> tuple[bool, bool]:
+        await columns.execute(s, _RENAME, {"who": "R1", "new_name": "renamed"})
+        raw = (await (await s.connection()).get_raw_connection()).driver_connection
+        return s.in_transaction(), bool(raw._conn.in_transaction)  # type: ignore[union-attr]
+
+    assert await lanes.run(write) == (True, True)
+    assert await lanes.read(lambda s: columns.scalar(s, _NAME, {"employee_id": "R1"})) == "renamed"
 
 
 async def test_listeners_see_each_statement_and_only_statements_run_again_go_in_place(
