@@ -27,9 +27,9 @@ async def resolve_all(ctx: Ctx, tokens: list[str]) -> list[str]:
     for token in tokens:
         if token.startswith("@") and token[1:] in names:
             continue  # DingTalk leaves "@张三" in the text of a real @mention: already resolved
-        emp = await directory.resolve(ctx.session, token, sender=ctx.me)
-        if emp.employee_id not in ids:
-            ids.append(emp.employee_id)
+        found = await directory.resolve(ctx.session, token, sender=ctx.me)
+        if found not in ids:
+            ids.append(found)
     return ids
 
 
