@@ -32,8 +32,11 @@ from core.approvals.service import open_request
 from core.awards.rules import check_reason
 from core.awards.schemas import AllowanceStatus, AwardResult, AwardView
 from core.directory.service import (
+    PERSON,
+    Person,
     department_if_shared,
     fact_columns,
+    person,
     remember_facts,
     roles_from,
 )
@@ -78,19 +81,19 @@ _RECORD = (select(IdempotencyKey.result).where(IdempotencyKey.key == bindparam("
            .scalar_subquery())
 _IDS = Employee.employee_id.in_(bindparam("ids", expanding=True))
 _FACTS = fact_columns()
+# The giver and the recipients are read as plain columns (``Person``), never as ORM objects.
 # FOR NO KEY UPDATE: award rows referencing this employee take KEY SHARE locks on it (FK), so
 # a plain FOR UPDATE would deadlock two people giving to each other at the same moment.
-_LOCK_OPTIONS = {"populate_existing": True}
+_N = len(PERSON)
 # SQLite: the giver and the recipients, locked, with everything read in one statement
-_LOCK_READ = {counted: select(Employee, *_FACTS, _RECORD, *((_USED, _PAIR) if counted else ()))
-              .where(_IDS).with_for_update(key_share=True).execution_options(**_LOCK_OPTIONS)
-              for counted in (False, True)}
+_LOCK_READ = {counted: select(*PERSON, *_FACTS, _RECORD, *((_USED, _PAIR) if counted else ()))
+              .where(_IDS).with_for_update(key_share=True) for counted in (False, True)}
 # PostgreSQL: the giver locked, then the rest read after the lock
-_LOCK = (select(Employee, *_FACTS).where(Employee.employee_id == bindparam("giver"))
-         .with_for_update(key_share=True).execution_options(**_LOCK_OPTIONS))
-_AFTER_LOCK = {counted: select(Employee, _RECORD, *((_USED, _PAIR) if counted else ())).where(_IDS)
+_LOCK = (select(*PERSON, *_FACTS).where(Employee.employee_id == bindparam("giver"))
+         .with_for_update(key_share=True))
+_AFTER_LOCK = {counted: select(*PERSON, _RECORD, *((_USED, _PAIR) if counted else ())).where(_IDS)
                for counted in (False, True)}
-_RECIPIENTS = select(Employee, _USED, _PAIR).where(_IDS)
+_RECIPIENTS = select(*PERSON, _USED, _PAIR).where(_IDS)
 _ALLOWANCE_USED = select(_USED)
 _REPORTS = select(func.count()).select_from(Employee).where(
     Employee.manager_id == bindparam("giver"), Employee.active.is_(True))
@@ -153,13 +156,13 @@ async def _status(session: AsyncSession, giver_id: str, declared: str, month: st
                            reports=reports, per_report=policy.allowance.per_report)
 
 
-Counts = tuple[dict[str, Employee], int, dict[str, int]]  # employees found, allowance used, pairs
+Counts = tuple[dict[str, Person], int, dict[str, int]]  # employees found, allowance used, pairs
 
 
 async def _lock_giver(
     session: AsyncSession, giver_id: str, record: str,
     recipients: tuple[list[str], datetime, Policy] | None = None,
-) -> tuple[Employee, dict[str, Any] | None, Counts | None]:
+) -> tuple[Person, dict[str, Any] | None, Counts | None]:
     """The giver, locked, with their directory facts (reports, namesake: ``fact_columns``), the
     result stored under ``record`` if any and, given ``recipients`` (ids, now, policy), what
     ``_recipients_and_counts`` reads. On SQLite all in one statement: the transaction holds the
@@ -168,22 +171,25 @@ async def _lock_giver(
     row lock, so it would miss a twin that held the lock and committed meanwhile."""
     one_statement = session.get_bind().dialect.name == "sqlite"
     await written(session)  # _RECORD reads a record remembered earlier in this unit of work
+    if session.new or session.dirty:  # a select of columns does not flush the ORM's changes
+        await session.flush()
     params: dict[str, Any] = {"record": record, "ids": [giver_id]}
     if recipients is not None:
         recipient_ids, now, policy = recipients
         params.update(_count_params(giver_id, now, policy), ids=[giver_id, *recipient_ids])
     counted = recipients is not None
-    locked = (await session.execute(_LOCK_READ[counted], params) if one_statement else
-              await session.execute(_LOCK, {"giver": giver_id})).all()
-    giver_row = next((r for r in locked if r[0].employee_id == giver_id), None)
+    locked = await columns.rows(session, _LOCK_READ[counted] if one_statement else _LOCK,
+                                params if one_statement else {"giver": giver_id})
+    giver_row = next((r for r in locked if r[0] == giver_id), None)
     if giver_row is None:
         raise errors.UnknownEmployee(who=giver_id)
-    giver = giver_row[0]
-    remember_facts(session, giver, giver_row[1], giver_row[2])
+    giver = person(giver_row)
+    remember_facts(session, giver_id, giver_row[_N], giver_row[_N + 1])
     if not giver.active:
         raise errors.InactiveEmployee(who=giver.name)
-    rows: list[Any] = [(r[0], *r[3:]) for r in locked] if one_statement else list(
-        (await session.execute(_AFTER_LOCK[counted], params)).all())
+    # (person, record, allowance used, live awards to them today) per row
+    rows = [(person(r), *r[_N + 2:]) for r in locked] if one_statement else [
+        (person(r), *r[_N:]) for r in await columns.rows(session, _AFTER_LOCK[counted], params)]
     mine = next((r for r in rows if r[0].employee_id == giver_id), None)
     if mine is None:  # gone since the lock (PostgreSQL)
         raise errors.UnknownEmployee(who=giver_id)
@@ -206,21 +212,21 @@ async def _recipients_and_counts(
     """The recipients found, the allowance used this month and each recipient's live awards
     from the giver today: one statement (a row per recipient with scalar subqueries) for what
     were a read per recipient and two counts."""
-    rows = (await session.execute(
-        _RECIPIENTS, {**_count_params(giver_id, now, policy), "ids": recipient_ids})).tuples().all()
-    found = {emp.employee_id: emp for emp, _used_, _n in rows}
-    used = int(rows[0][1] or 0) if rows else 0
-    return found, used, {emp.employee_id: int(n or 0) for emp, _used_, n in rows}
+    rows = await columns.rows(session, _RECIPIENTS,
+                              {**_count_params(giver_id, now, policy), "ids": recipient_ids})
+    found = {row[0]: person(row) for row in rows}
+    used = int(rows[0][_N] or 0) if rows else 0
+    return found, used, {row[0]: int(row[_N + 1] or 0) for row in rows}
 
 
-def _check_pairs(recipients: list[Employee], counts: dict[str, int], policy: Policy) -> None:
+def _check_pairs(recipients: list[Person], counts: dict[str, int], policy: Policy) -> None:
     limit = policy.award.max_per_pair_per_day
-    for person in recipients:
-        if counts[person.employee_id] >= limit:
-            raise errors.PairLimit(who=person.name, limit=limit)
+    for recipient in recipients:
+        if counts[recipient.employee_id] >= limit:
+            raise errors.PairLimit(who=recipient.name, limit=limit)
 
 
-def _active(found: dict[str, Employee], employee_id: str) -> Employee:
+def _active(found: dict[str, Person], employee_id: str) -> Person:
     emp = found.get(employee_id)
     if emp is None:
         raise errors.UnknownEmployee(who=employee_id)
@@ -230,9 +236,9 @@ def _active(found: dict[str, Employee], employee_id: str) -> Employee:
 
 
 async def _validate(
-    session: AsyncSession, giver: Employee, recipient_ids: list[str], amount: int, reason: str,
+    session: AsyncSession, giver: Person, recipient_ids: list[str], amount: int, reason: str,
     now: datetime, policy: Policy, counts: Counts | None,
-) -> tuple[list[Employee], list[str], int]:
+) -> tuple[list[Person], list[str], int]:
     """Recipients (active, distinct, not the giver), the reason's value hashtags and the
     allowance used this month, or a refusal (the pair limit's included). ``counts``: read
     already, with the giver (``_lock_giver``)."""
@@ -272,7 +278,7 @@ async def give(
 
 async def lock_and_recall(
     session: AsyncSession, *, giver_id: str, key: str
-) -> tuple[Employee, AwardResult | None]:
+) -> tuple[Person, AwardResult | None]:
     """Lock the giver's row; the stored result if ``key`` was already given (a redelivery)."""
     # looked up after (or with) the lock: a twin that held it has committed, and its result is
     # visible here
@@ -281,7 +287,7 @@ async def lock_and_recall(
 
 
 async def give_locked(
-    session: AsyncSession, *, giver: Employee, recipient_ids: list[str], amount: int,
+    session: AsyncSession, *, giver: Person, recipient_ids: list[str], amount: int,
     reason: str, key: str, now: datetime, policy: Policy, joined_from: int | None = None,
     counts: Counts | None = None,
 ) -> AwardResult:
@@ -294,8 +300,8 @@ async def give_locked(
     need = amount * len(recipients)
     if need > allowance.left:
         raise errors.InsufficientAllowance(left=allowance.left, need=need)
-    views = [await _award_one(session, giver, person, amount, reason, tags, key, now, policy,
-                              joined_from) for person in recipients]
+    views = [await _award_one(session, giver, recipient, amount, reason, tags, key, now, policy,
+                              joined_from) for recipient in recipients]
     result = AwardResult(batch=key, awards=views, allowance_left=allowance.left - need)
     await remember(session, f"give:{key}", result.to_dict(), now=now)
     return result
@@ -329,7 +335,7 @@ _SET_APPROVAL = (update(_AWARDS).where(_AWARDS.c.id == bindparam("award"))
 
 
 async def _award_one(
-    session: AsyncSession, giver: Employee, recipient: Employee, amount: int, reason: str,
+    session: AsyncSession, giver: Person, recipient: Person, amount: int, reason: str,
     tags: list[str], batch: str, now: datetime, policy: Policy, joined_from: int | None,
 ) -> AwardView:
     # a small award is paid at once: its rows are written in their final state (no updates)
@@ -346,7 +352,8 @@ async def _award_one(
     approval_id = None
     if at_once:
         await _pay(session, _Paid(award_id, giver.employee_id, recipient.employee_id, amount,
-                                 reason, hashtags, joined_from), now, policy, settled=True)
+                                 reason, hashtags, joined_from), now, policy, settled=True,
+                   giver=giver)
     else:
         chains = policy.approvals.chains
         chain = chains.award_large if amount > policy.award.hr_threshold else chains.award
@@ -378,14 +385,15 @@ async def pay(session: AsyncSession, award: Award, now: datetime, policy: Policy
 
 
 async def _pay(session: AsyncSession, award: _Paid, now: datetime, policy: Policy, *,
-               settled: bool = False) -> None:
+               settled: bool = False, giver: Person | Employee | None = None) -> None:
     """Credit the recipient (key ``award:<id>``) and tell the recipient (for a +1, also who gave
     the award it joined). ``settled``: the award and its allowance use were written in this
-    transaction, approved / spent already."""
+    transaction, approved / spent already. ``giver``: read already (else looked up)."""
     await credit(session, employee_id=award.recipient_id, amount=award.amount,
                  key=f"award:{award.id}", kind="award", actor=award.giver_id, reason=award.reason,
                  now=now, policy=policy, ref=f"award:{award.id}", new_key=settled)
-    giver = await get_employee(session, award.giver_id)
+    if giver is None:
+        giver = await get_employee(session, award.giver_id)
     shared = await department_if_shared(session, giver)  # 王伟（研发部） when two share the name
     # settled: the award row is new in this transaction, so its push key is too (no lookup; the
     # row goes in at commit with the event's replies, in one statement)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,9 +89,33 @@ def fact_columns() -> tuple[Exists, Exists]:
             _namesake_exists(Employee.employee_id, Employee.name))
 
 
-def remember_facts(session: AsyncSession, emp: Employee, reports: object, namesake: object) -> None:
-    _reports_cache(session)[emp.employee_id] = bool(reports)
-    _namesake_cache(session)[emp.employee_id] = bool(namesake)
+def remember_facts(session: AsyncSession, employee_id: str, reports: object,
+                   namesake: object) -> None:
+    _reports_cache(session)[employee_id] = bool(reports)
+    _namesake_cache(session)[employee_id] = bool(namesake)
+
+
+@dataclass(frozen=True)
+class Person:
+    """An employee as a hot path reads one: five plain columns (``PERSON``), not an ORM object.
+    Loading ``Employee`` objects (their identity map entries, attribute state and the ORM's
+    loading context, refreshed under a lock) cost a chat award more than its six inserts; the
+    award path reads these columns and writes none of them."""
+    employee_id: str
+    name: str
+    department: str | None
+    roles: str
+    active: bool
+
+
+PERSON = (Employee.employee_id, Employee.name, Employee.department, Employee.roles,
+          Employee.active)
+"""The columns of a ``Person``, first in a select (``person(row)``)."""
+
+
+def person(row: Sequence[Any]) -> Person:
+    """The ``Person`` of a row that begins with the ``PERSON`` columns."""
+    return Person(row[0], row[1], row[2], row[3], bool(row[4]))
 
 
 # The statements asked on every event are built once and executed with parameters: building
@@ -222,7 +247,7 @@ def _one_named(token: str, everyone: list[Any], sender: str | None) -> Any | Non
     return active[0] if active else None
 
 
-async def department_if_shared(session: AsyncSession, employee: Employee) -> str | None:
+async def department_if_shared(session: AsyncSession, employee: Employee | Person) -> str | None:
     """The employee's department when another active employee has the same name, else None: a
     card then says 王伟（研发部） where 王伟 alone would not tell who."""
     cache = _namesake_cache(session)

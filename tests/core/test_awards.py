@@ -23,6 +23,7 @@ from core.models import (
     AllowanceUse,
     ApprovalRequest,
     Award,
+    Employee,
     IdempotencyKey,
     LedgerTransaction,
     OutboxMessage,
@@ -164,6 +165,39 @@ async def test_small_award_is_credited_at_once_and_recipient_told(
         use = await s.scalar(select(AllowanceUse))
         assert use is not None and (use.status, use.month) == ("spent", "2026-03")
         assert await verify(s) == []
+
+
+async def test_an_award_reads_people_as_columns_and_loads_no_employee_objects(
+    db: Database, policy: Policy, now: datetime
+) -> None:
+    """The giver and the recipients are read as plain columns (``Person``): the unit of work
+    holds no ``Employee`` object afterwards, and the push still names the giver."""
+    await org(db)
+    await give(db, policy, now, "M1", ["E2", "E3"], 1)  # their accounts (made on first use)
+    async with db.uow() as s:
+        result = await awards.give(s, giver_id="E1", recipient_ids=["E2", "E3"], amount=5,
+                                   reason=REASON, key="cols", now=now, policy=policy)
+        assert [o for o in s.identity_map.values() if isinstance(o, Employee)] == []
+    async with db.uow() as s:
+        assert sorted(p["giver_name"] for _, p in await pushes(s, "award_received")) == [
+            "张三", "张三", "赵磊", "赵磊"]
+    assert [v.recipient_name for v in result.awards] == ["李四", "王五"]
+
+
+async def test_a_change_to_a_person_made_earlier_in_the_unit_of_work_counts(
+    db: Database, policy: Policy, now: datetime
+) -> None:
+    """Reading columns does not flush the ORM by itself; the award flushes first, so a
+    recipient deactivated earlier in the same unit of work is refused and nothing is paid."""
+    await org(db)
+    with pytest.raises(errors.InactiveEmployee):
+        async with db.uow() as s:
+            recipient = await s.get(Employee, "E2")
+            assert recipient is not None
+            recipient.active = False
+            await awards.give(s, giver_id="E1", recipient_ids=["E2"], amount=5, reason=REASON,
+                              key="flushed", now=now, policy=policy)
+    assert await balance_of(db, "E2", now) == 0
 
 
 async def test_multi_recipient_costs_amount_times_people(
