@@ -49,7 +49,8 @@ async def assemble(app: web.Application, settings: Settings, db: Database, polic
     events = InboxProcessor(db, handle=dispatcher.handle, give_up=dispatcher.give_up,
                             timings=InboxTimings(lease_s=settings.inbox_lease_seconds,
                                                  max_attempts=settings.inbox_max_attempts),
-                            early=dispatcher.early, record=dispatcher.record)
+                            early=dispatcher.early, record=dispatcher.record,
+                            arrived=dispatcher.process_arrived)
     app[EVENT_INBOX_KEY] = events
     app.on_shutdown.append(lambda _app: events.stop())  # before the database closes
     inbox = PlaygroundInbox() if settings.playground_enabled else None

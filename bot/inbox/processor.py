@@ -5,6 +5,11 @@
   while one insert is committing are inserted together in the next, each acked after it), and starts processing it at once, so
   a reply is not delayed by a poll. It raises if the row could not be stored: the transport then
   answers "try again" (WeCom 500, DingTalk HTTP 503, Stream no ACK).
+* Before the store, ``Dispatcher.early`` answers a read-only command (its row is stored
+  ``done`` with the reply rows, one transaction), and an employee's quick write (``赞``, an
+  order: ``AT_ARRIVAL``) is processed in the transaction that stores its row ``done``, before
+  the acknowledgement; if that fails for any reason but a refusal, the event is stored and
+  processed as below.
 * Processing calls ``Dispatcher.handle``, which marks the row ``done`` in the transaction that
   commits the event's answer (one transaction per event, not two). An infrastructure error
   (database outage, bug) counts an attempt and makes the row due again after a backoff; after
@@ -27,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbox.codec import decode, encode
 from bot.platforms.base import TaskSet
-from bot.runtime.dispatcher import Early
+from bot.runtime.dispatcher import Early, Refused
 from bot.runtime.events import Event, event_key
 from cards.model import Card
 from core import inbox
@@ -45,6 +50,9 @@ GiveUp = Callable[[Event], Awaitable[object]]
 # record(session, event, cards) writes an early answer's reply rows in the caller's transaction
 EarlyHook = Callable[[Event], Awaitable[Early]]
 Record = Callable[[AsyncSession, Event, "list[Card]"], Awaitable[object]]
+# arrived(session, event, typed) processes an event in the transaction that stores it (an
+# ``Early.at_arrival`` command); raises Refused with the answer of a refusal
+Arrived = Callable[[AsyncSession, Event, Any], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -68,9 +76,10 @@ class InboxProcessor:
     def __init__(self, db: Database, *, handle: Handle, give_up: GiveUp,
                  timings: InboxTimings | None = None,
                  clock: Callable[[], datetime] = utcnow,
-                 early: EarlyHook | None = None, record: Record | None = None) -> None:
+                 early: EarlyHook | None = None, record: Record | None = None,
+                 arrived: Arrived | None = None) -> None:
         self.db, self._handle, self._give_up = db, handle, give_up
-        self._early, self._record = early, record
+        self._early, self._record, self._arrived = early, record, arrived
         self.t, self.clock = timings or InboxTimings(), clock
         self._tasks = TaskSet(log, "inbox")
         self._wake = asyncio.Event()
@@ -98,6 +107,8 @@ class InboxProcessor:
                 log.warning("inbox: storing the answer of %s failed; stored to retry",
                             event_key(event), exc_info=True)
         typed = early.typed if early is not None else None
+        if early is not None and early.at_arrival and await self._at_arrival(arrival, event, typed):
+            return
         if guard is not None:
             # a signed request's replay guard shares the row's transaction (so a failed store
             # records neither); these few are stored one per transaction, not group-committed
@@ -119,6 +130,40 @@ class InboxProcessor:
             log.warning("inbox: answering %s at once failed; stored to retry", event_key(event),
                         exc_info=True)
             return None
+
+    async def _at_arrival(self, arrival: inbox.Arrival, event: Event, typed: object) -> bool:
+        """Store a quick write's event as done and process it, in one transaction, before the
+        acknowledgement: one transaction and one hand-over to the database where storing and
+        processing took two of each. True once that, or the answer of its refusal, is committed
+        (a redelivery of an event stored before commits nothing and is acknowledged again);
+        False if it failed (a database error, a bug): the event is then stored and processed
+        after the acknowledgement like any other, and retried from the inbox."""
+        if self._arrived is None or self._record is None:
+            return False
+        arrived = self._arrived
+        try:
+            await self.db.run(lambda s: self._store_processed(s, arrival, event, typed, arrived))
+            return True
+        except Refused as refused:  # rolled back: stored with its answer, as a read's is
+            cards = refused.cards
+        except Exception:  # noqa: BLE001 - stored below and retried like any event
+            log.warning("inbox: processing %s at arrival failed; stored to retry",
+                        event_key(event), exc_info=True)
+            return False
+        try:
+            await self._store_answered.submit(_Answered(arrival, event, cards))
+            return True
+        except Exception:  # noqa: BLE001 - stored as pending below and processed again
+            log.warning("inbox: storing the answer of %s failed; stored to retry",
+                        event_key(event), exc_info=True)
+            return False
+
+    @staticmethod
+    async def _store_processed(session: AsyncSession, arrival: inbox.Arrival, event: Event,
+                               typed: object, arrived: Arrived) -> None:
+        [row_id] = await inbox.accept_many(session, [arrival], state="done")
+        if row_id is not None:  # None: stored before (done, or pending and processed from there)
+            await arrived(session, event, typed)
 
     async def _write_answered(self, session: AsyncSession, items: list[_Answered]) -> list[bool]:
         """Store answered events as ``done`` and, for each stored now, its reply rows."""

@@ -28,7 +28,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime.commands import (
+    Apply,
     Balance,
+    Cancel,
     CancelConfirmation,
     Catalog,
     Command,
@@ -36,11 +38,13 @@ from bot.runtime.commands import (
     Decide,
     Empty,
     Fulfil,
+    Give,
     Help,
     History,
     Join,
     Leaderboard,
     Orders,
+    Redeem,
     Unknown,
     Usage,
     normalize,
@@ -68,6 +72,12 @@ log = logging.getLogger("jifen.dispatch")
 # connection, no write lock), and only the answer (dedupe record + reply rows) is written after.
 READ_ONLY: tuple[type[Command], ...] = (
     Balance, History, Leaderboard, Help, Empty, Catalog, Orders, Unknown, Usage)
+# An employee's own quick writes: a handful of rows each (an award per recipient named, one
+# order), so they are processed in the transaction that stores their event, before the
+# acknowledgement (``process_arrived``). Work of unbounded size (HR's grants to many, a
+# broadcast) and approvers' decisions are stored first and processed after the acknowledgement.
+AT_ARRIVAL: tuple[type[Command], ...] = (
+    Give, Join, Apply, Redeem, Confirm, Cancel, CancelConfirmation)
 
 
 def _reads_only(command: Command) -> bool:
@@ -120,9 +130,20 @@ class _Reply:
 class Early:
     """What the dispatcher makes of an event before the inbox stores it: ``cards``, the answer
     of a read-only command (stored with the event, as done, in one transaction), or else
-    ``typed``, the command its processing after the store starts from (parsed once)."""
+    ``typed``, the command its processing starts from (parsed once); ``at_arrival``: a quick
+    write, processed in the transaction that stores it (``process_arrived``)."""
     cards: list[Card] | None = None
     typed: Command | None = None
+    at_arrival: bool = False
+
+
+class Refused(Exception):  # noqa: N818 - a refusal, not a failure
+    """``process_arrived`` refused the command (a CoreError): its transaction is rolled back and
+    the event is stored with this answer instead."""
+
+    def __init__(self, cards: list[Card]) -> None:
+        super().__init__("refused")
+        self.cards = cards
 
 
 @dataclass
@@ -157,12 +178,23 @@ class Dispatcher:
         lang: Locale = typed.lang if typed is not None else "zh"
         command = typed if not isinstance(event, CardAction) else action_command(event.action, lang)
         if command is None or not _reads_only(command):
-            return Early(typed=typed)
+            return Early(typed=typed, at_arrival=isinstance(command, AT_ARRIVAL))
         try:
             answer = await self.db.read(lambda s: self._answer(s, event, typed, recall=False))
         except CoreError as exc:
             return Early(cards=[message(error_text(lang, exc), locale=lang)])
         return Early(cards=answer.cards)
+
+    async def process_arrived(self, s: AsyncSession, event: Event, typed: Command | None) -> None:
+        """Process an event in the transaction that stores it, its inbox row inserted ``done``
+        just before (so there is no row to mark and no record to look up): the effects and the
+        replies commit with the row. A refusal raises ``Refused`` with its answer."""
+        try:
+            answer = await self._answer(s, event, typed, recall=False)
+        except CoreError as exc:
+            lang: Locale = typed.lang if typed is not None else "zh"
+            raise Refused([message(error_text(lang, exc), locale=lang)]) from None
+        await self._commit_replies(s, event, answer.cards, answer.update, remember=False)
 
     async def record(self, s: AsyncSession, event: Event, cards: list[Card]) -> None:
         """Queue the replies of an answer computed before its event was stored (``early``), in

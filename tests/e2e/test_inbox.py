@@ -188,3 +188,37 @@ async def test_a_read_only_command_whose_read_fails_is_stored_and_retried(
     assert await _states(wecom) == {"done": 1}
     await wecom.flush()
     assert len(wecom.sent_to("wangwei")) == 1
+
+
+async def test_an_award_is_processed_in_the_transaction_that_stores_it(wecom: WeComBot) -> None:
+    """``赞`` (a quick write) is stored as done and processed in one transaction before the 200:
+    no processing is left for after the acknowledgement, and a redelivery changes nothing."""
+    events = _events(wecom)
+    before = await _balance(wecom, "E006")
+    commits = _count_commits(wecom)
+    assert await wecom.say("wangwei", AWARD, msg_id="arrival-1") == 200
+    assert commits[0] == 1  # the row, the award, the ledger and the replies: one transaction
+    assert events.busy == 0
+    assert await _states(wecom) == {"done": 1}
+    assert await _balance(wecom, "E006") == before + 10
+    commits[0] = 0
+    assert await wecom.say("wangwei", AWARD, msg_id="arrival-1") == 200  # redelivered
+    assert commits[0] == 1 and events.busy == 0  # its row's insert, which found the row
+    assert await _balance(wecom, "E006") == before + 10
+    await wecom.flush()
+    assert len(wecom.sent_to("wangwei")) == 1
+
+
+async def test_a_refused_award_at_arrival_is_answered_once_and_changes_nothing(
+        wecom: WeComBot) -> None:
+    """Its transaction is rolled back, and the event is stored with the refusal as its answer."""
+    before = await _balance(wecom, "E006")
+    too_much = "赞 @刘洋 100000 谢谢你的帮助"
+    for _ in range(2):  # and its redelivery
+        assert await wecom.say("wangwei", too_much, msg_id="arrival-2") == 200
+    assert await _states(wecom) == {"done": 1}
+    assert await _balance(wecom, "E006") == before
+    assert await _replies(wecom, "arrival-2") == 1
+    await wecom.flush()
+    [sent] = wecom.sent_to("wangwei")
+    assert "本月点赞额度不足" in sent["markdown"]["content"]
