@@ -260,20 +260,23 @@ async def _validate(
 
 async def give(
     session: AsyncSession, *, giver_id: str, recipient_ids: list[str], amount: int, reason: str,
-    key: str, now: datetime, policy: Policy,
+    key: str, now: datetime, policy: Policy, record: bool = True,
 ) -> AwardResult:
     """Award ``amount`` to each recipient from the giver's allowance (costs amount × people).
 
     Every refusal (InvalidAmount, InvalidInput, SelfAward, UnknownEmployee, InactiveEmployee,
     ReasonTooShort, ValueRequired, UnknownValue, PairLimit, InsufficientAllowance, NoApprover)
     is raised before anything is written. A repeated ``key`` returns the first result unchanged.
+    ``record=False``: the caller records ``key``'s work itself, in this transaction (a chat
+    message's event row), so no second record of the result is kept under it.
     """
     giver, done, counts = await _lock_giver(session, giver_id, f"give:{key}",
                                             (recipient_ids, now, policy))
     if done is not None:
         return AwardResult.from_dict(done)
     return await give_locked(session, giver=giver, recipient_ids=recipient_ids, amount=amount,
-                             reason=reason, key=key, now=now, policy=policy, counts=counts)
+                             reason=reason, key=key, now=now, policy=policy, counts=counts,
+                             record=record)
 
 
 async def lock_and_recall(
@@ -289,7 +292,7 @@ async def lock_and_recall(
 async def give_locked(
     session: AsyncSession, *, giver: Person, recipient_ids: list[str], amount: int,
     reason: str, key: str, now: datetime, policy: Policy, joined_from: int | None = None,
-    counts: Counts | None = None,
+    counts: Counts | None = None, record: bool = True,
 ) -> AwardResult:
     """``give`` once the giver is locked and ``key`` is known to be new (see lock_and_recall).
     ``counts``: the recipients and counts, read with the giver (``_lock_giver``)."""
@@ -303,7 +306,8 @@ async def give_locked(
     views = [await _award_one(session, giver, recipient, amount, reason, tags, key, now, policy,
                               joined_from) for recipient in recipients]
     result = AwardResult(batch=key, awards=views, allowance_left=allowance.left - need)
-    await remember(session, f"give:{key}", result.to_dict(), now=now)
+    if record:
+        await remember(session, f"give:{key}", result.to_dict(), now=now)
     return result
 
 

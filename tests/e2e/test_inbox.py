@@ -16,7 +16,7 @@ from bot.inbox import InboxProcessor
 from bot.outbox.metrics import collect
 from core import ledger
 from core.ledger.verify import verify
-from core.models import InboxEvent, OutboxMessage, utcnow
+from core.models import IdempotencyKey, InboxEvent, OutboxMessage, utcnow
 from tests.e2e.conftest import WeComBot
 
 AWARD = "赞 @刘洋 10分 谢谢你的帮助"
@@ -205,6 +205,9 @@ async def test_an_award_is_processed_in_the_transaction_that_stores_it(wecom: We
     assert await wecom.say("wangwei", AWARD, msg_id="arrival-1") == 200  # redelivered
     assert commits[0] == 1 and events.busy == 0  # its row's insert, which found the row
     assert await _balance(wecom, "E006") == before + 10
+    async with wecom.db.uow() as s:  # the event's row is the award's only record
+        assert await s.scalar(select(func.count()).select_from(IdempotencyKey)
+                              .where(IdempotencyKey.key.like("give:evt:%"))) == 0
     await wecom.flush()
     assert len(wecom.sent_to("wangwei")) == 1
 
