@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.models.base import Base, UTCDateTime, utcnow
@@ -14,18 +14,22 @@ class Award(Base):
     """One award from a giver to one recipient; a multi-recipient award is several rows sharing ``batch``."""
 
     __tablename__ = "awards"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_pos"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_pos"),
+        # the pair limit's (giver, day); its first column serves every query by giver (0013)
+        Index("ix_awards_giver_day", "giver_id", "day"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     batch: Mapped[str] = mapped_column(String(200), index=True)
-    giver_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"), index=True)
+    giver_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
     recipient_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(500))
     hashtags: Mapped[str] = mapped_column(String(200), default="")
     # pending | approved | rejected | undone (撤回 by the giver) | revoked (撤销 by HR)
     status: Mapped[str] = mapped_column(String(16))
-    day: Mapped[str] = mapped_column(String(10), index=True)  # local YYYY-MM-DD, for the pair limit
+    day: Mapped[str] = mapped_column(String(10))  # local YYYY-MM-DD, for the pair limit
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # +1 (我也赞): the award this one joined; always the first award, never another +1

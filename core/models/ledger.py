@@ -47,7 +47,8 @@ class Entry(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    # looked up through ix_ledger_entries_tx_account_amount, whose first column it is (0013)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
