@@ -96,16 +96,9 @@ class InboxProcessor:
         lease_until = now + timedelta(seconds=self.t.lease_s)
         arrival = inbox.Arrival(event_key(event), encode(event), now, lease_until)
         early = await self._early_of(event) if guard is None else None
-        if early is not None and early.cards is not None:
-            # stored as done with its reply rows, in one transaction; a redelivery of an event
-            # stored before (done or pending) inserts nothing and sends nothing
-            try:
-                await self._store_answered.submit(_Answered(arrival, event, early.cards))
-                return
-            except Exception:  # noqa: BLE001 - e.g. a reply row that cannot be written: the
-                # event is stored as pending below and processed (and retried) like any other
-                log.warning("inbox: storing the answer of %s failed; stored to retry",
-                            event_key(event), exc_info=True)
+        if early is not None and early.cards is not None and \
+                await self._store_with_answer(arrival, event, early.cards):
+            return
         typed = early.typed if early is not None else None
         if early is not None and early.at_arrival and await self._at_arrival(arrival, event, typed):
             return
@@ -145,15 +138,21 @@ class InboxProcessor:
             await self.db.run(lambda s: self._store_processed(s, arrival, event, typed, arrived))
             return True
         except Refused as refused:  # rolled back: stored with its answer, as a read's is
-            cards = refused.cards
+            return await self._store_with_answer(arrival, event, refused.cards)
         except Exception:  # noqa: BLE001 - stored below and retried like any event
             log.warning("inbox: processing %s at arrival failed; stored to retry",
                         event_key(event), exc_info=True)
             return False
+
+    async def _store_with_answer(self, arrival: inbox.Arrival, event: Event,
+                                 cards: list[Card]) -> bool:
+        """Store the event as done with its reply rows, in one transaction (group-committed);
+        a redelivery of an event stored before (done or pending) inserts nothing and sends
+        nothing. False if that failed: the caller stores it as pending, processed like any."""
         try:
             await self._store_answered.submit(_Answered(arrival, event, cards))
             return True
-        except Exception:  # noqa: BLE001 - stored as pending below and processed again
+        except Exception:  # noqa: BLE001 - e.g. a reply row that cannot be written
             log.warning("inbox: storing the answer of %s failed; stored to retry",
                         event_key(event), exc_info=True)
             return False

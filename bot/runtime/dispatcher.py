@@ -114,6 +114,11 @@ async def identify(session: AsyncSession, source: Source) -> directory.Sender | 
     return await directory.sender(session, platform=source.platform, user_id=source.user_id)
 
 
+def _refusal(lang: Locale, exc: CoreError) -> list[Card]:
+    """The answer to a refused command: its one-line reason."""
+    return [message(error_text(lang, exc), locale=lang)]
+
+
 def _lang(event: Event) -> Locale:
     return parse(event.text).lang if isinstance(event, IncomingText) else "zh"
 
@@ -182,7 +187,7 @@ class Dispatcher:
         try:
             answer = await self.db.read(lambda s: self._answer(s, event, typed, recall=False))
         except CoreError as exc:
-            return Early(cards=[message(error_text(lang, exc), locale=lang)])
+            return Early(cards=_refusal(lang, exc))
         return Early(cards=answer.cards)
 
     async def process_arrived(self, s: AsyncSession, event: Event, typed: Command | None) -> None:
@@ -193,7 +198,7 @@ class Dispatcher:
             answer = await self._answer(s, event, typed, recall=False)
         except CoreError as exc:
             lang: Locale = typed.lang if typed is not None else "zh"
-            raise Refused([message(error_text(lang, exc), locale=lang)]) from None
+            raise Refused(_refusal(lang, exc)) from None
         await self._commit_replies(s, event, answer.cards, answer.update, remember=False)
 
     async def record(self, s: AsyncSession, event: Event, cards: list[Card]) -> None:
@@ -221,7 +226,7 @@ class Dispatcher:
                 return await self._finish(event, answer.cards, inbox_row)
             return await self.db.run(lambda s: self._process(s, event, typed, inbox_row))
         except CoreError as exc:
-            return await self._finish(event, [message(error_text(lang, exc), locale=lang)], inbox_row)
+            return await self._finish(event, _refusal(lang, exc), inbox_row)
 
     async def give_up(self, event: Event) -> list[Card]:
         """The event could not be processed after every retry: answer it with an apology (sent
