@@ -317,6 +317,17 @@ class Database:
         await self.engine.dispose()
 
 
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """``session.begin_nested()`` with its ``SAVEPOINT`` issued at once. SQLAlchemy issues it
+    at the ORM's next use of the connection; statements sent to the connection straight
+    (``core.columns``) before that would run outside the savepoint, and its rollback would not
+    undo them."""
+    async with session.begin_nested():
+        await session.connection()
+        yield session
+
+
 class GroupCommit(Generic[I, R]):
     """Group commit: many small writes share one transaction (and on SQLite one turn of the write
     lock), yet each caller awaits its own durable commit.
@@ -333,6 +344,17 @@ class GroupCommit(Generic[I, R]):
         self.db, self._write, self._max = db, write, max_batch
         self._queue: list[tuple[I, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._committing = 0
+
+    @property
+    def waiting(self) -> int:
+        """Items queued for the next batch."""
+        return len(self._queue)
+
+    @property
+    def committing(self) -> int:
+        """Items of the batch being committed."""
+        return self._committing
 
     async def submit(self, item: I) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -347,6 +369,7 @@ class GroupCommit(Generic[I, R]):
         try:
             while self._queue:
                 batch, self._queue = self._queue[:self._max], self._queue[self._max:]
+                self._committing = len(batch)
                 await self._commit(batch)
         except BaseException:  # cancelled (shutdown): nobody may wait forever
             for _, future in batch + self._queue:
@@ -354,7 +377,7 @@ class GroupCommit(Generic[I, R]):
             self._queue = []
             raise
         finally:
-            self._task = None
+            self._task, self._committing = None, 0
 
     async def _commit(self, batch: list[tuple[I, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]

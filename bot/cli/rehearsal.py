@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from core.db import Database
+from core.db import Database, savepoint
 
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ class Rehearsal(Database):
 
     @asynccontextmanager
     async def uow(self) -> AsyncIterator[AsyncSession]:
-        async with self._session.begin_nested():
+        async with savepoint(self._session):
             yield self._session
 
     @asynccontextmanager

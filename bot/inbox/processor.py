@@ -36,7 +36,7 @@ from bot.runtime.dispatcher import Early, Refused
 from bot.runtime.events import Event, event_key
 from cards.model import Card
 from core import inbox
-from core.db import Database, GroupCommit
+from core.db import Database, GroupCommit, savepoint
 from core.models import utcnow
 from core.retention import ReplayGuard
 
@@ -56,10 +56,17 @@ Arrived = Callable[[AsyncSession, Event, Any], Awaitable[object]]
 
 
 @dataclass(frozen=True)
-class _Answered:
+class _Answered:  # stored done with the reply rows of an answer computed before
     arrival: inbox.Arrival
     event: Event
     cards: list[Card]
+
+
+@dataclass(frozen=True)
+class _Arrived:  # stored done and processed in the store's transaction
+    arrival: inbox.Arrival
+    event: Event
+    typed: Any
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,10 @@ class InboxProcessor:
         self._stopping = False
         # accepts arriving while one commit is in flight are stored together in the next one
         self._store = GroupCommit(db, inbox.accept_many)
-        self._store_answered = GroupCommit(db, self._write_answered)
+        # answered and quick-write events share one: a batch's rows share their pages, its
+        # commit and, on SQLite, one turn of the writer
+        self._arrivals: GroupCommit[_Answered | _Arrived, object] = \
+            GroupCommit(db, self._write_arrivals)
 
     async def accept(self, event: Event, *, guard: ReplayGuard | None = None) -> None:
         """Durably store ``event`` (raises if that failed), then process it in the background.
@@ -133,16 +143,17 @@ class InboxProcessor:
         after the acknowledgement like any other, and retried from the inbox."""
         if self._arrived is None or self._record is None:
             return False
-        arrived = self._arrived
         try:
-            await self.db.run(lambda s: self._store_processed(s, arrival, event, typed, arrived))
-            return True
-        except Refused as refused:  # rolled back: stored with its answer, as a read's is
-            return await self._store_with_answer(arrival, event, refused.cards)
+            outcome = await self._arrivals.submit(_Arrived(arrival, event, typed))
+        except Refused as refused:  # alone in its batch, which was rolled back
+            outcome = refused
         except Exception:  # noqa: BLE001 - stored below and retried like any event
             log.warning("inbox: processing %s at arrival failed; stored to retry",
                         event_key(event), exc_info=True)
             return False
+        if isinstance(outcome, Refused):  # rolled back: stored with its answer, as a read's is
+            return await self._store_with_answer(arrival, event, outcome.cards)
+        return outcome is True
 
     async def _store_with_answer(self, arrival: inbox.Arrival, event: Event,
                                  cards: list[Card]) -> bool:
@@ -150,28 +161,57 @@ class InboxProcessor:
         a redelivery of an event stored before (done or pending) inserts nothing and sends
         nothing. False if that failed: the caller stores it as pending, processed like any."""
         try:
-            await self._store_answered.submit(_Answered(arrival, event, cards))
+            await self._arrivals.submit(_Answered(arrival, event, cards))
             return True
         except Exception:  # noqa: BLE001 - e.g. a reply row that cannot be written
             log.warning("inbox: storing the answer of %s failed; stored to retry",
                         event_key(event), exc_info=True)
             return False
 
-    @staticmethod
-    async def _store_processed(session: AsyncSession, arrival: inbox.Arrival, event: Event,
-                               typed: object, arrived: Arrived) -> None:
-        [row_id] = await inbox.accept_many(session, [arrival], state="done")
-        if row_id is not None:  # None: stored before (done, or pending and processed from there)
-            await arrived(session, event, typed)
+    async def _write_arrivals(self, session: AsyncSession,
+                              items: list[_Answered | _Arrived]) -> list[object]:
+        """One batch: each quick write stored ``done`` and processed, then the answered events
+        stored ``done`` with their reply rows. True for each; for a quick write refused, its
+        ``Refused``, or False if it failed otherwise: in a batch of several each is processed in
+        a savepoint of its own, rolled back alone (the caller then stores it with its answer, or
+        as pending); alone, it raises and the batch rolls back. The quick writes go first: a
+        savepoint's release inserts every reply row still waiting (``core.pending``), and an
+        answered event's row that failed there would be blamed on the quick write."""
+        assert self._record is not None and self._arrived is not None
+        out: list[object] = [True] * len(items)
+        for n, quick in enumerate(items):
+            if isinstance(quick, _Arrived):
+                if len(items) == 1:
+                    await self._process_arrived(session, quick, self._arrived)
+                else:
+                    out[n] = await self._process_in_savepoint(session, quick, self._arrived)
+        answered = [item for item in items if isinstance(item, _Answered)]
+        if answered:
+            rows = await inbox.accept_many(session, [i.arrival for i in answered], state="done")
+            for item, row_id in zip(answered, rows, strict=True):
+                if row_id is not None:  # None: stored before; its answer is not sent again
+                    await self._record(session, item.event, item.cards)
+        return out
 
-    async def _write_answered(self, session: AsyncSession, items: list[_Answered]) -> list[bool]:
-        """Store answered events as ``done`` and, for each stored now, its reply rows."""
-        assert self._record is not None
-        rows = await inbox.accept_many(session, [i.arrival for i in items], state="done")
-        for item, row_id in zip(items, rows, strict=True):
-            if row_id is not None:
-                await self._record(session, item.event, item.cards)
-        return [row_id is not None for row_id in rows]
+    @staticmethod
+    async def _process_arrived(session: AsyncSession, item: _Arrived, arrived: Arrived) -> None:
+        [row_id] = await inbox.accept_many(session, [item.arrival], state="done")
+        if row_id is not None:  # None: stored before (done, or pending and processed from there)
+            await arrived(session, item.event, item.typed)
+
+    @classmethod
+    async def _process_in_savepoint(cls, session: AsyncSession, item: _Arrived,
+                                    arrived: Arrived) -> object:
+        try:
+            async with savepoint(session):
+                await cls._process_arrived(session, item, arrived)
+            return True
+        except Refused as refused:
+            return refused
+        except Exception:  # noqa: BLE001 - this one only: stored after and retried like any
+            log.warning("inbox: processing %s at arrival failed; stored to retry",
+                        event_key(item.event), exc_info=True)
+            return False
 
     async def _process(self, row_id: int, event: Event, attempts: int,
                        typed: object = None) -> None:
@@ -227,6 +267,16 @@ class InboxProcessor:
         self._stopping = True
         self._wake.set()
         await self._tasks.drain(self.t.stop_grace_s)
+
+    @property
+    def waiting(self) -> int:
+        """Arrivals queued for the next shared store."""
+        return self._store.waiting + self._arrivals.waiting
+
+    @property
+    def storing(self) -> int:
+        """Arrivals in the shared stores being committed."""
+        return self._store.committing + self._arrivals.committing
 
     @property
     def busy(self) -> int:

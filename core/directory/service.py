@@ -61,7 +61,9 @@ def _forget_on_directory_write(session: Session, _ctx: object) -> None:
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_at_end(session: Session, tx: SessionTransaction) -> None:
-    if tx.parent is None:  # the outer transaction (every flush ends an inner one of its own)
+    # the outer transaction (every flush ends an inner one of its own), or a savepoint: one
+    # rolled back may have undone the rows a remembered fact was read from
+    if tx.parent is None or tx.nested:
         session.info.pop(_REPORTS, None)
         session.info.pop(_NAMESAKES, None)
 

@@ -6,10 +6,11 @@ is renamed away, then back (ALTER TABLE … RENAME works on SQLite and PostgreSQ
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from bot.app import EVENT_INBOX_KEY
 from bot.inbox import InboxProcessor
@@ -225,3 +226,67 @@ async def test_a_refused_award_at_arrival_is_answered_once_and_changes_nothing(
     await wecom.flush()
     [sent] = wecom.sent_to("wangwei")
     assert "本月点赞额度不足" in sent["markdown"]["content"]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Let the server's tasks run until ``condition`` holds (it changes only as they run)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the server never got there")
+
+
+def _count_savepoints(bot: WeComBot) -> list[int]:
+    savepoints = [0]
+
+    @sa_event.listens_for(bot.db.engine.sync_engine, "savepoint")
+    def _savepoint(_conn: object, _name: object) -> None:
+        savepoints[0] += 1
+
+    return savepoints
+
+
+async def test_quick_writes_arriving_together_share_a_commit_and_each_stands_alone(
+        wecom: WeComBot) -> None:
+    """Awards and answered reads arriving while one is committing are stored in one
+    transaction, each award in a savepoint of its own: a refused award and one that cannot be
+    written are rolled back alone (then answered with the refusal; left pending to retry), the
+    rest commit together; a redelivery sent with its original counts once."""
+    events = _events(wecom)
+    givers = ["chenjing", "linfang", "zhaolei", "wangwei", "sunyue", "zhoujie", "wumin"]
+    readers = ["alice", "wangwei2"]
+    before = await _balance(wecom, "E006")
+    async with wecom.db.uow() as s:  # sunyue's reply cannot be queued: its dedupe key is taken
+        s.add(OutboxMessage(recipient="x", kind="reply", dedupe_key="evt:wecom:together-sunyue:r0",
+                            lane=0, payload="{}", status="sent", created_at=utcnow(),
+                            next_attempt_at=utcnow()))
+
+    def text_of(user: str) -> str:
+        if user in readers:
+            return "积分"
+        return "赞 @刘洋 100000 谢谢你的帮助" if user == "zhaolei" else AWARD
+
+    async with wecom.db.engine.connect() as blocker:
+        # another connection's uncommitted row of the first event's key holds its store (on
+        # SQLite the write lock, on PostgreSQL the key), so every other arrival queues behind it
+        await blocker.execute(insert(InboxEvent).values(
+            key="evt:wecom:together-first", payload="{}", state="done", attempts=0,
+            lease_until=utcnow(), created_at=utcnow()))
+        first = asyncio.ensure_future(wecom.say("liuyang", "赞 @王伟 1 谢谢", msg_id="together-first"))
+        await _until(lambda: events.storing == 1)
+        posts = [asyncio.ensure_future(wecom.say(u, text_of(u), msg_id=f"together-{u}"))
+                 for u in givers + readers for _ in range(2)]
+        await _until(lambda: events.waiting == len(posts))
+        commits, savepoints = _count_commits(wecom), _count_savepoints(wecom)
+        await blocker.rollback()
+    assert await asyncio.gather(first, *posts) == [200] * (1 + len(posts))
+    await events.idle()
+    # every award in the second batch, each in a savepoint; one commit for it and the first,
+    # one for the refusal's answer, and the stored path's few for sunyue's
+    assert savepoints[0] == 2 * len(givers) and commits[0] <= 6
+    assert await _states(wecom) == {"done": len(givers) + len(readers), "pending": 1}
+    assert await _balance(wecom, "E006") == before + 10 * (len(givers) - 2)  # verify() too
+    await wecom.flush()
+    assert [u for u in givers + readers if len(wecom.sent_to(u)) != 1] == ["sunyue"]
+    assert "本月点赞额度不足" in wecom.texts_to("zhaolei")
