@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -93,6 +93,14 @@ async def _close_kept(lane: Lane) -> None:  # on the lane
 PG_POOL_KEPT, PG_POOL_EXTRA = 16, 0
 
 
+def _sqlite_on_disk(url: str) -> bool:
+    """Whether a SQLite URL names a file: ``sqlite+aiosqlite://`` (no path), ``…/:memory:`` and
+    ``…?mode=memory`` are in-memory databases."""
+    parsed = make_url(url)
+    return parsed.database not in (None, "", ":memory:") and \
+        parsed.query.get("mode") != "memory" and "mode=memory" not in (parsed.database or "")
+
+
 class Database:
     """Owns the engine. ``uow()`` yields a session inside a transaction that commits on success;
     ``reading()`` one that only reads (on SQLite: another connection, no write lock)."""
@@ -103,7 +111,7 @@ class Database:
         # hide_parameters: a DBAPIError's message (logged with its traceback) would otherwise
         # carry every bound value — whole outbox payloads, message texts, mobile numbers
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
-        on_disk = self.is_sqlite and ":memory:" not in url and "mode=memory" not in url
+        on_disk = self.is_sqlite and _sqlite_on_disk(url)
         if not self.is_sqlite:
             kwargs.update(pool_size=PG_POOL_KEPT, max_overflow=PG_POOL_EXTRA, pool_pre_ping=True)
         elif on_disk:
@@ -265,13 +273,14 @@ class Database:
         conn: AsyncConnection | None = None
         if own:
             lane.connection_in_use = True
-            conn = await self._lane_connection(lane, engine)
-            if not write:
-                await self._share_snapshot(lane, conn)
-            session = maker(bind=conn)
-        else:
-            session = maker()
         try:
+            if own:  # inside the try: a connection that cannot be opened leaves the lane's free
+                conn = await self._lane_connection(lane, engine)
+                if not write:
+                    await self._share_snapshot(lane, conn)
+                session = maker(bind=conn)
+            else:
+                session = maker()
             try:
                 result = await fn(session)
             except BaseException:

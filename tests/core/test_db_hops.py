@@ -372,3 +372,35 @@ async def test_a_read_that_held_the_connection_past_its_snapshots_end_ends_it(
     assert await slow == []  # one snapshot from its first statement to its last
     assert _checkpointed(path)
     assert await db.read(_keys) == ["k:2"]
+
+
+async def test_a_lane_whose_connection_could_not_be_opened_keeps_one_once_it_can(
+        tmp_path: Path, sqlite_template: Path) -> None:
+    """A failed open (the file's folder not there yet) fails that unit of work only: once the
+    file can be opened, the lane opens its connection and keeps it, as it would have at once."""
+    path = tmp_path / "later" / "jifen.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        with pytest.raises(Exception, match="unable to open"):
+            await db.run(lambda s: s.scalar(select(1)))
+        path.parent.mkdir()
+        shutil.copy(sqlite_template, path)
+        checkouts: list[object] = []
+        event.listen(db.engine.sync_engine, "checkout",
+                     lambda conn, _rec, _proxy: checkouts.append(conn))
+        for n in range(5):
+            assert await db.run(_selects(n)) == n
+        assert len(checkouts) == 1  # the lane's own, kept: not one of the pool's per unit of work
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
+async def test_an_in_memory_database_url_without_a_file_works(url: str) -> None:
+    db = Database(url)
+    try:
+        await db.run(lambda s: s.execute(text("CREATE TABLE t (n INTEGER)")))
+        await db.run(lambda s: s.execute(text("INSERT INTO t VALUES (7)")))
+        assert await db.read(lambda s: s.scalar(text("SELECT n FROM t"))) == 7
+    finally:
+        await db.dispose()
