@@ -9,7 +9,8 @@
   ``done`` with the reply rows, one transaction), and an employee's quick write (``赞``, an
   order: ``AT_ARRIVAL``) is processed in the transaction that stores its row ``done``, before
   the acknowledgement; if that fails for any reason but a refusal, the event is stored and
-  processed as below.
+  processed as below. Both are group-committed together, each quick write of a batch in a
+  savepoint of its own.
 * Processing calls ``Dispatcher.handle``, which marks the row ``done`` in the transaction that
   commits the event's answer (one transaction per event, not two). An infrastructure error
   (database outage, bug) counts an attempt and makes the row due again after a backoff; after
