@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from html.parser import HTMLParser
 
 import pytest
 from aiohttp import web
@@ -58,6 +59,52 @@ def csrf_of(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "page has no CSRF field"
     return found[1]
+
+
+class _Forms(HTMLParser):
+    """Each form of a page as a browser would submit it: field name → value (text, textarea,
+    the selected option, ticked checkboxes); hidden fields, files and buttons left out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, str]] = []
+        self._filling: str | None = None  # a textarea, or a selected option without a value
+        self._select = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        kind = a.get("type", "text")
+        if tag == "form":
+            self.forms.append({})
+        elif tag == "input" and kind not in ("hidden", "file", "checkbox"):
+            self.forms[-1][a["name"]] = a.get("value", "")
+        elif tag == "input" and kind == "checkbox" and "checked" in a:
+            self.forms[-1][a["name"]] = a.get("value", "on")
+        elif tag == "textarea" and "hidden" not in a:
+            self._start(a["name"])
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and "selected" in a:
+            self._start(self._select, a.get("value"))
+
+    def _start(self, name: str, value: str | None = None) -> None:
+        self.forms[-1][name] = value or ""
+        self._filling = name if value is None else None
+
+    def handle_data(self, data: str) -> None:
+        if self._filling:
+            self.forms[-1][self._filling] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("textarea", "option"):
+            self._filling = None
+
+
+def forms_of(html: str) -> list[dict[str, str]]:
+    """The page's forms with what their fields hold (see ``_Forms``)."""
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
 
 
 @dataclass

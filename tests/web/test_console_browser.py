@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.models import LedgerTransaction, Order, OutboxMessage
+from core.models import CatalogItem, LedgerTransaction, Order, OutboxMessage
 from tests.cli_helpers import jifen
 from tests.web.browser import BROWSER_MARKS, Live
 
@@ -161,3 +161,36 @@ def test_an_item_created_in_the_console_is_in_chat_mall(browser: Any, page: Any,
     expect(reply).to_contain_text("TEAPOT9")
     expect(reply).to_contain_text("120")
     chat.context.close()
+
+
+def test_a_refused_item_keeps_what_was_typed(page: Any, live: Live) -> None:
+    """One bad field (the price): the refusal is shown and every other field still holds what
+    was typed, so only the price needs fixing; nothing is stored until it is right."""
+    from playwright.sync_api import expect
+
+    typed = {"sku": "LAMP7", "name": "护眼台灯", "points": "-5", "category": "生活",
+             "stock": "12", "limit_per_employee": "2", "image_url": "https://example.com/l.png",
+             "available_from": "2030-01-01", "available_until": "2030-02-01"}
+    page.goto(f"{live.base}/admin/catalog/new")
+    for name, value in typed.items():
+        page.fill(f"input[name={name}]", value)
+    page.select_option("select[name=kind]", "service")
+    page.check("input[name=requires_approval]")
+    page.fill("textarea[name=description]", "三档调光\n可夹在桌边")
+    page.get_by_role("button", name="保存").click()
+
+    expect(page.locator(".problem")).to_have_text("points：「-5」不是正整数")
+    for name, value in typed.items():
+        expect(page.locator(f"input[name={name}]")).to_have_value(value)
+    expect(page.locator("select[name=kind]")).to_have_value("service")
+    expect(page.locator("input[name=requires_approval]")).to_be_checked()
+    expect(page.locator("textarea[name=description]")).to_have_value("三档调光\n可夹在桌边")
+    page.screenshot(path=str(live.shots / "catalog-item-refused.png"), full_page=True)
+    assert live.query(lambda s: s.get(CatalogItem, "LAMP7")) is None
+
+    page.fill("input[name=points]", "150")  # fix the one wrong field only
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".notice")).to_contain_text("已保存")
+    item = live.query(lambda s: s.get(CatalogItem, "LAMP7"))
+    assert (item.name, item.points, item.kind, item.stock, item.requires_approval) == (
+        "护眼台灯", 150, "service", 12, True)

@@ -5,7 +5,6 @@ broadcast preview, and the dashboard agreeing with the monthly report."""
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_plus
 
 from sqlalchemy import event, func, select
 
@@ -15,7 +14,7 @@ from core.orders.service import confirm, start_redemption
 from core.reports.service import month_summary
 from core.timeutil import month_key
 from tests.core.test_report_rollup import fold
-from tests.web.conftest import ADMIN, HR, Console
+from tests.web.conftest import ADMIN, EMPLOYEE, HR, Console, forms_of
 
 PAGES = ("/admin", "/admin/employees", "/admin/employees?q=研发", "/admin/employees/E004",
          "/admin/orders", "/admin/orders?state=placed", "/admin/grants", "/admin/catalog",
@@ -110,8 +109,10 @@ async def test_grants_preview_changes_nothing_and_a_file_grants_once(console: Co
     assert await _transactions(console) == before + 2
     broken = await console.client.post("/admin/grants/confirm", data={"csrf": csrf, "text": bad},
                                        allow_redirects=False)
-    assert "problem=" in broken.headers["Location"] and await _transactions(console) == before + 2
-    assert "第 4 行：points：「-3」不是正整数" in unquote_plus(broken.headers["Location"])
+    assert broken.status == 422 and await _transactions(console) == before + 2
+    html = await broken.text()  # the refusal, and the text back in the box to be fixed
+    assert "第 4 行：points：「-3」不是正整数" in html
+    assert forms_of(html)[1]["text"] == bad
 
 
 async def test_catalog_item_with_codes_never_shows_them(console: Console) -> None:
@@ -134,8 +135,90 @@ async def test_catalog_item_with_codes_never_shows_them(console: Console) -> Non
     assert item is not None and item.active is False
     invalid = await console.client.post("/admin/catalog/new", data={
         "csrf": csrf, "sku": "BAD SKU", "name": "x", "points": "0"}, allow_redirects=False)
-    assert invalid.status == 303 and "problem=" in invalid.headers["Location"]
-    assert "sku：「BAD SKU」格式不对" in unquote_plus(invalid.headers["Location"])
+    assert invalid.status == 422
+    assert "sku：「BAD SKU」格式不对" in await invalid.text()
+
+
+TYPED_ITEM = {"sku": "LAMP7", "name": "台灯", "points": "-5", "category": "生活", "kind": "service",
+              "stock": "12", "limit_per_employee": "2", "requires_approval": "1",
+              "description": "护眼\n可调光", "image_url": "https://example.com/lamp.png",
+              "available_from": "2030-01-01", "available_until": "2030-02-01",
+              "codes": ""}
+
+
+async def _items(console: Console) -> list[tuple[str, str, int]]:
+    rows = await console.db.run(lambda s: s.execute(
+        select(CatalogItem.sku, CatalogItem.name, CatalogItem.points).order_by(CatalogItem.sku)))
+    return [tuple(r) for r in rows]
+
+
+async def test_a_refused_new_item_keeps_every_field_as_typed(console: Console) -> None:
+    """A bad price: the refusal in Chinese, 422, every field as typed, nothing stored."""
+    csrf = await console.sign_in(HR)
+    before = await _items(console)
+    resp = await console.client.post("/admin/catalog/new", data={"csrf": csrf, **TYPED_ITEM},
+                                     allow_redirects=False)
+    assert resp.status == 422
+    html = await resp.text()
+    assert '<p class="problem">points：「-5」不是正整数</p>' in html
+    assert forms_of(html)[1] == TYPED_ITEM
+    assert await _items(console) == before
+
+
+async def test_a_new_item_may_not_take_a_used_sku(console: Console) -> None:
+    """The new-item form never overwrites another item: its SKU is refused, the rest kept."""
+    csrf = await console.sign_in(HR)
+    before = await _items(console)
+    typed = dict(TYPED_ITEM, sku="CUP01", points="90")
+    resp = await console.client.post("/admin/catalog/new", data={"csrf": csrf, **typed},
+                                     allow_redirects=False)
+    assert resp.status == 422
+    html = await resp.text()
+    assert "sku：「CUP01」已属于 定制马克杯" in html
+    assert forms_of(html)[1] == typed
+    same_but_case = await console.client.post("/admin/catalog/new", data={
+        "csrf": csrf, **dict(typed, sku="cup01")}, allow_redirects=False)
+    assert same_but_case.status == 422 and "「cup01」已属于 定制马克杯" in await same_but_case.text()
+    assert await _items(console) == before
+
+
+async def test_a_refused_edit_shows_the_edit_not_the_stored_item(console: Console) -> None:
+    csrf = await console.sign_in(HR)
+    before = await _items(console)
+    resp = await console.client.post("/admin/catalog/CUP01", data={
+        "csrf": csrf, "sku": "CUP01", "name": "新马克杯", "points": "80", "kind": "physical",
+        "stock": "-1", "active": "1"}, allow_redirects=False)
+    assert resp.status == 422
+    html = await resp.text()
+    assert "stock：「-1」小于 0" in html
+    shown = forms_of(html)[1]
+    assert (shown["name"], shown["points"], shown["stock"]) == ("新马克杯", "80", "-1")
+    assert await _items(console) == before
+    english = await console.client.post("/admin/catalog/CUP01?lang=en", data={
+        "csrf": csrf, "sku": "CUP01", "name": "", "points": "80"}, allow_redirects=False)
+    assert english.status == 422 and "name: is required" in await english.text()
+
+
+async def test_a_refused_grant_keeps_its_form_and_changes_nothing(console: Console) -> None:
+    csrf = await console.sign_in(HR)
+    before = await _transactions(console)
+    page = await (await console.client.get(f"/admin/employees/{EMPLOYEE}")).text()
+    nonce = re.search(r'name="nonce" value="([^"]+)-grant"', page)
+    assert nonce
+    resp = await console.client.post(f"/admin/employees/{EMPLOYEE}/grant", data={
+        "csrf": csrf, "nonce": f"{nonce[1]}-grant", "points": "abc", "reason": "季度之星"},
+        allow_redirects=False)
+    assert resp.status == 422
+    html = await resp.text()
+    assert '<p class="problem">积分数量必须是正整数。</p>' in html
+    grant, deduct = forms_of(html)[1:3]
+    assert grant == {"points": "abc", "reason": "季度之星"}
+    assert deduct == {"points": "", "reason": ""}  # only the refused form is refilled
+    assert await _transactions(console) == before
+    fixed = await console.client.post(f"/admin/employees/{EMPLOYEE}/grant", data={
+        "csrf": csrf, "nonce": f"{nonce[1]}-grant", "points": "10", "reason": "季度之星"},
+        allow_redirects=False)
+    assert fixed.status == 303 and await _transactions(console) == before + 1
 
 
 async def test_admins_decide_approvals_and_hr_only_sees_them(console: Console) -> None:
@@ -165,8 +248,11 @@ async def test_broadcast_preview_per_platform(console: Console) -> None:
         "csrf": csrf, "text": "本周五下午茶"})).text()
     assert "WeCom" in page and "DingTalk" in page and "本周五下午茶" in page
     refused = await console.client.post("/admin/broadcasts", data={
-        "csrf": csrf, "text": "本周五下午茶"}, allow_redirects=False)
-    assert "problem=" in refused.headers["Location"]  # no targets in the shipped policy
+        "csrf": csrf, "text": "本周五下午茶", "at": "2030-01-02T15:00"}, allow_redirects=False)
+    assert refused.status == 422  # no targets in the shipped policy; the message is kept
+    html = await refused.text()
+    assert "还没有配置广播目标" in html
+    assert forms_of(html)[1] == {"text": "本周五下午茶", "at": "2030-01-02T15:00"}
 
 
 async def test_dashboard_figures_are_the_reports(console: Console) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.web.admin.common import back, lang, render, staff
+from bot.web.admin.common import Typed, back, lang, refill, render, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
 from cards.builders import promotion
@@ -19,7 +20,9 @@ from cards.render_dingtalk import render_dingtalk_markdown
 from cards.render_text import render_plain
 from cards.render_wecom import render_wecom_markdown
 from cards.texts import t
+from core import errors
 from core.hr.broadcast import broadcast
+from core.problems import problem
 
 
 def _previews(text: str, locale: str) -> dict[str, str]:
@@ -29,21 +32,23 @@ def _previews(text: str, locale: str) -> dict[str, str]:
             "Text": render_plain(card)}
 
 
+def _page(request: web.Request, nonce: str, previews: dict[str, str] | None = None,
+          ) -> dict[str, Any]:
+    return {"targets": policy_of(request).broadcast.targets, "previews": previews, "nonce": nonce}
+
+
 @staff
 async def page(request: web.Request) -> web.StreamResponse:
-    targets = policy_of(request).broadcast.targets
-    return render(request, "broadcasts.html", {"targets": targets, "previews": None, "text": "",
-                                               "nonce": secrets.token_urlsafe(12)})
+    return render(request, "broadcasts.html", _page(request, secrets.token_urlsafe(12)))
 
 
 @staff
 async def preview(request: web.Request) -> web.StreamResponse:
     data = await request.post()
     text = str(data.get("text", "")).strip()
-    targets = policy_of(request).broadcast.targets
-    return render(request, "broadcasts.html", {
-        "targets": targets, "text": text, "previews": _previews(text, lang(request)) if text else None,
-        "picked": set(map(str, data.getall("target", []))), "nonce": str(data.get("nonce", ""))})
+    previews = _previews(text, lang(request)) if text else None
+    return render(request, "broadcasts.html", _page(request, str(data.get("nonce", "")), previews)
+                  | {"typed": Typed.of(data)})
 
 
 def _when(value: str, zone: str) -> datetime:
@@ -56,25 +61,35 @@ def _when(value: str, zone: str) -> datetime:
     return local.replace(tzinfo=ZoneInfo(zone)) if local.tzinfo is None else local
 
 
+def _check(text: str, picked: list[str], known: set[str]) -> None:
+    """A broadcast needs its text and at least one of the configured targets."""
+    if not known:
+        raise errors.NoBroadcastTargets()
+    for field, given in (("text", text), ("target", picked)):
+        if not given:
+            found = problem(field, "required")
+            raise errors.InvalidInput(field=field, message=found.english, problem=found)
+
+
 @staff
 async def send(request: web.Request) -> web.StreamResponse:
     data = await request.post()
     text = str(data.get("text", "")).strip()
     known = {t.name for t in policy_of(request).broadcast.targets}
     picked = [t for t in map(str, data.getall("target", [])) if t in known]
-    if not text or not picked:
-        return back("/admin/broadcasts", problem=t(lang(request), "usage_broadcast"))
-    at = max(_when(str(data.get("at", "")), policy_of(request).timezone), now())
-    user, nonce = user_of(request), str(data.get("nonce", ""))
-
-    policy = policy_of(request)
+    policy, user, nonce = policy_of(request), user_of(request), str(data.get("nonce", ""))
+    at = max(_when(str(data.get("at", "")), policy.timezone), now())
 
     async def queue_all(s: AsyncSession) -> None:
         for name in picked:  # the same core call as chat 广播: authorised and audited there
             await broadcast(s, actor_id=user.me, text=text, target=name, now=now(), at=at,
                             key=f"console-broadcast:{nonce}", policy=policy)
 
-    await run(request, queue_all)
+    try:
+        _check(text, picked, known)
+        await run(request, queue_all)
+    except errors.CoreError as exc:
+        return refill(request, "broadcasts.html", _page(request, nonce), Typed.of(data), exc)
     return back("/admin/broadcasts", notice=t(lang(request), "broadcast_sent", n=len(picked)))
 
 

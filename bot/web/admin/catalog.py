@@ -7,16 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiMapping
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.web.admin.common import back, lang, refused, render, staff
-from bot.web.base import core_error_text, now, policy_of, run
+from bot.web.admin.common import Typed, back, lang, refill, refused, render, staff
+from bot.web.auth.sessions import user_of
+from bot.web.base import now, policy_of, run
 from cards.texts import t
 from core import errors
-from core.catalog.importer import ItemSpec, import_items, item_refusal
-from core.catalog.service import all_items, unassigned_codes
+from core.catalog.importer import CatalogImportReport, ItemSpec, import_items, item_refusal
+from core.catalog.service import all_items, find_item, unassigned_codes
 from core.models import CatalogItem
+from core.policy import Policy
+from core.problems import problem
 
 FIELDS = ("sku", "name", "points", "category", "stock", "limit_per_employee", "kind",
           "requires_approval", "description", "image_url", "available_from", "available_until")
@@ -39,24 +43,36 @@ async def _one(s: AsyncSession, sku: str) -> tuple[CatalogItem | None, int]:
     return item, (await unassigned_codes(s, sku) if item is not None else 0)
 
 
+async def _form_page(request: web.Request, sku: str) -> dict[str, Any] | None:
+    """The item form's context: a new item (no ``sku``) or a stored one; None if it is unknown."""
+    item, codes_left = await run(request, lambda s: _one(s, sku)) if sku else (None, 0)
+    return None if sku and item is None else {"item": item, "codes_left": codes_left}
+
+
 @staff
 async def edit(request: web.Request) -> web.StreamResponse:
     sku = request.match_info.get("sku", "")
-    item, codes_left = await run(request, lambda s: _one(s, sku)) if sku else (None, 0)
-    if sku and item is None:
+    context = await _form_page(request, sku)
+    if context is None:
         return refused(request, "/admin/catalog", errors.UnknownItem(sku=sku))
-    return render(request, "catalog_item.html", {"item": item, "codes_left": codes_left})
+    return render(request, "catalog_item.html", context)
 
 
-def _spec_data(data: dict[str, Any], codes: list[str], active: bool) -> dict[str, Any]:
+def _spec(data: MultiMapping[Any], sku: str, codes: list[str]) -> ItemSpec:
+    """The submitted item, validated; an edit keeps the SKU of its page."""
     spec: dict[str, Any] = {k: str(data.get(k, "")).strip() for k in FIELDS}
+    spec["sku"] = sku or spec["sku"]
     spec["requires_approval"] = "true" if data.get("requires_approval") else "false"
     spec["codes"] = codes
-    spec["active"] = active
-    return {k: v for k, v in spec.items() if v != "" or k in ("sku", "name", "points")}
+    spec["active"] = data.get("active", "1") != "0"
+    try:
+        return ItemSpec.model_validate(
+            {k: v for k, v in spec.items() if v != "" or k in ("sku", "name", "points")})
+    except ValidationError as exc:
+        raise item_refusal(exc) from None
 
 
-async def _codes(data: Any) -> list[str]:
+async def _codes(data: MultiMapping[Any]) -> list[str]:
     lines = str(data.get("codes", "")).splitlines()
     upload = data.get("codes_file")
     if isinstance(upload, web.FileField):
@@ -64,19 +80,30 @@ async def _codes(data: Any) -> list[str]:
     return [c.strip() for c in lines if c.strip()]
 
 
+async def _store(s: AsyncSession, spec: ItemSpec, *, new: bool, actor_id: str,
+                 policy: Policy) -> CatalogImportReport:
+    """Create or update the item; a new item may not take an item's SKU (it would overwrite
+    that item) nor differ from one only in case (chat finds items ignoring case)."""
+    taken = await find_item(s, spec.sku) if new else None
+    if taken is not None:
+        found = problem("sku", "belongs_to", value=spec.sku, owner=taken.name)
+        raise errors.InvalidInput(field="sku", message=found.english, problem=found)
+    return await import_items(s, items=[spec], now=now(), policy=policy, actor_id=actor_id)
+
+
 @staff
 async def save(request: web.Request) -> web.StreamResponse:
     data = await request.post()
-    active = data.get("active", "1") != "0"
+    sku, me, policy = request.match_info.get("sku", ""), user_of(request).me, policy_of(request)
     try:
-        spec = ItemSpec.model_validate(_spec_data(dict(data), await _codes(data), active))
-    except ValidationError as exc:
-        return back(str(request.path), problem=core_error_text(request, item_refusal(exc)))
-    policy = policy_of(request)
-    try:
-        report = await run(request, lambda s: import_items(s, items=[spec], now=now(), policy=policy))
+        spec = _spec(data, sku, await _codes(data))
+        report = await run(request, lambda s: _store(s, spec, new=not sku, actor_id=me,
+                                                      policy=policy))
     except errors.CoreError as exc:
-        return refused(request, "/admin/catalog", exc)
+        context = await _form_page(request, sku)
+        if context is None:
+            return refused(request, "/admin/catalog", exc)
+        return refill(request, "catalog_item.html", context, Typed.of(data), exc)
     notice = t(lang(request), "saved")
     if report.codes_added:
         notice += " · " + t(lang(request), "codes_added", n=report.codes_added)

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.web.admin.common import back, form, int_field, lang, refused, render, staff
+from bot.web.admin.common import Typed, back, form, int_field, lang, refill, refused, render, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
 from cards.texts import t
@@ -39,16 +39,31 @@ async def _detail(s: AsyncSession, employee_id: str, policy: Policy) -> dict[str
             "history": await full_history(s, employee_id=employee_id)}
 
 
+async def _page(request: web.Request, employee_id: str) -> dict[str, Any]:
+    policy = policy_of(request)
+    data = await run(request, lambda s: _detail(s, employee_id, policy))
+    data["nonce"] = secrets.token_urlsafe(12)  # one submission of this form = one grant
+    return data
+
+
 @staff
 async def detail(request: web.Request) -> web.StreamResponse:
     employee_id = request.match_info["employee_id"]
-    policy = policy_of(request)
     try:
-        data = await run(request, lambda s: _detail(s, employee_id, policy))
+        data = await _page(request, employee_id)
     except errors.UnknownEmployee as exc:
         return refused(request, "/admin/employees", exc)
-    data["nonce"] = secrets.token_urlsafe(12)  # one submission of this form = one grant
     return render(request, "employee.html", data)
+
+
+async def _refill(request: web.Request, employee_id: str, typed: Typed,
+                  exc: errors.CoreError) -> web.Response:
+    """The employee's page again with the refusal and the refused form as typed."""
+    try:
+        data = await _page(request, employee_id)
+    except errors.UnknownEmployee as unknown:
+        return refused(request, "/admin/employees", unknown)
+    return refill(request, "employee.html", data, typed, exc)
 
 
 @staff
@@ -67,7 +82,7 @@ async def change(request: web.Request) -> web.StreamResponse:
             s, actor_id=me, employee_id=employee_id, amount=amount, reason=data.get("reason", ""),
             key=f"console:{me}:{data.get('nonce', '')}", now=now(), policy=policy))
     except errors.CoreError as exc:
-        return refused(request, here, exc)
+        return await _refill(request, employee_id, Typed.of(await request.post(), action), exc)
     if res.duplicate:
         return back(here, notice=t(lang(request), "already_done"))
     done = "granted" if action == "grant" else "deducted_ok"

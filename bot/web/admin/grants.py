@@ -6,8 +6,9 @@ once."""
 from __future__ import annotations
 
 from aiohttp import web
+from multidict import MultiDict
 
-from bot.web.admin.common import back, lang, refused, render, staff
+from bot.web.admin.common import Typed, back, lang, refill, render, staff
 from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
 from cards.texts import t
@@ -33,6 +34,12 @@ async def page(request: web.Request) -> web.StreamResponse:
     return render(request, "grants.html", {"preview": None, "text": ""})
 
 
+def _refill(request: web.Request, text: str, exc: errors.CoreError) -> web.Response:
+    """The upload form again with the refusal and the text (pasted, or the file's) to fix."""
+    return refill(request, "grants.html", {"preview": None, "text": ""},
+                  Typed.of(MultiDict(text=text)), exc)
+
+
 @staff
 async def preview(request: web.Request) -> web.StreamResponse:
     text = await _text(request)
@@ -41,7 +48,7 @@ async def preview(request: web.Request) -> web.StreamResponse:
         result = await run(request, lambda s: preview_grants(s, actor_id=me, text=text, now=now(),
                                                              policy=policy))
     except errors.CoreError as exc:
-        return refused(request, "/admin/grants", exc)
+        return _refill(request, text, exc)
     return render(request, "grants.html", {"preview": result, "text": text,
                                            "total": sum(r.points for r in result.new_rows)})
 
@@ -55,7 +62,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
         results = await run(request, lambda s: hr.grant_rows(s, actor_id=me, rows=rows, now=now(),
                                                              policy=policy))
     except errors.CoreError as exc:
-        return refused(request, "/admin/grants", exc)
+        return _refill(request, text, exc)
     fresh = sum(1 for r in results if not r.duplicate)
     return back("/admin/grants", notice=t(lang(request), "grants_done", n=fresh,
                                            dup=len(results) - fresh))
