@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import PG_POOL_EXTRA, PG_POOL_KEPT, Database
+import core.db
+from core.db import PG_POOL_EXTRA, PG_POOL_KEPT, Database, admin_execute
 
 
 async def _burst(db: Database, n: int) -> None:
@@ -38,3 +39,41 @@ async def test_postgres_keeps_its_connections_through_bursts(db: Database) -> No
     first = len(opened)
     await _burst(db, most)
     assert first > 0 and len(opened) == first  # the second burst opened none: all were kept
+
+
+@pytest.fixture
+def pings(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Each ping the driver's connection answers (SQLAlchemy's asyncpg adapter)."""
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection as Adapted
+
+    seen: list[object] = []
+    original = Adapted.ping
+
+    def counted(self: Adapted) -> None:
+        seen.append(self)
+        original(self)
+
+    monkeypatch.setattr(Adapted, "ping", counted)
+    return seen
+
+
+async def _backend(s: AsyncSession) -> int:
+    return int(await s.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+
+async def test_postgres_pings_only_a_connection_that_sat_idle(
+        db: Database, pings: list[object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Units of work one after another use their connection without a ping (three round trips
+    each); one idle past PG_PING_IDLE_S is pinged first, and one that died meanwhile (the server
+    ended its backend) is replaced without the unit of work noticing."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's pool")
+    for _ in range(10):
+        await db.run(_backend)
+    assert pings == []
+    pid = await db.run(_backend)
+    # the server ends the kept connection's backend (asked over a connection of another engine)
+    await admin_execute(db.url, f"SELECT pg_terminate_backend({pid})")
+    monkeypatch.setattr(core.db, "PG_PING_IDLE_S", 0.0)  # every kept connection counts as idle
+    assert await db.run(_backend) not in (0, pid)  # answered, on another backend
+    assert pings
