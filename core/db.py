@@ -253,6 +253,8 @@ class Database:
                 if lane is not None:
                     async with lane.lock:
                         return await self._on_lane(lane, fn, write=True)
+                if self._write_lock is None:  # PostgreSQL
+                    return await self._unit(fn)
                 async with self.uow() as session:
                     return await fn(session)
             except (IntegrityError, DBAPIError) as exc:
@@ -261,6 +263,25 @@ class Database:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    async def _unit(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """``fn``'s unit of work with its session's life spelled out, as on a lane (``_on_lane``:
+        no ``begin``, the commit and the close in one call into the sync session). Unlike a
+        lane's, this one can be cancelled (a client hung up): whatever interrupts the commit or
+        the rollback, the session is closed under a shield, so its connection goes back to the
+        pool (``AsyncSession.__aexit__`` shields its close the same way)."""
+        session = self.sessions()
+        try:
+            try:
+                result = await fn(session)
+            except BaseException:
+                await session.run_sync(_roll_back_and_close)
+                raise
+            await session.run_sync(_commit_and_close)
+            return result
+        except BaseException:
+            await asyncio.shield(session.close())
+            raise
 
     @staticmethod
     async def _share_snapshot(lane: Lane, conn: AsyncConnection) -> None:

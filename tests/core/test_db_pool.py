@@ -5,6 +5,7 @@ a backend's start each time). So none is opened past the kept ones."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from sqlalchemy import event, text
@@ -77,3 +78,34 @@ async def test_postgres_pings_only_a_connection_that_sat_idle(
     monkeypatch.setattr(core.db, "PG_PING_IDLE_S", 0.0)  # every kept connection counts as idle
     assert await db.run(_backend) not in (0, pid)  # answered, on another backend
     assert pings
+
+
+async def test_postgres_units_of_work_cancelled_midway_give_their_connections_back(
+        db: Database) -> None:
+    """A unit of work cancelled midway (a client hung up) is rolled back and its session
+    closed, its connection back in the pool at once. Not left to the garbage
+    collector: that cannot reset an asyncpg connection, and until it runs (a cancelled task's
+    traceback is a reference cycle; the collector is held off here to see it) the connection
+    stays out of the pool, and the pool has no connections to spare."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's pool; a unit of work on a SQLite lane is never cancelled")
+    started = asyncio.Event()
+
+    async def slow(s: AsyncSession) -> None:
+        await s.execute(text("SELECT 1"))  # its transaction open, its connection checked out
+        started.set()
+        await asyncio.Event().wait()  # waits on something else than the database
+
+    gc.disable()
+    try:
+        for _ in range(3):
+            started.clear()
+            task = asyncio.ensure_future(db.run(slow))
+            await asyncio.wait_for(started.wait(), 10)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        gc.enable()
+    assert await asyncio.wait_for(db.run(_backend), 10) > 0
