@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import errors
 from core.audit.service import record as audit
 from core.catalog.schemas import COLUMNS, CatalogImportReport, ItemSpec
-from core.catalog.service import lock_item, unassigned_codes
+from core.catalog.service import find_item, lock_item, unassigned_codes
 from core.csvfile import bad_cell, csv_records
 from core.models import CatalogItem, CodeEntry
 from core.policy import Policy
@@ -148,6 +148,19 @@ async def import_items(
                     now=now, before=before, after={**snapshot(item), "codes_added": added})
     await session.flush()
     return CatalogImportReport(created=created, updated=updated, codes_added=codes_added)
+
+
+async def create_item(
+    session: AsyncSession, *, spec: ItemSpec, now: datetime, policy: Policy, actor_id: str,
+) -> CatalogImportReport:
+    """A new item (the console's "new item" form): as ``import_items``, but refused when its SKU
+    is taken, also in another case. The import upserts by SKU, so it would overwrite that
+    item, and chat finds items ignoring case."""
+    taken = await find_item(session, spec.sku)
+    if taken is not None:
+        found = problem("sku", "belongs_to", value=spec.sku, owner=taken.name)
+        raise errors.InvalidInput(field="sku", message=found.english, problem=found)
+    return await import_items(session, items=[spec], now=now, policy=policy, actor_id=actor_id)
 
 
 def snapshot(item: CatalogItem) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from config.catalog_file import parse_catalog
 from core import errors, ledger
-from core.catalog.importer import CatalogImportReport, import_items
+from core.catalog.importer import CatalogImportReport, ItemSpec, create_item, import_items
 from core.catalog.service import categories, get_item, list_items
 from core.db import Database
 from core.ledger.verify import verify
@@ -173,3 +173,20 @@ async def test_datetime_window_without_offset_is_local(db: Database, policy: Pol
         assert item.available_until == now + timedelta(hours=2)
         assert [i.sku for i in await list_items(s, category=None, now=now - timedelta(seconds=1))] == []
         assert [i.sku for i in await list_items(s, category=None, now=now)] == ["FLASH"]
+
+
+async def test_a_new_item_may_not_take_a_used_sku_in_any_case(
+        db: Database, policy: Policy, now: datetime) -> None:
+    await _import(db, policy, now, CATALOG_CSV, "csv")
+    for sku in ("BAG01", "bag01"):
+        with pytest.raises(errors.InvalidInput) as refused:
+            async with db.uow() as s:
+                await create_item(s, spec=ItemSpec(sku=sku, name="别的包", points=1), now=now,
+                                  policy=policy, actor_id="E002")
+        assert refused.value.field == "sku"
+    async with db.uow() as s:
+        bag = await get_item(s, "BAG01")
+        assert (bag.name, bag.points) == ("帆布包, 大号", 120)  # unchanged
+    report = await db.run(lambda s: create_item(s, spec=ItemSpec(sku="BAG02", name="小包", points=60),
+                                                now=now, policy=policy, actor_id="E002"))
+    assert report.created == 1

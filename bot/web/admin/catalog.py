@@ -16,11 +16,16 @@ from bot.web.auth.sessions import user_of
 from bot.web.base import now, policy_of, run
 from cards.texts import t
 from core import errors
-from core.catalog.importer import CatalogImportReport, ItemSpec, import_items, item_refusal
-from core.catalog.service import all_items, find_item, unassigned_codes
+from core.catalog.importer import (
+    CatalogImportReport,
+    ItemSpec,
+    create_item,
+    import_items,
+    item_refusal,
+)
+from core.catalog.service import all_items, unassigned_codes
 from core.models import CatalogItem
 from core.policy import Policy
-from core.problems import problem
 
 FIELDS = ("sku", "name", "points", "category", "stock", "limit_per_employee", "kind",
           "requires_approval", "description", "image_url", "available_from", "available_until")
@@ -82,12 +87,9 @@ async def _codes(data: MultiMapping[Any]) -> list[str]:
 
 async def _store(s: AsyncSession, spec: ItemSpec, *, new: bool, actor_id: str,
                  policy: Policy) -> CatalogImportReport:
-    """Create or update the item; a new item may not take an item's SKU (it would overwrite
-    that item) nor differ from one only in case (chat finds items ignoring case)."""
-    taken = await find_item(s, spec.sku) if new else None
-    if taken is not None:
-        found = problem("sku", "belongs_to", value=spec.sku, owner=taken.name)
-        raise errors.InvalidInput(field="sku", message=found.english, problem=found)
+    """The new-item form creates (refused if the SKU is taken); an item's page updates it."""
+    if new:
+        return await create_item(s, spec=spec, now=now(), policy=policy, actor_id=actor_id)
     return await import_items(s, items=[spec], now=now(), policy=policy, actor_id=actor_id)
 
 
