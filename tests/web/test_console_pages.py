@@ -152,16 +152,23 @@ async def _items(console: Console) -> list[tuple[str, str, int]]:
     return [tuple(r) for r in rows]
 
 
+async def _refused_new_item(console: Console, csrf: str, typed: dict[str, str]) -> str:
+    """Post the new-item form as ``typed``: refused with 422, its page shows every field as
+    typed; the page's HTML."""
+    resp = await console.client.post("/admin/catalog/new", data={"csrf": csrf, **typed},
+                                     allow_redirects=False)
+    assert resp.status == 422
+    html = await resp.text()
+    assert forms_of(html)[1] == typed
+    return html
+
+
 async def test_a_refused_new_item_keeps_every_field_as_typed(console: Console) -> None:
     """A bad price: the refusal in Chinese, 422, every field as typed, nothing stored."""
     csrf = await console.sign_in(HR)
     before = await _items(console)
-    resp = await console.client.post("/admin/catalog/new", data={"csrf": csrf, **TYPED_ITEM},
-                                     allow_redirects=False)
-    assert resp.status == 422
-    html = await resp.text()
+    html = await _refused_new_item(console, csrf, TYPED_ITEM)
     assert '<p class="problem">points：「-5」不是正整数</p>' in html
-    assert forms_of(html)[1] == TYPED_ITEM
     assert await _items(console) == before
 
 
@@ -170,15 +177,9 @@ async def test_a_new_item_may_not_take_a_used_sku(console: Console) -> None:
     csrf = await console.sign_in(HR)
     before = await _items(console)
     typed = dict(TYPED_ITEM, sku="CUP01", points="90")
-    resp = await console.client.post("/admin/catalog/new", data={"csrf": csrf, **typed},
-                                     allow_redirects=False)
-    assert resp.status == 422
-    html = await resp.text()
-    assert "sku：「CUP01」已属于 定制马克杯" in html
-    assert forms_of(html)[1] == typed
-    same_but_case = await console.client.post("/admin/catalog/new", data={
-        "csrf": csrf, **dict(typed, sku="cup01")}, allow_redirects=False)
-    assert same_but_case.status == 422 and "「cup01」已属于 定制马克杯" in await same_but_case.text()
+    assert "sku：「CUP01」已属于 定制马克杯" in await _refused_new_item(console, csrf, typed)
+    same_but_case = dict(typed, sku="cup01")
+    assert "「cup01」已属于 定制马克杯" in await _refused_new_item(console, csrf, same_but_case)
     assert await _items(console) == before
 
 
