@@ -71,9 +71,13 @@ def make_requests(n: int, prefix: str, employees: int, kind: str | None = None) 
     return out
 
 
-async def enrol(db_url_app: object, employees: int) -> None:
-    """200 employees with WeCom ids and 1,000 points each, next to the demo."""
+async def enrol(db_url_app: object, employees: int, given: int = 0) -> None:
+    """200 employees with WeCom ids and 1,000 points each, next to the demo; then ``given``
+    awards of 1 point among them this month (through the core, ``awards.give``), as a company
+    some way into its month has: each giver thanks the colleagues before them in turn, where
+    the timed ``赞`` go to those after them (no pair reaches its daily limit)."""
     from bot.app import DB_KEY, POLICY_KEY
+    from core.awards.service import give
     from core.ledger import credit
     from core.models import Employee, utcnow
 
@@ -88,7 +92,16 @@ async def enrol(db_url_app: object, employees: int) -> None:
             await credit(s, employee_id=user(i).upper(), amount=1000, key=f"b5:seed:{i}",  # type: ignore[arg-type]
                          kind="grant", actor="bench", reason="seed", now=now, policy=policy)
 
+    async def thank(s: object, first: int, last: int) -> None:
+        for k in range(first, last):
+            giver, back = k % employees, 1 + k // employees
+            await give(s, giver_id=user(giver).upper(), recipient_ids=[  # type: ignore[arg-type]
+                user((giver - back) % employees).upper()], amount=1, reason="谢谢帮忙支持",
+                key=f"b5:given:{k}", now=now, policy=policy)
+
     await db.run(fill)
+    for first in range(0, given, 500):
+        await db.run(lambda s, first=first: thank(s, first, min(given, first + 500)))
 
 
 async def per_kind(bench: Bench, url: str, statements: list[int], employees: int,
@@ -110,7 +123,7 @@ async def run_app(bench: Bench, args: argparse.Namespace, name: str, db_url: str
 
     async with FakeWeComAPI() as api:
         app = await jifen_app(db_url, api.base_url)
-        await enrol(app, args.employees)
+        await enrol(app, args.employees, args.given)
         both = count_db_statements(app[DB_KEY])
         async with serve(app) as url:
             events = app[EVENT_INBOX_KEY]
@@ -141,7 +154,7 @@ async def run(args: argparse.Namespace, backends: list[tuple[str, str]], conn: C
     print(bare[1].line())
     async def seed(db_url: str, api_base: str) -> None:
         app = await jifen_app(db_url, api_base)
-        await enrol(app, args.employees)
+        await enrol(app, args.employees, args.given)
         await app[DB_KEY].dispose()
 
     for name, db_url in backends:
@@ -166,6 +179,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--employees", type=int, default=200)
+    ap.add_argument("--given", type=int, default=0,
+                    help="awards already given this month before the timed phases (1 point each; "
+                         "at most 90 per giver, whose allowance is 100 a month, and --employees - 16)")
     ap.add_argument("--each", type=int, default=10, help="messages per kind in the statement count")
     ap.add_argument("--postgres", default=os.environ.get("JIFEN_TEST_POSTGRES_URL"))
     ap.add_argument("--no-sqlite", action="store_true")
@@ -181,7 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     run_with_load_client("b5", args, client_main,
                          f"B5 n={args.n} c={args.concurrency} rate={args.rate:g}/s x {args.seconds:g} s, "
-                         f"{args.employees} employees ({os.cpu_count()} CPUs)", run)
+                         f"{args.employees} employees, {args.given} awards given this month before "
+                         f"({os.cpu_count()} CPUs)", run)
 
 
 if __name__ == "__main__":

@@ -40,11 +40,16 @@ class AllowanceUse(Base):
     """Monthly giving allowance consumed by an award: ``held`` while pending, ``released`` on reject."""
 
     __tablename__ = "allowance_uses"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_pos"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_pos"),
+        # the allowance used: one giver's month (every award and every balance reads it); its
+        # first column serves every query by giver (0014)
+        Index("ix_allowance_uses_giver_month", "giver_id", "month"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    giver_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"), index=True)
-    month: Mapped[str] = mapped_column(String(7), index=True)  # local YYYY-MM
+    giver_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    month: Mapped[str] = mapped_column(String(7), index=True)  # local YYYY-MM (the dashboard's)
     amount: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))  # held | spent | released
     award_id: Mapped[int] = mapped_column(ForeignKey("awards.id"), unique=True)

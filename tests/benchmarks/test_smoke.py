@@ -55,8 +55,9 @@ def test_b4_expiry(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_b5_mixed(capsys: pytest.CaptureFixture[str]) -> None:
-    b5_mixed.main([*HTTP_TINY, "--employees", "12", "--each", "2", *PG])
+    b5_mixed.main([*HTTP_TINY, "--employees", "12", "--given", "24", "--each", "2", *PG])
     out = capsys.readouterr().out
+    assert "12 employees, 24 awards given this month before" in out
     assert "SQL statements per message: balance" in out and "NOT 200" not in out
     assert "stopped" not in out and "jifen sqlite 2 workers max" in out
 

@@ -14,6 +14,7 @@ EXPECTED = {
     "outbox": {"ix_outbox_claim", "ix_outbox_recipient_status", "ix_outbox_status_sent_at"},
     "awards": {"ix_awards_giver_day", "ix_awards_recipient_id", "ix_awards_batch",
                "ix_awards_joined_from"},
+    "allowance_uses": {"ix_allowance_uses_giver_month", "ix_allowance_uses_month"},
     "ledger_entries": {"ix_ledger_entries_tx_account_amount", "ix_ledger_entries_account_id",
                        "ix_ledger_entries_lot_id"},
 }
