@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.approvals.routing import active_manager, name_of, notify_approvers, role_holders
+from core.approvals.routing import active_manager, name_of, notify_approvers
 from core.approvals.schemas import ReminderResult
+from core.directory.service import role_holders
 from core.models import ApprovalRequest, ApprovalStep
 from core.policy import Policy
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
-from core.directory.service import department_if_shared
+from core.directory.service import department_if_shared, role_holders
 from core.models import ApprovalRequest, ApprovalStep, Employee
 from core.outbox import push
 
@@ -21,15 +20,6 @@ async def active_manager(session: AsyncSession, employee_id: str) -> Employee | 
         return None
     manager = await session.get(Employee, emp.manager_id)
     return manager if manager is not None and manager.active else None
-
-
-async def role_holders(session: AsyncSession, role: str) -> list[Employee]:
-    """Active employees with a declared role (``roles`` is a "|"-separated column)."""
-    rows = await session.scalars(
-        select(Employee).where(Employee.active.is_(True), Employee.roles.contains(role))
-        .order_by(Employee.employee_id)
-    )
-    return [e for e in rows if role in e.role_set]
 
 
 async def approvers_of(session: AsyncSession, step: ApprovalStep) -> list[Employee]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, event, exists, func, or_, select
+from sqlalchemy import bindparam, case, event, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, aliased
 from sqlalchemy.sql.expression import BindParameter, Exists
@@ -14,7 +14,7 @@ from sqlalchemy.sql.expression import BindParameter, Exists
 from core import columns, errors
 from core.errors import Candidate
 from core.models import Employee
-from core.models.directory import declared_roles
+from core.models.directory import WITH_ROLES, declared_roles
 
 
 async def get(session: AsyncSession, employee_id: str) -> Employee:
@@ -257,6 +257,20 @@ def _one_named(token: str, everyone: list[Any], sender: str | None) -> Any | Non
         raise errors.AmbiguousName(
             who=token, candidates=[Candidate(e[0], e[1], e[2]) for e in active])
     return active[0] if active else None
+
+
+# ``roles`` is a "|"-separated column, so the LIKE only narrows (``role_holders`` checks each);
+# the literal WITH_ROLES lets both databases read the partial index ix_employees_with_roles
+_ROLE_HOLDERS = (select(Employee)
+                 .where(Employee.active.is_(True), text(f"employees.{WITH_ROLES}"),
+                        Employee.roles.contains(bindparam("role")))
+                 .order_by(Employee.employee_id))
+
+
+async def role_holders(session: AsyncSession, role: str) -> list[Employee]:
+    """Active employees with the declared ``role``, by employee id; reads only the rows of
+    employees who hold any role."""
+    return [e for e in await session.scalars(_ROLE_HOLDERS, {"role": role}) if role in e.role_set]
 
 
 async def department_if_shared(session: AsyncSession, employee: Employee | Person) -> str | None:

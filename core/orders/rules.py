@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import errors
 from core.catalog.service import available, check_window
-from core.models import CatalogItem, Employee, Order
+from core.directory import service as directory
+from core.models import CatalogItem, Order
 from core.orders.views import DEAD_STATES
 
 MAX_QTY = 20
@@ -56,10 +57,6 @@ async def check_limit(
                                   name=item.name)
 
 
-_MAYBE_HR = (select(Employee).where(Employee.active.is_(True), Employee.roles.like("%hr%"))
-             .order_by(Employee.employee_id))
-
-
 async def active_hr(session: AsyncSession) -> list[str]:
-    """Active employees holding the ``hr`` role (roles is a ``|``-list, so LIKE only narrows)."""
-    return [e.employee_id for e in await session.scalars(_MAYBE_HR) if "hr" in e.role_set]
+    """Active employees holding the ``hr`` role."""
+    return [e.employee_id for e in await directory.role_holders(session, "hr")]
