@@ -32,13 +32,15 @@ GROWING = ("employees", "awards", "allowance_uses", "accounts", "lots", "ledger_
 
 async def _org(db: Database, policy: Policy, now: datetime) -> None:
     """Sixty people with points who have given each other awards this month, so every index
-    has rows; one item in the catalog."""
+    has rows, and two who hold roles (HR1 hr and admin, HR2 admin); one item in the catalog."""
     async with db.uow() as s:
         for i in range(60):
             await add_employee(s, f"P{i:02d}", f"同事{i:02d}", wecom=f"p{i:02d}")
             await ledger.credit(s, employee_id=f"P{i:02d}", amount=100, key=f"plans:{i}",
                                 kind="grant", actor="test", reason="seed", now=now, policy=policy)
         await add_employee(s, "AC", "Alice Chen", wecom="achen", locale="en")
+        await add_employee(s, "HR1", "林芳", roles="hr|admin")
+        await add_employee(s, "HR2", "黄蓉", roles="admin")
         items = parse_catalog("items:\n  - {sku: CUP, name: 杯子, points: 10, stock: 100}\n",
                               fmt="yaml")
         await import_items(s, items=items, now=now, policy=policy)
@@ -151,9 +153,6 @@ async def test_the_sender_a_redemption_and_the_history_read_no_whole_table(
         db: Database, policy: Policy, now: datetime) -> None:
     """A parcel's order also tells HR: its holders come from the rows with a role only."""
     await _org(db, policy, now)
-    async with db.uow() as s:
-        await add_employee(s, "HR1", "林芳", roles="hr|admin")
-        await add_employee(s, "HR2", "黄蓉", roles="admin")
 
     async def redeem(s: AsyncSession) -> None:
         me = await directory.sender(s, platform="wecom", user_id="p05")
@@ -175,8 +174,6 @@ async def test_the_role_holders_are_read_from_the_rows_with_a_role(
         db: Database, policy: Policy, now: datetime) -> None:
     await _org(db, policy, now)
     async with db.uow() as s:
-        await add_employee(s, "HR1", "林芳", roles="hr|admin")
-        await add_employee(s, "HR2", "黄蓉", roles="admin")
         await add_employee(s, "HR3", "郭靖", roles="hr", active=False)
         await add_employee(s, "X1", "史通", roles="hrbp")  # LIKE '%hr%' finds it; not HR
     held: dict[str, list[str]] = {}
